@@ -47,7 +47,7 @@ if [ "$(installed_version)" != "$version" ] || [ -z "$(find_binary)" ]; then
   echo "claude-cli: installing @anthropic-ai/claude-code@$version into $prefix" >&2
   mkdir -p "$prefix"
   [ -f "$prefix/package.json" ] || printf '{"name":"loopat-test-claude-code","private":true}\n' >"$prefix/package.json"
-  npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
+  npm install --prefix "$prefix" --save-exact --no-audit --no-fund --loglevel=error \
     "@anthropic-ai/claude-code@$version" >&2
 fi
 

@@ -1,0 +1,267 @@
+// The one API client. In the desktop window Wails binds the Go services as
+// window.go.services.<Service>.<Method>() and events via window.runtime; in the
+// browser (`loopat serve`) the same calls are POST /api/rpc/<Service>/<Method> and
+// events arrive over one WebSocket. Everything in the UI goes through call()/on().
+
+export type Transport = 'wails' | 'http';
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+export type EventHandler = (data: any) => void;
+
+/** A failed call: the backend's message, plus where it came from. */
+export class RpcError extends Error {
+  constructor(
+    message: string,
+    readonly service: string,
+    readonly method: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+interface WailsWindow {
+  go?: { services?: Record<string, Record<string, (...a: unknown[]) => Promise<unknown>>> };
+  runtime?: {
+    EventsOn(topic: string, cb: (...data: unknown[]) => void): () => void;
+    EventsOff(topic: string, ...more: string[]): void;
+  };
+}
+
+interface SocketLike {
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  close(): void;
+}
+
+export interface ClientDeps {
+  win: WailsWindow & { location?: { protocol: string; host: string } };
+  fetch: typeof fetch;
+  WebSocket?: new (url: string) => SocketLike;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (id: any) => void;
+}
+
+/** Topic published locally after the event socket reconnects, so views can refetch what they missed. */
+export const RECONNECTED = 'client:reconnected';
+
+export interface Client {
+  transport: Transport;
+  call<T = unknown>(service: string, method: string, ...args: unknown[]): Promise<T>;
+  /** Subscribe to a bus topic; a topic ending in '*' matches by prefix. Returns the unsubscribe function. */
+  on(topic: string, cb: EventHandler): () => void;
+  /** Connection state of the event stream (always 'open' under Wails). */
+  connection(): ConnectionState;
+  onConnection(cb: (s: ConnectionState) => void): () => void;
+  close(): void;
+}
+
+export function createClient(deps: ClientDeps): Client {
+  const transport: Transport = typeof deps.win.go !== 'undefined' ? 'wails' : 'http';
+  return transport === 'wails' ? wailsClient(deps) : httpClient(deps);
+}
+
+function errorMessage(e: unknown): string {
+  if (typeof e === 'string') return e;
+  if (e instanceof Error) return e.message;
+  if (e && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
+  try {
+    return JSON.stringify(e);
+  } catch {
+    return String(e);
+  }
+}
+
+function wailsClient(deps: ClientDeps): Client {
+  const win = deps.win;
+  const connListeners = new Set<(s: ConnectionState) => void>();
+  return {
+    transport: 'wails',
+    async call<T>(service: string, method: string, ...args: unknown[]): Promise<T> {
+      const fn = win.go?.services?.[service]?.[method];
+      if (typeof fn !== 'function') {
+        throw new RpcError(`${service}.${method} is not available in this build`, service, method);
+      }
+      try {
+        return (await fn(...args)) as T;
+      } catch (e) {
+        // Wails rejects with the Go error's text (a string).
+        throw new RpcError(errorMessage(e), service, method);
+      }
+    },
+    on(topic, cb) {
+      if (!win.runtime) return () => {};
+      // Wails passes EventsEmit's variadic data; the bus emits exactly one value.
+      const off = win.runtime.EventsOn(topic, (...data: unknown[]) => cb(data[0]));
+      return typeof off === 'function' ? off : () => win.runtime?.EventsOff(topic);
+    },
+    connection: () => 'open',
+    onConnection(cb) {
+      connListeners.add(cb);
+      return () => connListeners.delete(cb);
+    },
+    close() {},
+  };
+}
+
+function httpClient(deps: ClientDeps): Client {
+  const handlers = new Map<string, Set<EventHandler>>();
+  const connListeners = new Set<(s: ConnectionState) => void>();
+  const setT = deps.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+  const clearT = deps.clearTimeout ?? ((id) => clearTimeout(id));
+  let state: ConnectionState = 'closed';
+  let socket: SocketLike | null = null;
+  let retryTimer: unknown = null;
+  let backoff = 500;
+  let everOpened = false;
+  let closed = false;
+
+  const setState = (s: ConnectionState) => {
+    if (s === state) return;
+    state = s;
+    connListeners.forEach((cb) => cb(s));
+  };
+
+  const dispatch = (topic: string, data: unknown) => {
+    handlers.get(topic)?.forEach((cb) => safe(cb, data));
+    handlers.forEach((set, key) => {
+      if (key.endsWith('*') && topic.startsWith(key.slice(0, -1))) set.forEach((cb) => safe(cb, data));
+    });
+  };
+
+  const connect = () => {
+    if (closed || socket || !deps.WebSocket) return;
+    const loc = deps.win.location ?? { protocol: 'http:', host: 'localhost' };
+    const url = `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/events`;
+    setState('connecting');
+    let ws: SocketLike;
+    try {
+      ws = new deps.WebSocket(url);
+    } catch {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.onopen = () => {
+      backoff = 500;
+      setState('open');
+      if (everOpened) dispatch(RECONNECTED, null);
+      everOpened = true;
+    };
+    ws.onmessage = (ev) => {
+      let msg: { topic?: unknown; data?: unknown };
+      try {
+        msg = JSON.parse(String(ev.data));
+      } catch {
+        return; // not ours; ignore rather than break the stream
+      }
+      if (typeof msg.topic === 'string') dispatch(msg.topic, msg.data);
+    };
+    ws.onerror = () => {};
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      socket = null;
+      setState('closed');
+      scheduleReconnect();
+    };
+  };
+
+  const scheduleReconnect = () => {
+    if (closed || retryTimer !== null) return;
+    const wait = backoff;
+    backoff = Math.min(backoff * 2, 10_000);
+    retryTimer = setT(() => {
+      retryTimer = null;
+      connect();
+    }, wait);
+  };
+
+  return {
+    transport: 'http',
+    async call<T>(service: string, method: string, ...args: unknown[]): Promise<T> {
+      let res: Response;
+      try {
+        res = await deps.fetch(`/api/rpc/${encodeURIComponent(service)}/${encodeURIComponent(method)}`, {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(args),
+        });
+      } catch (e) {
+        throw new RpcError(`cannot reach the loopat server: ${errorMessage(e)}`, service, method);
+      }
+      let body: { result?: unknown; error?: unknown } | null = null;
+      try {
+        body = await res.json();
+      } catch {
+        body = null;
+      }
+      if (!res.ok) {
+        const msg =
+          body && typeof body.error === 'string' && body.error
+            ? body.error
+            : `${service}.${method} failed: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`;
+        throw new RpcError(msg, service, method, res.status);
+      }
+      if (!body || typeof body !== 'object') {
+        throw new RpcError(`${service}.${method}: server sent a response that is not JSON`, service, method, res.status);
+      }
+      return (body.result ?? null) as T;
+    },
+    on(topic, cb) {
+      let set = handlers.get(topic);
+      if (!set) handlers.set(topic, (set = new Set()));
+      set.add(cb);
+      connect();
+      return () => {
+        set!.delete(cb);
+        if (set!.size === 0 && handlers.get(topic) === set) handlers.delete(topic);
+      };
+    },
+    connection: () => state,
+    onConnection(cb) {
+      connListeners.add(cb);
+      connect();
+      return () => connListeners.delete(cb);
+    },
+    close() {
+      closed = true;
+      if (retryTimer !== null) clearT(retryTimer);
+      socket?.close();
+      socket = null;
+      setState('closed');
+    },
+  };
+}
+
+function safe(cb: EventHandler, data: unknown) {
+  try {
+    cb(data);
+  } catch (e) {
+    console.error('event handler failed', e);
+  }
+}
+
+let defaultClient: Client | null = null;
+
+/** The app-wide client, created on first use from the real window. */
+export function client(): Client {
+  if (!defaultClient) {
+    defaultClient = createClient({
+      win: window as unknown as ClientDeps['win'],
+      fetch: window.fetch.bind(window),
+      WebSocket: window.WebSocket as unknown as ClientDeps['WebSocket'],
+    });
+  }
+  return defaultClient;
+}
+
+export function call<T = unknown>(service: string, method: string, ...args: unknown[]): Promise<T> {
+  return client().call<T>(service, method, ...args);
+}
+
+export function on(topic: string, cb: EventHandler): () => void {
+  return client().on(topic, cb);
+}

@@ -61,7 +61,7 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ToolResult is a tool_result block of the latest user message, with its text flattened.
+// ToolResult is a tool_result block answering the latest assistant message, text flattened.
 type ToolResult struct {
 	ToolUseID string
 	IsError   bool
@@ -75,7 +75,7 @@ type Conversation struct {
 	Turn        int    // assistant messages so far
 	Step        int    // assistant messages since the latest prompt
 	Prompts     []string
-	ToolResults []ToolResult // tool_result blocks in the last user message
+	ToolResults []ToolResult // tool_result blocks after the latest assistant message
 	Model       string
 	Stream      bool
 	Request     *MessagesRequest
@@ -162,8 +162,14 @@ func derive(req *MessagesRequest) Conversation {
 			}
 		}
 	}
-	if n := len(req.Messages); n > 0 && req.Messages[n-1].Role == "user" {
-		for _, b := range req.Messages[n-1].Content {
+	// Tool results answer the latest assistant message. The CLI may put a "system" message
+	// after them (e.g. a prompt typed mid-turn), so look at every message after it.
+	after := len(req.Messages)
+	for after > 0 && req.Messages[after-1].Role != "assistant" {
+		after--
+	}
+	for _, m := range req.Messages[after:] {
+		for _, b := range m.Content {
 			if b.Type == "tool_result" {
 				c.ToolResults = append(c.ToolResults, ToolResult{
 					ToolUseID: b.ToolUseID, IsError: b.IsError, Text: toolResultText(b.Content),

@@ -306,7 +306,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, m message, delay
 	w.WriteHeader(http.StatusOK)
 	ctx := r.Context()
 	send := func(event string, data any) bool {
-		b, err := json.Marshal(data)
+		b, err := marshal(data)
 		if err != nil {
 			s.log.Error("mock api marshal event", "event", event, "err", err)
 			return false
@@ -353,7 +353,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, m message, delay
 		ok := true
 		switch b.Type {
 		case "tool_use":
-			js, err := json.Marshal(b.Input)
+			js, err := marshal(b.Input)
 			if err != nil {
 				s.log.Error("mock api marshal tool input", "err", err)
 				return
@@ -426,10 +426,26 @@ func chunkBytes(s string, n int) []string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
+// marshal is json.Marshal without HTML escaping, so commands like "a > b" read naturally.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshal(v)
+	if err != nil {
+		http.Error(w, "mock: marshal: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 func writeError(w http.ResponseWriter, e *APIError) {

@@ -1,0 +1,18 @@
+//go:build unix
+
+package hostexec
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// ownGroup puts the command in its own process group so the whole tree can be
+// signalled (a CLI's children must not outlive a cancelled call).
+func ownGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
+
+func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, sig)
+	}
+}

@@ -74,7 +74,7 @@ func (s *Server) Listen(addr string) error {
 	if s.ln != nil {
 		s.mu.Unlock()
 		ln.Close()
-		return errors.New("mock api: already listening")
+		return errors.New("mock api: Listen called twice (a Server serves once)")
 	}
 	s.ln, s.http, s.done = ln, hs, done
 	s.mu.Unlock()

@@ -525,7 +525,9 @@ func TestCustomScenarios(t *testing.T) {
 			}
 		},
 		// Overriding a built-in.
-		"thinking": func(c Conversation) Reply { return Reply{Content: []Block{Text("no thoughts")}, StopReason: "max_tokens"} },
+		"thinking": func(c Conversation) Reply {
+			return Reply{Content: []Block{Text("no thoughts")}, StopReason: "max_tokens"}
+		},
 	}})
 	m := streamed(t, srv, user("[[mine:abc]]"))
 	if assistantText(m) != "custom abc" || m["stop_reason"] != "tool_use" || seen.Model != "claude-test" || !seen.Stream {

@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -61,15 +62,31 @@ func (k osKeyring) do(op func() (string, error)) (string, error) {
 	go func() { v, err := op(); ch <- result{v, err} }() // abandoned on timeout: go-keyring has no cancel
 	select {
 	case r := <-ch:
-		if errors.Is(r.err, keyring.ErrNotFound) {
-			return "", ErrNotFound
-		}
-		return r.v, r.err
+		return r.v, classify(r.err)
 	case <-time.After(k.timeout):
 		return "", &KeychainError{State: StateLocked,
 			Msg: fmt.Sprintf("the keychain did not answer within %s (it is probably locked and waiting for an unlock prompt)", k.timeout),
 			Fix: unlockFix}
 	}
+}
+
+// classify turns go-keyring's errors into ErrNotFound or a *KeychainError with a fix.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, keyring.ErrNotFound) {
+		return ErrNotFound
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unlock") || strings.Contains(msg, "IsLocked"):
+		return &KeychainError{State: StateLocked, Msg: "the keychain is locked", Fix: unlockFix, Err: err}
+	case strings.Contains(msg, "DBUS_SESSION_BUS_ADDRESS") || strings.Contains(msg, "ServiceUnknown") ||
+		strings.Contains(msg, "was not provided by any .service files") || strings.Contains(msg, "NoSuchObject"):
+		return &KeychainError{State: StateAbsent, Msg: "no usable OS keychain", Fix: absentFix, Err: err}
+	}
+	return err
 }
 
 // Keychain states reported by Probe.

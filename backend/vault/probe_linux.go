@@ -48,4 +48,3 @@ func probeOS(k osKeyring) error {
 	}
 	return roundTrip(k)
 }
-

@@ -14,3 +14,5 @@ var unlockFix = func() string {
 // probeOS does a real write/read/delete round trip; on macOS a locked keychain shows
 // its own unlock dialog, bounded by OpTimeout.
 func probeOS(k osKeyring) error { return roundTrip(k) }
+
+const absentFix = "loopat needs the OS keychain; it never stores secrets in plain files"

@@ -1,3 +1,8 @@
+//go:build !integration
+
+// Unit tests use go-keyring's process-wide mock, so they stay out of the integration
+// binary, where the same tests must reach the real Secret Service.
+
 package vault
 
 import (
@@ -6,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +324,17 @@ func TestCLI(t *testing.T) {
 	}
 	if code, _, _ := run("", "frobnicate"); code != 2 {
 		t.Fatal("unknown command accepted")
+	}
+}
+
+func TestProbeReportsAbsentKeychain(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("D-Bus probe is Linux-only")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
+	var ke *KeychainError
+	err := OSKeyring().(osKeyring).Probe()
+	if !errors.As(err, &ke) || ke.State != StateAbsent || ke.Fix == "" {
+		t.Fatalf("Probe without a session bus = %v", err)
 	}
 }

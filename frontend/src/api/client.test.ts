@@ -76,7 +76,7 @@ describe('transport selection', () => {
 describe('RPC error mapping', () => {
   it('maps an HTTP error body to RpcError with the server message and status', async () => {
     const c = createClient(httpDeps((async () => jsonResponse(500, { error: 'engine: podman not running' })) as any));
-    const err = await c.call('LoopService', 'Create', { title: 'x' }).catch((e) => e);
+    const err = await failure(c.call('LoopService', 'Create', { title: 'x' }));
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toBe('engine: podman not running');
     expect(err.status).toBe(500);
@@ -86,7 +86,7 @@ describe('RPC error mapping', () => {
 
   it('names the call and status when the body is not JSON', async () => {
     const c = createClient(httpDeps((async () => new Response('gateway down', { status: 502, statusText: 'Bad Gateway' })) as any));
-    const err = await c.call('ImageService', 'Build').catch((e) => e);
+    const err = await failure(c.call('ImageService', 'Build'));
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toContain('ImageService.Build failed: HTTP 502');
   });
@@ -95,14 +95,14 @@ describe('RPC error mapping', () => {
     const c = createClient(httpDeps((async () => {
       throw new TypeError('Failed to fetch');
     }) as any));
-    const err = await c.call('SystemService', 'Info').catch((e) => e);
+    const err = await failure(c.call('SystemService', 'Info'));
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toMatch(/cannot reach the loopat server: Failed to fetch/);
   });
 
   it('maps 401 to RpcError with the token hint', async () => {
     const c = createClient(httpDeps((async () => jsonResponse(401, { error: 'missing or wrong access token' })) as any));
-    const err = await c.call('SystemService', 'Info').catch((e) => e);
+    const err = await failure(c.call('SystemService', 'Info'));
     expect(err.status).toBe(401);
     expect(err.message).toContain('access token');
   });
@@ -112,14 +112,14 @@ describe('RPC error mapping', () => {
       win: { go: { services: { LoopService: { Get: async () => Promise.reject('loop "x" not found') } } } },
       fetch: vi.fn() as any,
     });
-    const err = await c.call('LoopService', 'Get', 'x').catch((e) => e);
+    const err = await failure(c.call('LoopService', 'Get', 'x'));
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toBe('loop "x" not found');
   });
 
   it('fails clearly for a method the Wails build does not bind', async () => {
     const c = createClient({ win: { go: { services: {} } }, fetch: vi.fn() as any });
-    const err = await c.call('NopeService', 'X').catch((e) => e);
+    const err = await failure(c.call('NopeService', 'X'));
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toContain('NopeService.X is not available');
   });
@@ -220,3 +220,12 @@ describe('base64 helpers', () => {
     expect(new TextDecoder().decode(fromBase64(b64))).toBe('ls -la ✓\n');
   });
 });
+
+async function failure(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as RpcError;
+  }
+  throw new Error('expected the call to fail');
+}

@@ -1,0 +1,70 @@
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
+import { client, type ConnectionState } from './api/client';
+import { SystemService, type Info } from './api/services';
+import { Header } from './components/Header';
+import { Sidebar } from './components/Sidebar';
+import { Home } from './pages/Home';
+import { Onboarding } from './pages/Onboarding';
+import { Settings } from './pages/Settings';
+import { Spinner, ToastProvider, useLoad } from './ui';
+
+// The loop view carries the heavy parts (terminal, markdown, highlighting): load it on demand.
+const LoopPage = lazy(() => import('./loop/LoopPage').then((m) => ({ default: m.LoopPage })));
+
+export function App() {
+  return (
+    <ToastProvider>
+      <HashRouter>
+        <Shell />
+      </HashRouter>
+    </ToastProvider>
+  );
+}
+
+function Shell() {
+  const info = useLoad<Info>(() => SystemService.Info(), []);
+  const conn = useConnection();
+  useEffect(() => {
+    if (info.data?.workspace) document.title = `loopat · ${info.data.workspace}`;
+  }, [info.data?.workspace]);
+  return (
+    <div className="shell">
+      <Header workspace={info.data?.workspace} />
+      {conn === 'closed' && (
+        <div className="banner banner-warn" data-testid="disconnected-banner">
+          Disconnected from the loopat server. Reconnecting… (live updates paused; is <code>loopat serve</code> still
+          running?)
+        </div>
+      )}
+      <div className="body">
+        <Sidebar />
+        <main className="main">
+          <Routes>
+            <Route path="/" element={<Home />} />
+            <Route path="/onboarding" element={<Onboarding />} />
+            <Route path="/settings" element={<Navigate to="/settings/general" replace />} />
+            <Route path="/settings/:section" element={<Settings info={info.data} />} />
+            <Route
+              path="/loops/:id"
+              element={
+                <Suspense fallback={<div className="page pad"><Spinner label="Loading…" /></div>}>
+                  <LoopPage />
+                </Suspense>
+              }
+            />
+            <Route path="*" element={<Navigate to="/" replace />} />
+          </Routes>
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function useConnection(): ConnectionState {
+  const c = client();
+  const [state, setState] = useState<ConnectionState>(c.connection());
+  useEffect(() => c.onConnection(setState), [c]);
+  // A brief 'connecting' at start is not worth a banner; only a lost connection is.
+  return state;
+}

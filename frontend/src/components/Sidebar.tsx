@@ -1,0 +1,162 @@
+import { useMemo, useState } from 'react';
+import { NavLink, useNavigate } from 'react-router-dom';
+import { RECONNECTED } from '../api/client';
+import { LoopService, topics, VaultService, type LoopMeta } from '../api/services';
+import { useAction, useEvent, useLoad } from '../ui';
+import { Modal } from './Modal';
+
+export function Sidebar() {
+  const loops = useLoad<LoopMeta[]>(() => LoopService.List(), []);
+  useEvent(topics.loopsChanged, () => loops.reload());
+  useEvent(RECONNECTED, () => loops.reload());
+  const [query, setQuery] = useState('');
+  const [showArchived, setShowArchived] = useState(false);
+  const [creating, setCreating] = useState(false);
+
+  const all = loops.data ?? [];
+  const visible = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    return all
+      .filter((l) => showArchived || !l.archived)
+      .filter((l) => !q || l.title.toLowerCase().includes(q) || (l.repo ?? '').toLowerCase().includes(q))
+      .sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+  }, [all, query, showArchived]);
+  const archivedCount = all.filter((l) => l.archived).length;
+
+  return (
+    <aside className="sidebar" data-testid="sidebar">
+      <div className="sidebar-top">
+        <button className="btn btn-primary btn-block" data-testid="new-loop" onClick={() => setCreating(true)}>
+          + New loop
+        </button>
+        {all.length > 0 && (
+          <input
+            className="input search"
+            placeholder="Search loops"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            data-testid="loop-search"
+          />
+        )}
+      </div>
+      <nav className="loop-list">
+        {loops.loading && !loops.data && <div className="muted pad">Loading loops…</div>}
+        {loops.error && !loops.data && (
+          <div className="inline-error pad">
+            Could not load loops.{' '}
+            <button className="btn btn-small" onClick={() => loops.reload()}>
+              Retry
+            </button>
+          </div>
+        )}
+        {loops.data && all.length === 0 && (
+          <div className="empty" data-testid="empty-state">
+            <div className="empty-title">No loops yet</div>
+            <p>Create one to start a Claude Code session in its own sandbox.</p>
+            <button className="btn" data-testid="empty-new-loop" onClick={() => setCreating(true)}>
+              Create your first loop
+            </button>
+          </div>
+        )}
+        {all.length > 0 && visible.length === 0 && <div className="muted pad">No loop matches “{query}”.</div>}
+        {visible.map((l) => (
+          <NavLink
+            key={l.id}
+            to={`/loops/${l.id}`}
+            className={({ isActive }) => `loop-item ${isActive ? 'active' : ''} ${l.archived ? 'archived' : ''}`}
+            data-testid={`loop-item-${l.id}`}
+          >
+            <span className={`status-dot status-${l.status}`} title={l.status} />
+            <span className="loop-item-text">
+              <span className="loop-item-title">{l.title || 'Untitled loop'}</span>
+              <span className="loop-item-sub">{l.repo ? shortRepo(l.repo) : l.status}</span>
+            </span>
+          </NavLink>
+        ))}
+      </nav>
+      {archivedCount > 0 && (
+        <label className="sidebar-foot">
+          <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} /> Show
+          archived ({archivedCount})
+        </label>
+      )}
+      {creating && <NewLoopDialog onClose={() => setCreating(false)} onCreated={() => loops.reload()} />}
+    </aside>
+  );
+}
+
+function shortRepo(repo: string): string {
+  return repo.replace(/^https?:\/\//, '').replace(/\.git$/, '');
+}
+
+function NewLoopDialog({ onClose, onCreated }: { onClose: () => void; onCreated: () => void }) {
+  const nav = useNavigate();
+  const vaults = useLoad<string[]>(() => VaultService.Vaults(), []);
+  const [title, setTitle] = useState('');
+  const [repo, setRepo] = useState('');
+  const [vault, setVault] = useState('');
+  const { busy, run } = useAction();
+  const submit = async () => {
+    const meta = await run(() =>
+      LoopService.Create({ title: title.trim() || 'New loop', repo: repo.trim() || undefined, vault: vault || undefined }),
+    );
+    if (meta) {
+      onCreated();
+      onClose();
+      nav(`/loops/${meta.id}`);
+    }
+  };
+  return (
+    <Modal title="New loop" onClose={onClose}>
+      <form
+        className="form"
+        data-testid="new-loop-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        <label>
+          Title
+          <input
+            className="input"
+            autoFocus
+            value={title}
+            onChange={(e) => setTitle(e.target.value)}
+            placeholder="What should this loop work on?"
+            data-testid="new-loop-title"
+          />
+        </label>
+        <label>
+          Repository <span className="muted">(optional: git URL or local path)</span>
+          <input
+            className="input"
+            value={repo}
+            onChange={(e) => setRepo(e.target.value)}
+            placeholder="https://github.com/you/project.git"
+            data-testid="new-loop-repo"
+          />
+        </label>
+        <label>
+          Vault <span className="muted">(secrets available in the sandbox)</span>
+          <select className="input" value={vault} onChange={(e) => setVault(e.target.value)}>
+            <option value="">default</option>
+            {(vaults.data ?? []).filter((v) => v !== 'default').map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy} data-testid="new-loop-create">
+            {busy ? 'Creating…' : 'Create loop'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

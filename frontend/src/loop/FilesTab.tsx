@@ -1,0 +1,91 @@
+import { useState } from 'react';
+import { WorkdirService, type FileContent, type TreeEntry } from '../api/services';
+import { formatBytes, InlineError, Spinner, useLoad, useToasts } from '../ui';
+import { CodeView } from './CodeView';
+import { languageFor } from './highlight';
+
+export function FilesTab({ loopId }: { loopId: string }) {
+  const [file, setFile] = useState<FileContent | null>(null);
+  const [loading, setLoading] = useState('');
+  const toasts = useToasts();
+  const open = async (path: string) => {
+    setLoading(path);
+    try {
+      setFile(await WorkdirService.Read(loopId, path));
+    } catch (e) {
+      toasts.error(e);
+    } finally {
+      setLoading('');
+    }
+  };
+  return (
+    <div className="files" data-testid="files">
+      <div className="file-tree">
+        <Dir loopId={loopId} path="" depth={0} onOpen={open} selected={file?.path ?? loading} />
+      </div>
+      <div className="file-view">
+        {loading && <Spinner label={`Opening ${loading}…`} />}
+        {!loading && !file && <div className="muted pad">Pick a file to view it.</div>}
+        {!loading && file && (
+          <>
+            <div className="file-path">
+              <code>{file.path}</code>
+              {file.truncated && <span className="tag">truncated</span>}
+            </div>
+            {file.binary ? (
+              <div className="muted pad">Binary file — not shown.</div>
+            ) : (
+              <CodeView code={file.content} lang={languageFor(file.path)} testid="file-content" />
+            )}
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function Dir({
+  loopId,
+  path,
+  depth,
+  onOpen,
+  selected,
+}: {
+  loopId: string;
+  path: string;
+  depth: number;
+  onOpen: (p: string) => void;
+  selected: string;
+}) {
+  const entries = useLoad<TreeEntry[]>(() => WorkdirService.Tree(loopId, path), [loopId, path]);
+  const [open, setOpen] = useState<Record<string, boolean>>({});
+  if (entries.loading && !entries.data) return <div className="muted small" style={{ paddingLeft: depth * 12 + 8 }}>…</div>;
+  if (entries.error && !entries.data) return <InlineError text={entries.error} onRetry={() => entries.reload()} />;
+  const list = [...(entries.data ?? [])].sort((a, b) => Number(b.dir) - Number(a.dir) || a.name.localeCompare(b.name));
+  if (depth === 0 && list.length === 0) return <div className="muted pad">The working directory is empty.</div>;
+  return (
+    <ul className="tree">
+      {depth === 0 && (
+        <li>
+          <button className="tree-refresh btn btn-small" onClick={() => entries.reload()}>
+            Refresh
+          </button>
+        </li>
+      )}
+      {list.map((e) => (
+        <li key={e.path}>
+          <button
+            className={`tree-row ${selected === e.path ? 'active' : ''}`}
+            style={{ paddingLeft: depth * 12 + 8 }}
+            onClick={() => (e.dir ? setOpen((o) => ({ ...o, [e.path]: !o[e.path] })) : onOpen(e.path))}
+            title={e.dir ? e.path : `${e.path} · ${formatBytes(e.size)}`}
+          >
+            <span className="tree-icon">{e.dir ? (open[e.path] ? '▾' : '▸') : ' '}</span>
+            {e.name}
+          </button>
+          {e.dir && open[e.path] && <Dir loopId={loopId} path={e.path} depth={depth + 1} onOpen={onOpen} selected={selected} />}
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,91 @@
+import { useState } from 'react';
+import { WorkdirService, type GitStatus } from '../api/services';
+import { InlineError, Spinner, useAction, useLoad, useToasts } from '../ui';
+import { CodeView } from './CodeView';
+
+export function GitTab({ loopId }: { loopId: string }) {
+  const status = useLoad<GitStatus>(() => WorkdirService.GitStatus(loopId), [loopId]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const diff = useLoad<string>(() => (selected === null ? Promise.resolve('') : WorkdirService.GitDiff(loopId, selected)), [loopId, selected]);
+  const [message, setMessage] = useState('');
+  const { busy, run } = useAction();
+  const toasts = useToasts();
+  const files = status.data?.files ?? [];
+  const commit = async () => {
+    const res = await run(() => WorkdirService.Commit(loopId, message.trim()));
+    if (res) {
+      toasts.info(`Committed ${res.hash.slice(0, 8)}.`);
+      setMessage('');
+      setSelected(null);
+      status.reload();
+    }
+  };
+  return (
+    <div className="git" data-testid="git">
+      <InlineError text={status.error} onRetry={() => status.reload()} />
+      {status.loading && !status.data && <Spinner />}
+      {status.data && (
+        <>
+          <div className="git-head">
+            <span>
+              On <code>{status.data.branch || '(detached)'}</code>
+              {status.data.base && (
+                <>
+                  {' '}
+                  from <code>{status.data.base}</code>
+                </>
+              )}
+              {!!status.data.ahead && <span className="tag">↑{status.data.ahead}</span>}
+              {!!status.data.behind && <span className="tag">↓{status.data.behind}</span>}
+            </span>
+            <button className="btn btn-small" onClick={() => status.reload()}>
+              Refresh
+            </button>
+          </div>
+          {files.length === 0 ? (
+            <div className="muted pad">No changes.</div>
+          ) : (
+            <ul className="git-files">
+              <li>
+                <button className={`tree-row ${selected === '' ? 'active' : ''}`} onClick={() => setSelected('')}>
+                  All changes ({files.length})
+                </button>
+              </li>
+              {files.map((f) => (
+                <li key={f.path}>
+                  <button className={`tree-row ${selected === f.path ? 'active' : ''}`} onClick={() => setSelected(f.path)}>
+                    <span className={`git-st git-st-${f.status.trim().charAt(0) || 'x'}`}>{f.status}</span> {f.path}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+          {selected !== null && (
+            <div className="diff">
+              {diff.loading ? <Spinner /> : <CodeView code={diff.data || '(no diff)'} lang="diff" testid="git-diff" />}
+            </div>
+          )}
+          <form
+            className="commit-box"
+            onSubmit={(e) => {
+              e.preventDefault();
+              commit();
+            }}
+          >
+            <textarea
+              className="input"
+              rows={2}
+              placeholder="Commit message"
+              value={message}
+              onChange={(e) => setMessage(e.target.value)}
+              data-testid="commit-message"
+            />
+            <button className="btn btn-primary" disabled={busy || !message.trim() || files.length === 0} data-testid="commit">
+              {busy ? 'Committing…' : 'Commit all'}
+            </button>
+          </form>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,357 @@
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { useNavigate, useParams } from 'react-router-dom';
+import { RECONNECTED } from '../api/client';
+import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type Msg, type QueueItem } from '../api/services';
+import { InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { Transcript, type Streaming } from './Transcript';
+import { FilesTab } from './FilesTab';
+import { GitTab } from './GitTab';
+import { HostCallsTab } from './HostCallsTab';
+
+const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
+
+const NO_STREAM: Streaming = { text: '', thinking: '', tool: '' };
+const BUSY: LoopStatus[] = ['working', 'starting'];
+
+export function LoopPage() {
+  const { id = '' } = useParams();
+  // Remount per loop so no state leaks between loops.
+  return <Loop key={id} id={id} />;
+}
+
+function Loop({ id }: { id: string }) {
+  const meta = useLoad<LoopMeta>(() => LoopService.Get(id), [id]);
+  const msgs = useLoad<Msg[]>(() => LoopService.Messages(id), [id]);
+  const queue = useLoad<QueueItem[]>(() => LoopService.Queue(id), [id]);
+  const [streaming, setStreaming] = useState<Streaming>(NO_STREAM);
+  const [statusDetail, setStatusDetail] = useState('');
+  const [tab, setTab] = useState<'terminal' | 'files' | 'git' | 'host'>('files');
+  const [panelOpen, setPanelOpen] = useState(true);
+
+  useEvent(topics.loopMessage(id), (m: Msg) => {
+    msgs.set([...(msgsRef.current ?? []), m]);
+    setStreaming(NO_STREAM); // a whole line supersedes the partial text
+  });
+  useEvent(topics.loopDelta(id), (d: { kind: string; text: string }) => {
+    setStreaming((s) =>
+      d.kind === 'thinking'
+        ? { ...s, thinking: s.thinking + d.text }
+        : d.kind === 'text'
+          ? { ...s, text: s.text + d.text }
+          : { ...s, tool: s.tool + d.text },
+    );
+  });
+  useEvent(topics.loopStatus(id), (s: { status: LoopStatus; detail?: string }) => {
+    if (meta.data) meta.set({ ...meta.data, status: s.status });
+    else meta.reload();
+    setStatusDetail(s.detail ?? '');
+    if (!BUSY.includes(s.status)) setStreaming(NO_STREAM);
+  });
+  useEvent(topics.loopQueue(id), (q: QueueItem[]) => queue.set(q ?? []));
+  useEvent(topics.loopsChanged, () => meta.reload());
+  useEvent(RECONNECTED, () => {
+    meta.reload();
+    msgs.reload();
+    queue.reload();
+  });
+
+  const msgsRef = useRef<Msg[] | undefined>(msgs.data);
+  msgsRef.current = msgs.data;
+
+  if (meta.error && !meta.data) {
+    return (
+      <div className="page pad">
+        <InlineError text={`Could not open this loop: ${meta.error}`} onRetry={() => meta.reload()} />
+      </div>
+    );
+  }
+  if (!meta.data) return <div className="page pad"><Spinner label="Opening loop…" /></div>;
+  const m = meta.data;
+  const working = BUSY.includes(m.status);
+
+  return (
+    <div className={`loop-page ${panelOpen ? '' : 'panel-closed'}`} data-testid="loop-page">
+      <section className="chat">
+        <LoopHeader meta={m} detail={statusDetail} onChange={(x) => meta.set(x)} panelOpen={panelOpen} togglePanel={() => setPanelOpen(!panelOpen)} />
+        {m.warning && <div className="banner banner-warn">{m.warning}</div>}
+        <ChatScroller deps={[msgs.data?.length, streaming]}>
+          {msgs.error && !msgs.data && <InlineError text={msgs.error} onRetry={() => msgs.reload()} />}
+          {msgs.data && msgs.data.length === 0 && !working && (
+            <div className="empty chat-empty">
+              <div className="empty-title">Say what you want done</div>
+              <p>The agent works inside this loop’s sandbox{m.repo ? ` on ${m.repo}` : ''}. Messages sent while it works are queued.</p>
+            </div>
+          )}
+          <Transcript messages={msgs.data ?? []} streaming={streaming} working={working} />
+        </ChatScroller>
+        <QueueView id={id} items={queue.data ?? []} onChange={(q) => queue.set(q)} />
+        <Composer meta={m} working={working} onQueued={() => queue.reload()} onMeta={(x) => meta.set(x)} />
+      </section>
+      {panelOpen && (
+        <section className="side-panel">
+          <div className="tabs" role="tablist">
+            {(
+              [
+                ['files', 'Files'],
+                ['git', 'Git'],
+                ['terminal', 'Terminal'],
+                ['host', 'Host calls'],
+              ] as const
+            ).map(([t, label]) => (
+              <button key={t} role="tab" aria-selected={tab === t} className={`tab ${tab === t ? 'active' : ''}`} onClick={() => setTab(t)} data-testid={`tab-${t}`}>
+                {label}
+              </button>
+            ))}
+          </div>
+          <div className="tab-body">
+            {/* The terminal stays mounted once opened so its session survives tab switches. */}
+            <TerminalHost loopId={id} visible={tab === 'terminal'} />
+            {tab === 'files' && <FilesTab loopId={id} />}
+            {tab === 'git' && <GitTab loopId={id} />}
+            {tab === 'host' && <HostCallsTab loopId={id} />}
+          </div>
+        </section>
+      )}
+    </div>
+  );
+}
+
+function TerminalHost({ loopId, visible }: { loopId: string; visible: boolean }) {
+  const [opened, setOpened] = useState(false);
+  useEffect(() => {
+    if (visible) setOpened(true);
+  }, [visible]);
+  if (!opened) return null;
+  return (
+    <div style={{ display: visible ? 'flex' : 'none' }} className="terminal-host">
+      <Suspense fallback={<Spinner label="Loading terminal…" />}>
+        <TerminalTab loopId={loopId} visible={visible} />
+      </Suspense>
+    </div>
+  );
+}
+
+function ChatScroller({ deps, children }: { deps: unknown[]; children: React.ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  useEffect(() => {
+    const el = ref.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  return (
+    <div
+      className="chat-scroll"
+      ref={ref}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+      }}
+    >
+      {children}
+    </div>
+  );
+}
+
+function LoopHeader({
+  meta,
+  detail,
+  onChange,
+  panelOpen,
+  togglePanel,
+}: {
+  meta: LoopMeta;
+  detail: string;
+  onChange: (m: LoopMeta) => void;
+  panelOpen: boolean;
+  togglePanel: () => void;
+}) {
+  const nav = useNavigate();
+  const [editing, setEditing] = useState(false);
+  const [title, setTitle] = useState(meta.title);
+  const { busy, run } = useAction();
+  const rename = async () => {
+    setEditing(false);
+    const t = title.trim();
+    if (!t || t === meta.title) return setTitle(meta.title);
+    if ((await run(async () => (await LoopService.Rename(meta.id, t), true))) !== undefined) onChange({ ...meta, title: t });
+    else setTitle(meta.title);
+  };
+  const usage = Object.entries(meta.usage?.byModel ?? {});
+  const tokens = usage.reduce((n, [, u]) => n + (u.input ?? 0) + (u.output ?? 0), 0);
+  return (
+    <div className="loop-header">
+      <div className="loop-title-row">
+        {editing ? (
+          <input
+            className="input title-input"
+            autoFocus
+            value={title}
+            onChange={(e) => setTitle(e.target.value)}
+            onBlur={rename}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') rename();
+              if (e.key === 'Escape') {
+                setTitle(meta.title);
+                setEditing(false);
+              }
+            }}
+            data-testid="loop-title-input"
+          />
+        ) : (
+          <h1 className="loop-title" title="Click to rename" onClick={() => setEditing(true)} data-testid="loop-title">
+            {meta.title || 'Untitled loop'}
+          </h1>
+        )}
+        <span className={`status-badge status-${meta.status}`} data-testid="loop-status" title={detail}>
+          <span className={`status-dot status-${meta.status}`} /> {meta.status}
+          {detail && <span className="muted"> · {detail}</span>}
+        </span>
+      </div>
+      <div className="loop-meta">
+        {meta.repo && (
+          <span title={meta.repo}>
+            {meta.repo.replace(/^https?:\/\//, '')}
+            {meta.branch && <code> {meta.branch}</code>}
+          </span>
+        )}
+        {meta.model && <span>{meta.model}</span>}
+        {meta.vault && <span>vault: {meta.vault}</span>}
+        {tokens > 0 && (
+          <span title={usage.map(([k, u]) => `${k}: ${u.input} in, ${u.output} out, ${u.cacheRead} cache read, ${u.cacheWrite} cache write`).join('\n')}>
+            {tokens.toLocaleString()} tokens
+          </span>
+        )}
+        <span className="grow" />
+        <button
+          className="btn btn-small"
+          disabled={busy}
+          onClick={() => run(async () => (await LoopService.Archive(meta.id, !meta.archived), onChange({ ...meta, archived: !meta.archived })))}
+        >
+          {meta.archived ? 'Unarchive' : 'Archive'}
+        </button>
+        <button
+          className="btn btn-small btn-danger"
+          disabled={busy}
+          onClick={async () => {
+            if (!window.confirm(`Delete loop “${meta.title}”, its sandbox and its working copy? This cannot be undone.`)) return;
+            if ((await run(async () => (await LoopService.Delete(meta.id), true))) !== undefined) nav('/');
+          }}
+        >
+          Delete
+        </button>
+        <button className="btn btn-small" onClick={togglePanel} title="Toggle the side panel">
+          {panelOpen ? '⇥' : '⇤'}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function QueueView({ id, items, onChange }: { id: string; items: QueueItem[]; onChange: (q: QueueItem[]) => void }) {
+  const { run } = useAction();
+  if (items.length === 0) return null;
+  return (
+    <div className="queue" data-testid="queue">
+      <div className="queue-title">Queued — sent when the agent finishes its turn</div>
+      {items.map((q) => (
+        <div className="queue-item" key={q.id} data-testid="queue-item">
+          <span className="queue-text">{q.text}</span>
+          <button
+            className="icon-btn"
+            aria-label="Remove from queue"
+            onClick={() =>
+              run(async () => {
+                await LoopService.Unqueue(id, q.id);
+                onChange(items.filter((x) => x.id !== q.id));
+              })
+            }
+          >
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function Composer({
+  meta,
+  working,
+  onQueued,
+  onMeta,
+}: {
+  meta: LoopMeta;
+  working: boolean;
+  onQueued: () => void;
+  onMeta: (m: LoopMeta) => void;
+}) {
+  const [text, setText] = useState('');
+  const [sending, setSending] = useState(false);
+  const toasts = useToasts();
+  const { run } = useAction();
+  const send = async () => {
+    const t = text.trim();
+    if (!t || sending) return;
+    setSending(true);
+    try {
+      const res = await LoopService.Send(meta.id, t);
+      setText('');
+      if (res?.queued) onQueued();
+    } catch (e) {
+      toasts.error(e); // the text stays in the box so nothing is lost
+    } finally {
+      setSending(false);
+    }
+  };
+  return (
+    <div className="composer" data-testid="composer">
+      <textarea
+        className="input composer-input"
+        placeholder={working ? 'The agent is working — your message will be queued' : 'Message the agent (Enter to send, Shift+Enter for a new line)'}
+        value={text}
+        rows={Math.min(10, Math.max(2, text.split('\n').length))}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+            e.preventDefault();
+            send();
+          }
+        }}
+        data-testid="composer-input"
+      />
+      <div className="composer-bar">
+        <label className="small muted">
+          Permissions{' '}
+          <select
+            className="input input-small"
+            value={meta.permissionMode || 'bypassPermissions'}
+            onChange={(e) => {
+              const mode = e.target.value;
+              run(async () => {
+                await LoopService.SetPermissionMode(meta.id, mode);
+                onMeta({ ...meta, permissionMode: mode });
+              });
+            }}
+            data-testid="permission-mode"
+          >
+            {PERMISSION_MODES.map((p) => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span className="grow" />
+        {working && (
+          <button className="btn btn-danger" onClick={() => run(() => LoopService.Interrupt(meta.id))} data-testid="interrupt">
+            Interrupt
+          </button>
+        )}
+        <button className="btn btn-primary" disabled={!text.trim() || sending} onClick={send} data-testid="send">
+          {working ? 'Queue' : 'Send'}
+        </button>
+      </div>
+    </div>
+  );
+}

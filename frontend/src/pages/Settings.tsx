@@ -1,0 +1,427 @@
+import { useEffect, useState } from 'react';
+import { NavLink, useParams } from 'react-router-dom';
+import {
+  ImageService,
+  ProviderService,
+  SystemService,
+  topics,
+  VaultService,
+  type ConfigFile,
+  type ImageProgress,
+  type ImageStatus,
+  type Info,
+  type Provider,
+  type ProviderTest,
+  type VaultEntry,
+  type VaultStatus,
+} from '../api/services';
+import { formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { MachinePanel } from './MachinePanel';
+
+const SECTIONS = [
+  ['general', 'General'],
+  ['providers', 'Providers'],
+  ['vault', 'Vault'],
+  ['sandbox', 'Sandbox'],
+  ['machine', 'Machine'],
+  ['about', 'About'],
+] as const;
+
+export function Settings({ info }: { info?: Info }) {
+  const { section = 'general' } = useParams();
+  return (
+    <div className="page settings" data-testid="settings">
+      <nav className="settings-nav">
+        {SECTIONS.map(([id, label]) => (
+          <NavLink key={id} to={`/settings/${id}`} data-testid={`settings-${id}`}>
+            {label}
+          </NavLink>
+        ))}
+      </nav>
+      <div className="settings-body">
+        {section === 'general' && <General />}
+        {section === 'providers' && <Providers />}
+        {section === 'vault' && <Vault />}
+        {section === 'sandbox' && <Sandbox />}
+        {section === 'machine' && (
+          <>
+            <h1>Machine</h1>
+            <MachinePanel />
+          </>
+        )}
+        {section === 'about' && <About info={info} />}
+      </div>
+    </div>
+  );
+}
+
+function General() {
+  const cfg = useLoad<ConfigFile>(() => SystemService.Config(), []);
+  const [text, setText] = useState('');
+  const { busy, run } = useAction();
+  const toasts = useToasts();
+  useEffect(() => {
+    if (cfg.data) setText(cfg.data.text);
+  }, [cfg.data?.text]); // eslint-disable-line react-hooks/exhaustive-deps
+  const save = async () => {
+    const res = await run(() => SystemService.SaveConfig(text));
+    if (!res) return;
+    cfg.set(res.error ? { ...res, text } : res);
+    if (!res.error) toasts.info('Configuration saved.');
+  };
+  const err = cfg.data?.error;
+  const dirty = cfg.data ? text !== cfg.data.text || !!err : false;
+  return (
+    <section>
+      <h1>General</h1>
+      <p className="muted">
+        Configuration file {cfg.data && <code>{cfg.data.path}</code>}. Changes are checked before they are saved.
+      </p>
+      <InlineError text={cfg.error} onRetry={() => cfg.reload()} />
+      {err && (
+        <div className="config-error" data-testid="config-error">
+          <strong>
+            {err.file}
+            {err.line ? `:${err.line}` : ''}
+            {err.key ? ` (${err.key})` : ''}
+          </strong>
+          : {err.message}
+        </div>
+      )}
+      <textarea
+        className="input code-editor"
+        spellCheck={false}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        data-testid="config-editor"
+        rows={24}
+      />
+      <div className="row gap">
+        <button className="btn btn-primary" disabled={busy || !dirty} onClick={save} data-testid="config-save">
+          {busy ? 'Saving…' : 'Save'}
+        </button>
+        <button className="btn" disabled={busy} onClick={() => cfg.reload()}>
+          Revert
+        </button>
+        <button className="btn" onClick={() => run(() => SystemService.OpenLogsFolder())}>
+          Open logs folder
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function Providers() {
+  const list = useLoad<Provider[]>(() => ProviderService.List(), []);
+  const [results, setResults] = useState<Record<string, ProviderTest | 'testing'>>({});
+  const toasts = useToasts();
+  const test = async (name: string) => {
+    setResults((r) => ({ ...r, [name]: 'testing' }));
+    try {
+      const res = await ProviderService.Test(name);
+      setResults((r) => ({ ...r, [name]: res }));
+    } catch (e) {
+      setResults((r) => {
+        const { [name]: _, ...rest } = r;
+        return rest;
+      });
+      toasts.error(e);
+    }
+  };
+  return (
+    <section>
+      <h1>Providers</h1>
+      <p className="muted">Model APIs the agent can use. Keys live in the vault, referenced by name.</p>
+      <InlineError text={list.error} onRetry={() => list.reload()} />
+      {list.loading && !list.data && <Spinner />}
+      {list.data && list.data.length === 0 && <p className="muted">No providers configured. Add one in config.toml.</p>}
+      <div className="cards">
+        {(list.data ?? []).map((p) => {
+          const r = results[p.name];
+          return (
+            <div className="card" key={p.name} data-testid={`provider-${p.name}`}>
+              <div className="row between">
+                <h2>{p.name}</h2>
+                <button className="btn btn-small" disabled={r === 'testing'} onClick={() => test(p.name)}>
+                  {r === 'testing' ? 'Testing…' : 'Test connection'}
+                </button>
+              </div>
+              <dl className="kv">
+                <dt>Base URL</dt>
+                <dd>
+                  <code>{p.baseURL || 'default'}</code>
+                </dd>
+                <dt>Models</dt>
+                <dd>{(p.models ?? []).join(', ') || '—'}</dd>
+                <dt>Key</dt>
+                <dd>
+                  <code>{p.keyRef || '—'}</code>{' '}
+                  {p.hasKey ? <span className="ok-text">set</span> : <span className="fail-text">missing</span>}
+                </dd>
+              </dl>
+              {r && r !== 'testing' && (
+                <div className={r.ok ? 'ok-text' : 'inline-error'}>
+                  {r.ok ? '✓ ' : '✗ '}
+                  {r.kind && <strong>{r.kind}: </strong>}
+                  {r.message}
+                </div>
+              )}
+            </div>
+          );
+        })}
+      </div>
+    </section>
+  );
+}
+
+function Vault() {
+  const status = useLoad<VaultStatus>(() => VaultService.Status(), []);
+  const vaults = useLoad<string[]>(() => VaultService.Vaults(), []);
+  const [vault, setVault] = useState('default');
+  const entries = useLoad<VaultEntry[]>(() => VaultService.List(vault), [vault]);
+  const { busy, run } = useAction();
+  const toasts = useToasts();
+  const [kind, setKind] = useState<'env' | 'file'>('env');
+  const [name, setName] = useState('');
+  const [mode, setMode] = useState('0600');
+  const [value, setValue] = useState('');
+
+  const names = Array.from(new Set(['default', ...(vaults.data ?? [])]));
+  const save = async () => {
+    if (!name.trim()) {
+      toasts.error(new Error(kind === 'env' ? 'Give the variable a name.' : 'Give the file a path.'));
+      return;
+    }
+    const ok = await run(async () => {
+      if (kind === 'env') await VaultService.SetEnv(vault, name.trim(), value);
+      else await VaultService.SetFile(vault, name.trim(), mode, value);
+      return true;
+    });
+    if (ok) {
+      setValue(''); // secrets are never kept or shown back
+      setName('');
+      toasts.info('Secret saved.');
+      entries.reload();
+      vaults.reload();
+    }
+  };
+  const remove = async (e: VaultEntry) => {
+    if (!window.confirm(`Delete ${e.kind} “${e.name}” from vault ${vault}?`)) return;
+    if ((await run(async () => (await VaultService.Delete(vault, e.kind, e.name), true))) !== undefined) entries.reload();
+  };
+
+  return (
+    <section>
+      <h1>Vault</h1>
+      <p className="muted">
+        Secrets given to loops: environment variables and files. Values are write-only here; they are never shown again.
+      </p>
+      {status.data && !status.data.ok && (
+        <div className="inline-error">
+          {status.data.message} {status.data.hint && <span className="muted">— {status.data.hint}</span>}
+        </div>
+      )}
+      {status.data?.ok && status.data.message && <p className="ok-text small">{status.data.message}</p>}
+      <div className="row gap">
+        <label className="row gap">
+          Vault
+          <select className="input" value={vault} onChange={(e) => setVault(e.target.value)} data-testid="vault-select">
+            {names.map((v) => (
+              <option key={v}>{v}</option>
+            ))}
+          </select>
+        </label>
+        <button
+          className="btn btn-small"
+          onClick={() => {
+            const n = window.prompt('New vault name');
+            if (n?.trim()) setVault(n.trim());
+          }}
+        >
+          New vault…
+        </button>
+      </div>
+      <InlineError text={entries.error} onRetry={() => entries.reload()} />
+      <table className="table" data-testid="vault-entries">
+        <thead>
+          <tr>
+            <th>Kind</th>
+            <th>Name</th>
+            <th>Mode</th>
+            <th>Size</th>
+            <th>Updated</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {(entries.data ?? []).map((e) => (
+            <tr key={e.kind + e.name}>
+              <td>{e.kind}</td>
+              <td>
+                <code>{e.name}</code>
+              </td>
+              <td>{e.mode ?? ''}</td>
+              <td>{formatBytes(e.size)}</td>
+              <td>{formatTime(e.updated)}</td>
+              <td>
+                <button className="btn btn-small btn-danger" disabled={busy} onClick={() => remove(e)}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+          {entries.data && entries.data.length === 0 && (
+            <tr>
+              <td colSpan={6} className="muted">
+                This vault is empty.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      <form
+        className="card form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          save();
+        }}
+        autoComplete="off"
+      >
+        <h2>Set a secret</h2>
+        <div className="row gap">
+          <label>
+            Kind
+            <select className="input" value={kind} onChange={(e) => setKind(e.target.value as 'env' | 'file')}>
+              <option value="env">Environment variable</option>
+              <option value="file">File</option>
+            </select>
+          </label>
+          <label className="grow">
+            {kind === 'env' ? 'Name' : 'Path in the sandbox home'}
+            <input
+              className="input"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              placeholder={kind === 'env' ? 'GITHUB_TOKEN' : '.config/gh/hosts.yml'}
+              data-testid="vault-name"
+            />
+          </label>
+          {kind === 'file' && (
+            <label>
+              Mode
+              <input className="input" value={mode} onChange={(e) => setMode(e.target.value)} size={5} />
+            </label>
+          )}
+        </div>
+        <label>
+          Value
+          <input
+            className="input"
+            type="password"
+            autoComplete="new-password"
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            data-testid="vault-value"
+          />
+        </label>
+        <div className="form-actions">
+          <button className="btn btn-primary" type="submit" disabled={busy} data-testid="vault-save">
+            Save secret
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function Sandbox() {
+  const status = useLoad<ImageStatus>(() => ImageService.Status(), []);
+  const [progress, setProgress] = useState<ImageProgress | null>(null);
+  const [log, setLog] = useState<string[]>([]);
+  const { run } = useAction();
+  useEvent(topics.imageProgress, (p: ImageProgress) => {
+    setProgress(p);
+    if (p.line) setLog((l) => [...l.slice(-300), p.line!]);
+    if (p.done) status.reload();
+  });
+  const building = status.data?.building || (progress !== null && !progress.done);
+  const build = () => {
+    setLog([]);
+    setProgress({ line: 'Starting build…' });
+    run(() => ImageService.Build()).then(() => status.reload());
+  };
+  const p = progress ?? status.data?.progress ?? null;
+  const percent = p?.percent ?? (p?.step && p?.total ? (100 * p.step) / p.total : undefined);
+  return (
+    <section>
+      <h1>Sandbox</h1>
+      <p className="muted">The container image every loop runs in.</p>
+      <InlineError text={status.error} onRetry={() => status.reload()} />
+      {status.data && (
+        <dl className="kv">
+          <dt>Image</dt>
+          <dd>
+            <code>{status.data.ref}</code>
+          </dd>
+          <dt>Status</dt>
+          <dd data-testid="image-present">{status.data.building ? 'building' : status.data.present ? 'built' : 'not built'}</dd>
+        </dl>
+      )}
+      <button className="btn btn-primary" disabled={building} onClick={build} data-testid="image-build">
+        {building ? 'Building…' : status.data?.present ? 'Rebuild image' : 'Build image'}
+      </button>
+      {p && (
+        <div className="build-progress" data-testid="image-progress">
+          {p.error ? (
+            <div className="inline-error">{p.error}</div>
+          ) : p.done ? (
+            <div className="ok-text">Image built.</div>
+          ) : (
+            <ProgressBar
+              percent={percent}
+              label={`${p.step && p.total ? `Step ${p.step} of ${p.total}` : 'Working'}${p.line ? ` — ${p.line}` : ''}`}
+            />
+          )}
+          {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function About({ info }: { info?: Info }) {
+  const full = useLoad<Info>(() => SystemService.Info(), []);
+  const i = full.data ?? info;
+  return (
+    <section data-testid="about">
+      <h1>About loopat</h1>
+      <InlineError text={full.error} onRetry={() => full.reload()} />
+      {i && (
+        <dl className="kv">
+          <dt>Version</dt>
+          <dd data-testid="about-version">{i.version}</dd>
+          <dt>Workspace</dt>
+          <dd>{i.workspace}</dd>
+          <dt>Home</dt>
+          <dd>
+            <code>{i.home}</code>
+          </dd>
+          {i.os && (
+            <>
+              <dt>OS</dt>
+              <dd>{i.os}</dd>
+            </>
+          )}
+          <dt>Transport</dt>
+          <dd>{i.transport ?? (typeof (window as { go?: unknown }).go !== 'undefined' ? 'desktop' : 'browser')}</dd>
+          {Object.entries(i.versions ?? {}).map(([k, v]) => (
+            <div className="kv-row" key={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+    </section>
+  );
+}

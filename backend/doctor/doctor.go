@@ -1,0 +1,359 @@
+// Package doctor is the bootstrap checklist shown in onboarding and by `loopat doctor`:
+// every item says whether it is OK and, when not, a platform-specific fix.
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/engine"
+	"github.com/loopat/desktop/backend/machine"
+)
+
+// Result is one checklist item.
+type Result struct {
+	ID    string `json:"id"`
+	OK    bool   `json:"ok"`
+	Label string `json:"label"`
+	Hint  string `json:"hint,omitempty"`
+}
+
+// ImageInfo is implemented by backend/images.
+type ImageInfo interface {
+	SandboxImageStatus(ctx context.Context, conn context.Context) (ref string, present bool, err error)
+	ClaudeVersion(ctx context.Context, conn context.Context) (string, error) // runs `claude --version` in the image
+}
+
+// Deps is what the checks look at.
+type Deps struct {
+	Workspace config.Workspace
+	Config    config.Config
+	ConfigErr error
+	Engine    *engine.Engine
+	Images    ImageInfo    // may be nil
+	Keychain  func() error // may be nil; nil = probe go-keyring
+	GOOS      string       // "" = runtime.GOOS
+}
+
+// Check IDs, in display order.
+const (
+	IDWorkspace    = "workspace"
+	IDConfig       = "config"
+	IDPodman       = "podman"
+	IDEngine       = "engine"
+	IDMachine      = "machine"
+	IDSandboxImage = "sandbox-image"
+	IDClaude       = "claude"
+	IDKeychain     = "keychain"
+	IDGit          = "git"
+)
+
+// Timeouts: every check has its own; the whole run stays under ~8 s.
+var (
+	checkTimeout  = 4 * time.Second
+	engineTimeout = 6 * time.Second // engine discovery may still be running at app start
+	claudeTimeout = 7 * time.Second // engine wait + a throwaway container
+)
+
+type check struct {
+	id      string
+	timeout time.Duration
+	run     func(ctx context.Context, d Deps) Result
+}
+
+// Run performs every applicable check concurrently and returns them in display order.
+func Run(ctx context.Context, d Deps) []Result {
+	if d.GOOS == "" {
+		d.GOOS = runtime.GOOS
+	}
+	checks := []check{
+		{IDWorkspace, checkTimeout, checkWorkspace},
+		{IDConfig, checkTimeout, checkConfig},
+		{IDPodman, checkTimeout, checkPodman},
+		{IDEngine, engineTimeout, checkEngine},
+	}
+	if d.GOOS == "darwin" {
+		checks = append(checks, check{IDMachine, engineTimeout, checkMachine})
+	}
+	checks = append(checks,
+		check{IDSandboxImage, engineTimeout, checkSandboxImage},
+		check{IDClaude, claudeTimeout, checkClaude},
+		check{IDKeychain, checkTimeout, checkKeychain},
+		check{IDGit, checkTimeout, checkGit},
+	)
+	results := make([]Result, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runOne(ctx, c, d)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// runOne bounds a check by its timeout even if the check itself ignores ctx (a keychain
+// prompt, a stuck exec): the goroutine is abandoned and the item reports the timeout.
+func runOne(ctx context.Context, c check, d Deps) Result {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ch := make(chan Result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- Result{ID: c.id, Label: c.id + ": check crashed", Hint: fmt.Sprint(p)}
+			}
+		}()
+		ch <- c.run(ctx, d)
+	}()
+	select {
+	case r := <-ch:
+		r.ID = c.id
+		return r
+	case <-ctx.Done():
+		return Result{ID: c.id, Label: fmt.Sprintf("%s: no answer within %s", c.id, c.timeout),
+			Hint: "this check hung; run `loopat doctor` again, and see the log if it keeps hanging"}
+	}
+}
+
+func checkWorkspace(_ context.Context, d Deps) Result {
+	label := "workspace: " + d.Workspace.Home
+	if d.Workspace.Home == "" {
+		return Result{Label: "workspace", Hint: "set LOOPAT_HOME to a folder you can write, or make ~/.loopat writable"}
+	}
+	f, err := os.CreateTemp(d.Workspace.Home, ".doctor-*")
+	if err != nil {
+		return Result{Label: label + " (not writable)", Hint: fmt.Sprintf("make %s writable (or set LOOPAT_HOME elsewhere): %v", d.Workspace.Home, err)}
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return Result{OK: true, Label: label + " (" + d.Workspace.Name + ")"}
+}
+
+func checkConfig(_ context.Context, d Deps) Result {
+	path := d.Workspace.ConfigPath()
+	if d.ConfigErr == nil {
+		return Result{OK: true, Label: "config: " + path}
+	}
+	hint := "fix the file; until then the app runs on defaults"
+	var le *config.LoadError
+	if errors.As(d.ConfigErr, &le) && le.Line > 0 {
+		hint = fmt.Sprintf("fix line %d of %s; until then the app runs on defaults", le.Line, le.File)
+	}
+	return Result{Label: "config: " + d.ConfigErr.Error(), Hint: hint}
+}
+
+func podmanPath(d Deps) string {
+	if d.Engine != nil {
+		return d.Engine.Podman()
+	}
+	if d.Config.Engine.Podman != "" {
+		return d.Config.Engine.Podman
+	}
+	return "podman"
+}
+
+func checkPodman(ctx context.Context, d Deps) Result {
+	out, err := exec.CommandContext(ctx, podmanPath(d), "--version").Output()
+	if err != nil {
+		return Result{Label: "podman (sandbox): not found", Hint: engine.InstallHint(d.GOOS)}
+	}
+	version := strings.TrimSpace(string(out))
+	r := Result{OK: true, Label: "podman (sandbox): " + version}
+	if tooOld(version) {
+		r.OK = false
+		r.Hint = "podman 4.3 or newer is needed: " + upgradeHint(d.GOOS)
+	}
+	return r
+}
+
+func tooOld(version string) bool {
+	var major, minor int
+	f := strings.Fields(version)
+	if len(f) == 0 {
+		return false
+	}
+	if _, err := fmt.Sscanf(f[len(f)-1], "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major < 4 || (major == 4 && minor < 3)
+}
+
+func upgradeHint(goos string) string {
+	if goos == "darwin" {
+		return "brew upgrade podman"
+	}
+	return "upgrade podman with your package manager (Debian 12 ships 4.3)"
+}
+
+// engineState waits briefly for discovery right after app start.
+func engineState(ctx context.Context, d Deps) engine.State {
+	return d.Engine.Settled(ctx)
+}
+
+func checkEngine(ctx context.Context, d Deps) Result {
+	if d.Engine == nil {
+		return Result{Label: "podman engine: not started", Hint: "restart the app"}
+	}
+	st := engineState(ctx, d)
+	if st.Phase == engine.PhaseReady {
+		return Result{OK: true, Label: fmt.Sprintf("podman engine: ready (podman %s via %s)", st.Version, st.Source)}
+	}
+	hint := st.Hint
+	switch {
+	case hint != "":
+	case st.Phase == engine.PhaseAbsent:
+		hint = engine.InstallHint(d.GOOS)
+	case st.Phase == engine.PhaseMachineStopped:
+		hint = engine.MachineStoppedHint
+	default:
+		hint = "run `podman info` in a terminal to see what fails"
+	}
+	label := "podman engine: " + string(st.Phase)
+	if st.Reason != "" {
+		label += " (" + st.Reason + ")"
+	}
+	return Result{Label: label, Hint: hint}
+}
+
+func checkMachine(ctx context.Context, d Deps) Result {
+	if d.Engine == nil {
+		return Result{Label: "podman machine: unknown", Hint: engine.MachineStoppedHint}
+	}
+	list, err := d.Engine.Machines().List(ctx)
+	if err != nil {
+		return Result{Label: "podman machine: cannot list machines", Hint: engine.InstallHint(d.GOOS)}
+	}
+	m, ok := machine.Pick(list, d.Config.Machine.Name)
+	switch {
+	case !ok:
+		return Result{Label: "podman machine: none created", Hint: engine.NoMachineHint}
+	case m.Running:
+		return Result{OK: true, Label: fmt.Sprintf("podman machine: %s running (%d CPUs, %d MiB)", m.Name, m.CPUs, m.MemoryMiB)}
+	case m.Starting:
+		return Result{Label: "podman machine: " + m.Name + " starting", Hint: "wait for it to finish starting"}
+	default:
+		return Result{Label: "podman machine: " + m.Name + " stopped", Hint: engine.MachineStoppedHint}
+	}
+}
+
+// readyConn is the engine connection, waiting for discovery within ctx.
+func readyConn(ctx context.Context, d Deps) (context.Context, *Result) {
+	if d.Engine == nil {
+		return nil, &Result{Label: "needs the podman engine", Hint: "restart the app"}
+	}
+	st := engineState(ctx, d)
+	conn, err := d.Engine.Conn(ctx)
+	if err != nil {
+		return nil, &Result{Label: "needs the podman engine (" + string(st.Phase) + ")", Hint: "fix the podman engine item first"}
+	}
+	return conn, nil
+}
+
+func checkSandboxImage(ctx context.Context, d Deps) Result {
+	if d.Images == nil {
+		return Result{Label: "sandbox image: not checked (image service unavailable)", Hint: "restart the app"}
+	}
+	conn, bad := readyConn(ctx, d)
+	if bad != nil {
+		bad.Label = "sandbox image: " + bad.Label
+		return *bad
+	}
+	ref, present, err := d.Images.SandboxImageStatus(ctx, conn)
+	switch {
+	case err != nil:
+		return Result{Label: "sandbox image: " + err.Error(), Hint: "run `loopat image build` to see the build output"}
+	case present:
+		return Result{OK: true, Label: "sandbox image: " + ref}
+	default:
+		// Buildable: the engine works, so the first loop (or `loopat image build`) builds it.
+		return Result{OK: true, Label: "sandbox image: " + ref + " (not built yet; built on first use, ~2 min)"}
+	}
+}
+
+func checkClaude(ctx context.Context, d Deps) Result {
+	if d.Images == nil {
+		return Result{Label: "claude (in sandbox): not checked (image service unavailable)", Hint: "restart the app"}
+	}
+	conn, bad := readyConn(ctx, d)
+	if bad != nil {
+		bad.Label = "claude (in sandbox): " + bad.Label
+		return *bad
+	}
+	ref, present, err := d.Images.SandboxImageStatus(ctx, conn)
+	if err != nil {
+		return Result{Label: "claude (in sandbox): " + err.Error(), Hint: "run `loopat image build`"}
+	}
+	if !present {
+		return Result{Label: "claude (in sandbox): sandbox image " + ref + " not built yet",
+			Hint: "build it now with `loopat image build` (or start a loop: it is built then)"}
+	}
+	v, err := d.Images.ClaudeVersion(ctx, conn)
+	if err != nil {
+		return Result{Label: "claude (in sandbox): " + err.Error(), Hint: "rebuild the sandbox image: loopat image build"}
+	}
+	return Result{OK: true, Label: "claude (in sandbox): " + v}
+}
+
+// keychainProbe round-trips a throwaway secret through the OS keychain.
+func keychainProbe() error {
+	const service, user = "loopat-doctor", "probe"
+	if err := keyring.Set(service, user, "ok"); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer keyring.Delete(service, user)
+	v, err := keyring.Get(service, user)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if v != "ok" {
+		return errors.New("read back a different value")
+	}
+	return nil
+}
+
+func checkKeychain(_ context.Context, d Deps) Result {
+	probe := d.Keychain
+	if probe == nil {
+		probe = keychainProbe
+	}
+	if err := probe(); err != nil {
+		return Result{Label: "OS keychain: " + err.Error(), Hint: keychainHint(d.GOOS)}
+	}
+	return Result{OK: true, Label: "OS keychain: usable"}
+}
+
+func keychainHint(goos string) string {
+	switch goos {
+	case "darwin":
+		return "unlock the login keychain (Keychain Access) and allow loopat to use it"
+	case "windows":
+		return "Windows Credential Manager must be available for your user"
+	default:
+		return "run a Secret Service keyring in your desktop session and unlock it: sudo apt install gnome-keyring (or use KeePassXC's Secret Service)"
+	}
+}
+
+func checkGit(ctx context.Context, d Deps) Result {
+	out, err := exec.CommandContext(ctx, "git", "--version").Output()
+	if err != nil {
+		hint := "sudo apt install git"
+		if d.GOOS == "darwin" {
+			hint = "xcode-select --install (or brew install git)"
+		}
+		return Result{Label: "git: not found", Hint: hint}
+	}
+	return Result{OK: true, Label: "git: " + strings.TrimSpace(string(out))}
+}

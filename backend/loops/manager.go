@@ -1,0 +1,850 @@
+package loops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/loopat/desktop/backend/agent"
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/events"
+)
+
+// ImageProvider returns the image a loop's container runs (images.Builder behind an adapter).
+type ImageProvider interface {
+	LoopImage(ctx, conn context.Context, m Meta) (ref, warning string, err error)
+}
+
+// ImageFunc adapts a function to ImageProvider.
+type ImageFunc func(ctx, conn context.Context, m Meta) (ref, warning string, err error)
+
+func (f ImageFunc) LoopImage(ctx, conn context.Context, m Meta) (string, string, error) {
+	return f(ctx, conn, m)
+}
+
+// Secrets yields a vault's env secrets (vault.Vault implements it).
+type Secrets interface {
+	Envs(vault string) (map[string]string, error)
+}
+
+// Options wire a Manager.
+type Options struct {
+	Workspace config.Workspace
+	Config    func() config.Config // current config; nil = defaults
+	Conn      ConnProvider
+	Images    ImageProvider
+	Secrets   Secrets          // nil = no vault
+	Events    events.Publisher // nil = none
+	Log       *slog.Logger
+	// ExtraMounts go into every loop container (context folders; tests mount the CLI).
+	ExtraMounts []Mount
+	// AgentBinary is the claude executable inside the container (default "claude").
+	AgentBinary string
+	// PartialMessages streams deltas (--include-partial-messages).
+	PartialMessages bool
+	// AfterContainerStart runs once a loop container runs, e.g. to attach host exec.
+	AfterContainerStart func(ctx, conn context.Context, loopID, containerName string) error
+	// InterruptGrace is how long an interrupted turn may take to end before the process
+	// is killed (default 5s).
+	InterruptGrace time.Duration
+	// IdleCheck is the idle-stop sweep period (default 30s).
+	IdleCheck time.Duration
+}
+
+// QueuedMessage waits for the current turn to end.
+type QueuedMessage struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// SendResult tells whether a message started a turn or was queued.
+type SendResult struct {
+	Queued  bool   `json:"queued"`
+	QueueID string `json:"queueId"`
+}
+
+// Orphan is a container labelled for this workspace whose loop no longer exists.
+type Orphan = ContainerInfo
+
+// Manager runs loops: store, containers, agent processes, queue and events.
+type Manager struct {
+	opt   Options
+	store *Store
+	sb    *Sandbox
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	runs    map[string]*run
+	orphans []Orphan
+	stop    chan struct{}
+	stopped sync.Once
+}
+
+// run is the in-memory state of one loop.
+type run struct {
+	mu           sync.Mutex
+	busy         bool // a turn is starting or running
+	sess         *agent.Session
+	queue        []QueuedMessage
+	interrupting bool
+	cancelStart  bool
+	lastActive   time.Time
+	terminals    int
+	idle         chan struct{} // closed when the loop becomes idle; replaced on each turn
+}
+
+// NewManager opens the workspace's loops.
+func NewManager(opt Options) (*Manager, error) {
+	if opt.Conn == nil {
+		return nil, errors.New("loops: no engine connection provider")
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.InterruptGrace <= 0 {
+		opt.InterruptGrace = 5 * time.Second
+	}
+	if opt.IdleCheck <= 0 {
+		opt.IdleCheck = 30 * time.Second
+	}
+	st, err := NewStore(opt.Workspace.LoopsDir())
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		opt: opt, store: st, sb: NewSandbox(opt.Workspace, opt.Conn), log: opt.Log.With("component", "loops"),
+		runs: map[string]*run{}, stop: make(chan struct{}),
+	}, nil
+}
+
+// Store exposes the on-disk model (workdir and terminal services use its paths).
+func (m *Manager) Store() *Store { return m.store }
+
+// Sandbox exposes the container side.
+func (m *Manager) Sandbox() *Sandbox { return m.sb }
+
+func (m *Manager) cfg() config.Config {
+	if m.opt.Config != nil {
+		return m.opt.Config()
+	}
+	return config.Default()
+}
+
+func (m *Manager) publish(topic string, data any) {
+	if m.opt.Events != nil {
+		m.opt.Events.Publish(topic, data)
+	}
+}
+
+func (m *Manager) runFor(id string) *run {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.runs[id]
+	if r == nil {
+		r = &run{lastActive: time.Now(), idle: closedChan()}
+		m.runs[id] = r
+	}
+	return r
+}
+
+func closedChan() chan struct{} { c := make(chan struct{}); close(c); return c }
+
+// Start reconciles containers with loops (orphans are reported, never deleted), resets
+// statuses left by a previous run and starts the idle-stop sweep.
+func (m *Manager) Start(ctx context.Context) error {
+	list, _ := m.store.List()
+	known := map[string]bool{}
+	for _, meta := range list {
+		known[meta.ID] = true
+		if meta.Status == StatusWorking || meta.Status == StatusStarting {
+			_, _ = m.store.Update(meta.ID, func(x *Meta) { x.Status = StatusIdle })
+		}
+	}
+	conts, err := m.sb.List(ctx)
+	if err != nil {
+		go m.idleLoop()
+		return fmt.Errorf("reconcile loop containers: %w", err)
+	}
+	var orphans []Orphan
+	for _, c := range conts {
+		if !known[c.LoopID] {
+			orphans = append(orphans, c)
+			m.log.Warn("orphan loop container: its loop folder is gone; left in place", "container", c.Name, "loop", c.LoopID)
+		}
+	}
+	m.mu.Lock()
+	m.orphans = orphans
+	m.mu.Unlock()
+	go m.idleLoop()
+	return nil
+}
+
+// Orphans are the containers found by Start without a loop.
+func (m *Manager) Orphans() []Orphan {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Orphan(nil), m.orphans...)
+}
+
+// Close ends every agent process (containers keep running until idle-stopped or the
+// next start; the conversation resumes from the stored session id).
+func (m *Manager) Close() {
+	m.stopped.Do(func() { close(m.stop) })
+	m.mu.Lock()
+	runs := make([]*run, 0, len(m.runs))
+	for _, r := range m.runs {
+		runs = append(runs, r)
+	}
+	m.mu.Unlock()
+	for _, r := range runs {
+		r.mu.Lock()
+		s := r.sess
+		r.mu.Unlock()
+		if s != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = s.Kill(ctx)
+			cancel()
+		}
+	}
+}
+
+// CreateRequest is what the UI sends to create a loop.
+type CreateRequest struct {
+	Title string `json:"title"`
+	Repo  string `json:"repo"`
+	Vault string `json:"vault"`
+}
+
+// Create makes a new loop (its container starts with the first message).
+func (m *Manager) Create(req CreateRequest) (Meta, error) {
+	c := m.cfg()
+	meta, err := m.store.Create(NewLoop{
+		Title: req.Title, Repo: req.Repo, Vault: req.Vault,
+		Provider: c.Agent.DefaultProvider, Model: c.Agent.DefaultModel, PermissionMode: c.Agent.PermissionMode,
+	})
+	if err != nil {
+		return Meta{}, err
+	}
+	m.publish("loops:changed", map[string]string{"id": meta.ID})
+	return meta, nil
+}
+
+// List returns all loops, newest first.
+func (m *Manager) List() ([]Meta, error) { return m.store.List() }
+
+// Get returns one loop.
+func (m *Manager) Get(id string) (Meta, error) { return m.store.Get(id) }
+
+// Rename changes the title.
+func (m *Manager) Rename(id, title string) error {
+	title = strings.TrimSpace(title)
+	if title == "" {
+		return errors.New("a loop needs a title")
+	}
+	if _, err := m.store.Update(id, func(x *Meta) { x.Title = title }); err != nil {
+		return err
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Archive hides (or unhides) a loop; archiving ends its agent and stops its container.
+func (m *Manager) Archive(id string, archived bool) error {
+	if _, err := m.store.Update(id, func(x *Meta) { x.Archived = archived }); err != nil {
+		return err
+	}
+	if archived {
+		m.stopLoop(context.Background(), id, StatusStopped)
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Delete ends the agent, removes the container and the loop folder.
+func (m *Manager) Delete(id string) error {
+	if _, err := m.store.Get(id); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m.killAgent(ctx, id)
+	if err := m.sb.Remove(ctx, id); err != nil {
+		return fmt.Errorf("delete loop %s: %w", id, err)
+	}
+	if err := m.store.Delete(id); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	delete(m.runs, id)
+	m.mu.Unlock()
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Messages returns the transcript.
+func (m *Manager) Messages(id string) ([]json.RawMessage, error) {
+	if _, err := m.store.Get(id); err != nil {
+		return nil, err
+	}
+	return m.store.Transcript(id).Read()
+}
+
+// ValidPermissionMode reports whether mode is one the CLI accepts.
+func ValidPermissionMode(mode string) bool {
+	switch mode {
+	case "bypassPermissions", "acceptEdits", "default", "plan":
+		return true
+	}
+	return false
+}
+
+// SetPermissionMode stores the mode and applies it to a running agent.
+func (m *Manager) SetPermissionMode(id, mode string) error {
+	if !ValidPermissionMode(mode) {
+		return fmt.Errorf("permission mode %q is not one of bypassPermissions, acceptEdits, default, plan", mode)
+	}
+	if _, err := m.store.Update(id, func(x *Meta) { x.PermissionMode = mode }); err != nil {
+		return err
+	}
+	r := m.runFor(id)
+	r.mu.Lock()
+	s := r.sess
+	r.mu.Unlock()
+	if s != nil {
+		if err := s.SetPermissionMode(mode); err != nil {
+			return fmt.Errorf("apply permission mode: %w", err)
+		}
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Send starts a turn, or queues text when a turn is running.
+func (m *Manager) Send(id, text string) (SendResult, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return SendResult{}, errors.New("message is empty")
+	}
+	meta, err := m.store.Get(id)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if meta.Archived {
+		return SendResult{}, errors.New("loop is archived: unarchive it to continue")
+	}
+	r := m.runFor(id)
+	r.mu.Lock()
+	r.lastActive = time.Now()
+	if r.busy {
+		q := QueuedMessage{ID: uuid.NewString()[:8], Text: text}
+		r.queue = append(r.queue, q)
+		snapshot := append([]QueuedMessage(nil), r.queue...)
+		r.mu.Unlock()
+		m.publish("loop:"+id+":queue", snapshot)
+		return SendResult{Queued: true, QueueID: q.ID}, nil
+	}
+	r.busy = true
+	r.idle = make(chan struct{})
+	r.mu.Unlock()
+	go m.runTurn(id, r, text)
+	return SendResult{}, nil
+}
+
+// Queue lists messages waiting for the current turn.
+func (m *Manager) Queue(id string) ([]QueuedMessage, error) {
+	if _, err := m.store.Get(id); err != nil {
+		return nil, err
+	}
+	r := m.runFor(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]QueuedMessage{}, r.queue...), nil
+}
+
+// Unqueue removes a queued message.
+func (m *Manager) Unqueue(id, queueID string) error {
+	r := m.runFor(id)
+	r.mu.Lock()
+	found := false
+	for i, q := range r.queue {
+		if q.ID == queueID {
+			r.queue = append(r.queue[:i], r.queue[i+1:]...)
+			found = true
+			break
+		}
+	}
+	snapshot := append([]QueuedMessage{}, r.queue...)
+	r.mu.Unlock()
+	if !found {
+		return fmt.Errorf("queued message %q not found (already sent?)", queueID)
+	}
+	m.publish("loop:"+id+":queue", snapshot)
+	return nil
+}
+
+// Interrupt stops the current turn: a stream-json interrupt request first, and if the
+// turn has not ended after InterruptGrace, the process is killed (the next message
+// restarts it with --resume).
+func (m *Manager) Interrupt(id string) error {
+	if _, err := m.store.Get(id); err != nil {
+		return err
+	}
+	r := m.runFor(id)
+	r.mu.Lock()
+	if !r.busy {
+		r.mu.Unlock()
+		return nil
+	}
+	s := r.sess
+	r.interrupting = true
+	if s == nil {
+		r.cancelStart = true
+		r.mu.Unlock()
+		return nil
+	}
+	idle := r.idle
+	r.mu.Unlock()
+	if err := s.Interrupt(); err != nil {
+		m.log.Warn("interrupt request failed; killing the agent", "loop", id, "err", err)
+	}
+	go func() {
+		select {
+		case <-idle:
+		case <-time.After(m.opt.InterruptGrace):
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = s.Kill(ctx)
+		}
+	}()
+	return nil
+}
+
+// Wait blocks until the loop has no running turn and no queued message.
+func (m *Manager) Wait(ctx context.Context, id string) error {
+	r := m.runFor(id)
+	for {
+		r.mu.Lock()
+		idle := r.idle
+		r.mu.Unlock()
+		select {
+		case <-idle:
+			r.mu.Lock()
+			done := !r.busy
+			r.mu.Unlock()
+			if done {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// AgentProcessID identifies the loop's running agent process ("" when none): equal
+// across turns served by one process.
+func (m *Manager) AgentProcessID(id string) string {
+	r := m.runFor(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess == nil {
+		return ""
+	}
+	return r.sess.ID()
+}
+
+func (m *Manager) setStatus(id, status, detail string) {
+	if _, err := m.store.Update(id, func(x *Meta) { x.Status = status }); err != nil {
+		m.log.Warn("save loop status", "loop", id, "err", err)
+	}
+	m.publish("loop:"+id+":status", map[string]string{"status": status, "detail": detail})
+}
+
+// appendLine stores a transcript line and publishes it.
+func (m *Manager) appendLine(id string, line []byte) {
+	if err := m.store.Transcript(id).Append(line); err != nil {
+		m.log.Error("append transcript", "loop", id, "err", err)
+	}
+	m.publish("loop:"+id+":message", json.RawMessage(line))
+}
+
+func (m *Manager) appendOwn(id string, v map[string]any) {
+	v["ts"] = time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(v)
+	m.appendLine(id, b)
+}
+
+// fail records an actionable error in the transcript and ends the turn in status error.
+func (m *Manager) fail(id string, r *run, message, hint string) {
+	m.appendOwn(id, map[string]any{"type": "error", "message": message, "hint": hint})
+	m.setStatus(id, StatusError, message)
+	m.endTurn(id, r, false)
+}
+
+// endTurn clears busy, wakes waiters, and starts the next queued message if any.
+func (m *Manager) endTurn(id string, r *run, drain bool) {
+	r.mu.Lock()
+	r.interrupting, r.cancelStart = false, false
+	r.lastActive = time.Now()
+	if drain && len(r.queue) > 0 {
+		next := r.queue[0]
+		r.queue = r.queue[1:]
+		snapshot := append([]QueuedMessage{}, r.queue...)
+		r.mu.Unlock()
+		m.publish("loop:"+id+":queue", snapshot)
+		go m.runTurn(id, r, next.Text)
+		return
+	}
+	r.busy = false
+	close(r.idle)
+	r.mu.Unlock()
+}
+
+func (m *Manager) runTurn(id string, r *run, text string) {
+	m.appendOwn(id, map[string]any{"type": "user_input", "text": text})
+	r.mu.Lock()
+	s := r.sess
+	r.mu.Unlock()
+	if s == nil {
+		m.setStatus(id, StatusStarting, "starting the sandbox and agent")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		var msg, hint string
+		s, msg, hint = m.startAgent(ctx, id, r)
+		cancel()
+		if s == nil {
+			m.fail(id, r, msg, hint)
+			return
+		}
+		r.mu.Lock()
+		cancelled := r.cancelStart
+		r.mu.Unlock()
+		if cancelled {
+			m.appendOwn(id, map[string]any{"type": "interrupted"})
+			m.setStatus(id, StatusIdle, "interrupted")
+			m.endTurn(id, r, true)
+			return
+		}
+	}
+	m.setStatus(id, StatusWorking, "")
+	if err := s.Send(text); err != nil {
+		m.fail(id, r, "Could not send the message to the agent: "+err.Error(), "Send it again: the agent restarts and resumes the conversation.")
+	}
+}
+
+// startAgent ensures image, container and CLI process. On failure it returns a message
+// and hint for the transcript.
+func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Session, string, string) {
+	meta, err := m.store.Get(id)
+	if err != nil {
+		return nil, "Loop not readable: " + err.Error(), "Check the loop folder " + m.store.WorkDir(id)
+	}
+	c := m.cfg()
+	var prov *config.Provider
+	for i := range c.Providers {
+		if c.Providers[i].Name == meta.Provider {
+			prov = &c.Providers[i]
+		}
+	}
+	if prov == nil {
+		return nil, fmt.Sprintf("Provider %q is not configured", meta.Provider), "Add it under [[providers]] in Settings or pick another provider for this loop."
+	}
+	envs := map[string]string{}
+	if m.opt.Secrets != nil {
+		if envs, err = m.opt.Secrets.Envs(meta.Vault); err != nil {
+			return nil, fmt.Sprintf("Could not read vault %q: %v", meta.Vault, err), "Unlock the system keychain, then send the message again."
+		}
+	}
+	key := envs[prov.KeyRef]
+	if key == "" {
+		return nil, fmt.Sprintf("No API key for provider %q: secret %s is not in vault %q", prov.Name, prov.KeyRef, meta.Vault),
+			fmt.Sprintf("Add the secret %s to vault %q in Settings › Vault, then send the message again.", prov.KeyRef, meta.Vault)
+	}
+	conn, err := m.opt.Conn.Conn(ctx)
+	if err != nil {
+		return nil, "The container engine is not available: " + err.Error(), "Start podman from the engine panel (or check `podman info`), then send the message again."
+	}
+	if m.opt.Images == nil {
+		return nil, "No sandbox image builder is configured", "This is a wiring bug: report it."
+	}
+	ref, warning, err := m.opt.Images.LoopImage(ctx, conn, meta)
+	if err != nil {
+		return nil, "Building the sandbox image failed: " + err.Error(), "Open the image panel for the build log; fix mise.toml or the network/CA settings and send again."
+	}
+	if warning != meta.Warning {
+		_, _ = m.store.Update(id, func(x *Meta) { x.Warning = warning })
+	}
+	imageID, err := m.sb.ImageID(ctx, ref)
+	if err != nil {
+		return nil, "Sandbox image missing: " + err.Error(), "Rebuild the sandbox image, then send again."
+	}
+	spec := ContainerSpec{Image: ref, ImageID: imageID, Mounts: m.mounts(id)}
+	if _, err := m.sb.Ensure(ctx, id, spec); err != nil {
+		return nil, "Could not start the loop's container: " + err.Error(), "Check the engine panel; `podman logs " + m.sb.ContainerName(id) + "` may tell more."
+	}
+	if m.opt.AfterContainerStart != nil {
+		if err := m.opt.AfterContainerStart(ctx, conn, id, m.sb.ContainerName(id)); err != nil {
+			m.log.Warn("after container start", "loop", id, "err", err)
+		}
+	}
+	env := []string{
+		"HOME=" + SandboxHome,
+		"ANTHROPIC_BASE_URL=" + prov.BaseURL,
+		"ANTHROPIC_API_KEY=" + key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+	}
+	names := make([]string, 0, len(envs))
+	for k := range envs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		env = append(env, k+"="+envs[k])
+	}
+	cmd := agent.Command{
+		Args: agent.Args(agent.Options{
+			Binary: m.opt.AgentBinary, Model: meta.Model, PermissionMode: meta.PermissionMode,
+			Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages,
+		}),
+		Env: env, User: SandboxUser, WorkDir: SandboxWork,
+	}
+	var sess *agent.Session
+	sess, err = agent.Start(ctx, starter{m.sb, id}, cmd, meta.Model,
+		func(l agent.Line) { m.onLine(id, r, l) },
+		func(e agent.Exit) { m.onExit(id, r, sess, e) })
+	if err != nil {
+		return nil, "Could not start the agent: " + err.Error(), "Check that the sandbox image has the claude CLI; send again to retry."
+	}
+	r.mu.Lock()
+	r.sess = sess
+	r.mu.Unlock()
+	return sess, "", ""
+}
+
+func (m *Manager) mounts(id string) []Mount {
+	ms := []Mount{
+		{Source: m.store.HomeDir(id), Target: SandboxHome},
+		{Source: m.store.WorkDir(id), Target: SandboxWork},
+	}
+	return append(ms, m.opt.ExtraMounts...)
+}
+
+type starter struct {
+	sb *Sandbox
+	id string
+}
+
+func (s starter) StartProcess(ctx context.Context, cmd agent.Command) (agent.Process, error) {
+	return s.sb.Exec(ctx, s.id, cmd, false, 0, 0)
+}
+
+func (m *Manager) onLine(id string, r *run, l agent.Line) {
+	if l.Type == "system" && l.Subtype == "init" && l.SessionID != "" {
+		if meta, err := m.store.Get(id); err == nil && meta.SessionID != l.SessionID {
+			_, _ = m.store.Update(id, func(x *Meta) { x.SessionID = l.SessionID })
+		}
+	}
+	if l.Ephemeral() {
+		if l.Delta != nil && l.Delta.Text != "" {
+			m.publish("loop:"+id+":delta", l.Delta)
+		}
+		return
+	}
+	m.appendLine(id, l.Raw)
+	if l.Result == nil {
+		return
+	}
+	res := l.Result
+	if _, err := m.store.Update(id, func(x *Meta) {
+		if x.Usage == nil {
+			x.Usage = map[string]Usage{}
+		}
+		for model, u := range res.Usage {
+			x.Usage[model] = x.Usage[model].Add(u)
+		}
+	}); err != nil {
+		m.log.Warn("save usage", "loop", id, "err", err)
+	}
+	r.mu.Lock()
+	interrupted := r.interrupting
+	r.mu.Unlock()
+	switch {
+	case interrupted:
+		m.appendOwn(id, map[string]any{"type": "interrupted"})
+		m.setStatus(id, StatusIdle, "interrupted")
+	case res.IsError:
+		m.appendOwn(id, map[string]any{"type": "error", "message": "The model API returned an error: " + res.Text,
+			"hint": "Check the provider's base URL, API key and model in Settings, then send again."})
+		m.setStatus(id, StatusError, res.Text)
+	default:
+		m.setStatus(id, StatusIdle, "")
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	m.endTurn(id, r, true)
+}
+
+func (m *Manager) onExit(id string, r *run, sess *agent.Session, e agent.Exit) {
+	r.mu.Lock()
+	if r.sess == sess {
+		r.sess = nil
+	}
+	busy, interrupting := r.busy, r.interrupting
+	r.mu.Unlock()
+	if strings.Contains(e.StderrTail, "No conversation found") {
+		// The CLI's session files are gone (home reset): start fresh next time.
+		_, _ = m.store.Update(id, func(x *Meta) { x.SessionID = "" })
+	}
+	if !busy {
+		return
+	}
+	if interrupting || e.Killed {
+		m.appendOwn(id, map[string]any{"type": "interrupted"})
+		m.setStatus(id, StatusIdle, "interrupted")
+		m.endTurn(id, r, true)
+		return
+	}
+	msg := fmt.Sprintf("The agent exited unexpectedly (exit code %d)", e.Code)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.StderrTail != "" {
+		msg += "\n" + lastLines(e.StderrTail, 10)
+	}
+	m.fail(id, r, msg, "Send a message to restart the agent; the conversation resumes where it was.")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m *Manager) killAgent(ctx context.Context, id string) {
+	r := m.runFor(id)
+	r.mu.Lock()
+	s := r.sess
+	r.mu.Unlock()
+	if s != nil {
+		if err := s.Kill(ctx); err != nil {
+			m.log.Warn("kill agent", "loop", id, "err", err)
+		}
+	}
+}
+
+// stopLoop ends the agent and stops the container.
+func (m *Manager) stopLoop(ctx context.Context, id, status string) {
+	m.killAgent(ctx, id)
+	if err := m.sb.Stop(ctx, id); err != nil {
+		m.log.Warn("stop loop container", "loop", id, "err", err)
+	}
+	m.setStatus(id, status, "")
+}
+
+// TerminalOpened/TerminalClosed keep a loop with an open terminal from idling out.
+func (m *Manager) TerminalOpened(id string) { m.touchTerm(id, 1) }
+func (m *Manager) TerminalClosed(id string) { m.touchTerm(id, -1) }
+
+func (m *Manager) touchTerm(id string, d int) {
+	r := m.runFor(id)
+	r.mu.Lock()
+	r.terminals += d
+	r.lastActive = time.Now()
+	r.mu.Unlock()
+}
+
+// EnsureContainer starts the loop's container (building its image if needed) without
+// starting the agent; the terminal uses it.
+func (m *Manager) EnsureContainer(ctx context.Context, id string) error {
+	meta, err := m.store.Get(id)
+	if err != nil {
+		return err
+	}
+	conn, err := m.opt.Conn.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("container engine not available: %w", err)
+	}
+	if m.opt.Images == nil {
+		return errors.New("no sandbox image builder configured")
+	}
+	ref, _, err := m.opt.Images.LoopImage(ctx, conn, meta)
+	if err != nil {
+		return fmt.Errorf("sandbox image: %w", err)
+	}
+	imageID, err := m.sb.ImageID(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if _, err := m.sb.Ensure(ctx, id, ContainerSpec{Image: ref, ImageID: imageID, Mounts: m.mounts(id)}); err != nil {
+		return err
+	}
+	m.runFor(id).mu.Lock()
+	m.runFor(id).lastActive = time.Now()
+	m.runFor(id).mu.Unlock()
+	return nil
+}
+
+// ExecTTY starts an interactive process with a terminal in the loop's container.
+func (m *Manager) ExecTTY(ctx context.Context, id string, args []string, cols, rows int) (*ExecProcess, error) {
+	if err := m.EnsureContainer(ctx, id); err != nil {
+		return nil, err
+	}
+	return m.sb.Exec(ctx, id, agent.Command{
+		Args: args, User: SandboxUser, WorkDir: SandboxWork,
+		Env: []string{"HOME=" + SandboxHome, "TERM=xterm-256color"},
+	}, true, cols, rows)
+}
+
+// idleLoop stops containers of loops idle longer than sandbox.idle_minutes.
+func (m *Manager) idleLoop() {
+	t := time.NewTicker(m.opt.IdleCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.SweepIdle(context.Background())
+		}
+	}
+}
+
+// SweepIdle stops every loop container idle for longer than the configured minutes.
+func (m *Manager) SweepIdle(ctx context.Context) {
+	mins := m.cfg().Sandbox.IdleMinutes
+	if mins <= 0 {
+		return
+	}
+	m.sweepIdle(ctx, time.Duration(mins)*time.Minute)
+}
+
+func (m *Manager) sweepIdle(ctx context.Context, limit time.Duration) {
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.runs))
+	for id := range m.runs {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		r := m.runFor(id)
+		r.mu.Lock()
+		idle := !r.busy && r.terminals == 0 && time.Since(r.lastActive) > limit
+		r.mu.Unlock()
+		if !idle {
+			continue
+		}
+		running, err := m.sb.Running(ctx, id)
+		if err != nil || !running {
+			continue
+		}
+		m.log.Info("stopping idle loop container", "loop", id)
+		m.stopLoop(ctx, id, StatusStopped)
+	}
+}

@@ -1,0 +1,88 @@
+// Package loops owns the loop model (LOOPAT_HOME/loops/<id>/), the sandbox container of
+// each loop and the Manager that drives its agent.
+package loops
+
+import (
+	"encoding/json"
+	"fmt"
+	"github.com/loopat/desktop/backend/agent"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Loop statuses as shown by the UI.
+const (
+	StatusIdle     = "idle"
+	StatusStarting = "starting"
+	StatusWorking  = "working"
+	StatusWaiting  = "waiting"
+	StatusError    = "error"
+	StatusStopped  = "stopped"
+)
+
+// Meta is meta.json of one loop. Field names are the UI contract.
+type Meta struct {
+	ID             string           `json:"id"`
+	Title          string           `json:"title"`
+	Created        time.Time        `json:"created"`
+	Status         string           `json:"status"`
+	Archived       bool             `json:"archived"`
+	Repo           string           `json:"repo"`
+	Branch         string           `json:"branch"`
+	Vault          string           `json:"vault"`
+	Provider       string           `json:"provider"`
+	Model          string           `json:"model"`
+	PermissionMode string           `json:"permissionMode"`
+	SessionID      string           `json:"sessionId"`
+	Warning        string           `json:"warning"`
+	Usage          map[string]Usage `json:"usage"`
+}
+
+// Usage is the token count of one model in one loop, summed over turns.
+type Usage = agent.Usage
+
+// readMeta loads dir/meta.json.
+func readMeta(dir string) (Meta, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil {
+		return Meta{}, fmt.Errorf("read loop meta: %w", err)
+	}
+	var m Meta
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Meta{}, fmt.Errorf("parse %s: %w", filepath.Join(dir, "meta.json"), err)
+	}
+	if m.Usage == nil {
+		m.Usage = map[string]Usage{}
+	}
+	return m, nil
+}
+
+// writeMeta replaces dir/meta.json atomically (temp file, fsync, rename) so a crash
+// leaves either the old or the new file, never a torn one.
+func writeMeta(dir string, m Meta) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode loop meta: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".meta-*.json")
+	if err != nil {
+		return fmt.Errorf("write loop meta: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write loop meta: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync loop meta: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write loop meta: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "meta.json")); err != nil {
+		return fmt.Errorf("replace loop meta: %w", err)
+	}
+	return nil
+}

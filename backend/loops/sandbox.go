@@ -1,0 +1,401 @@
+package loops
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/bindings/network"
+	"github.com/containers/podman/v5/pkg/specgen"
+	dockerContainer "github.com/docker/docker/api/types/container"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+	nettypes "go.podman.io/common/libnetwork/types"
+
+	"github.com/loopat/desktop/backend/agent"
+	"github.com/loopat/desktop/backend/config"
+)
+
+// Labels on loop containers besides config.LabelKey.
+const (
+	LabelLoopID     = "loopat.loop-id"
+	LabelConfigHash = "loopat.config-hash"
+)
+
+// Paths inside the sandbox. The image user (uid 2000) has /home/loopat as passwd home,
+// so ssh and other tools find the files of the mounted home.
+const (
+	SandboxUser = "2000:2000"
+	SandboxUID  = 2000
+	SandboxHome = "/home/loopat"
+	SandboxWork = "/home/loopat/work"
+)
+
+// ConnProvider yields a podman bindings connection context (engine.Engine implements it).
+type ConnProvider interface {
+	Conn(ctx context.Context) (context.Context, error)
+}
+
+// Mount is a host folder bound into the sandbox.
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly"`
+}
+
+// ContainerSpec is everything that defines a loop container; its hash decides recreation.
+type ContainerSpec struct {
+	Image   string
+	ImageID string
+	Mounts  []Mount
+}
+
+// Hash is stable over mount order and changes with the image or any mount.
+func (s ContainerSpec) Hash() string {
+	ms := append([]Mount(nil), s.Mounts...)
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Target < ms[j].Target })
+	h := sha256.New()
+	fmt.Fprintf(h, "image=%s\nimage-id=%s\nuser=%s\n", s.Image, s.ImageID, SandboxUser)
+	for _, m := range ms {
+		fmt.Fprintf(h, "mount=%s:%s:%t\n", m.Source, m.Target, m.ReadOnly)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Sandbox manages the podman containers of one workspace's loops.
+type Sandbox struct {
+	ws   config.Workspace
+	conn ConnProvider
+}
+
+// NewSandbox returns a Sandbox for ws.
+func NewSandbox(ws config.Workspace, conn ConnProvider) *Sandbox { return &Sandbox{ws: ws, conn: conn} }
+
+// ContainerName is loopat-<workspace>-<loop id>.
+func (s *Sandbox) ContainerName(loopID string) string { return "loopat-" + s.ws.Name + "-" + loopID }
+
+// NetworkName is the per-workspace network loopat-<workspace>.
+func (s *Sandbox) NetworkName() string { return "loopat-" + s.ws.Name }
+
+// EnsureNetwork creates the workspace network if missing.
+func (s *Sandbox) EnsureNetwork(ctx context.Context) error {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	ok, err := network.Exists(c, s.NetworkName(), nil)
+	if err != nil {
+		return fmt.Errorf("check network %s: %w", s.NetworkName(), err)
+	}
+	if ok {
+		return nil
+	}
+	_, err = network.Create(c, &nettypes.Network{
+		Name: s.NetworkName(), Driver: "bridge",
+		Labels: map[string]string{config.LabelKey: s.ws.Label()},
+	})
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("create network %s: %w", s.NetworkName(), err)
+	}
+	return nil
+}
+
+// ImageID resolves a reference to the local image id (part of the config hash).
+func (s *Sandbox) ImageID(ctx context.Context, ref string) (string, error) {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return "", fmt.Errorf("engine: %w", err)
+	}
+	rep, err := images.GetImage(c, ref, nil)
+	if err != nil {
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	return rep.ID, nil
+}
+
+// Ensure makes the loop's container exist with spec and run. A container whose config
+// hash differs (image or mounts changed) is removed and created again.
+func (s *Sandbox) Ensure(ctx context.Context, loopID string, cs ContainerSpec) (recreated bool, err error) {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("engine: %w", err)
+	}
+	name := s.ContainerName(loopID)
+	hash := cs.Hash()
+	exists, err := containers.Exists(c, name, nil)
+	if err != nil {
+		return false, fmt.Errorf("check container %s: %w", name, err)
+	}
+	if exists {
+		info, err := containers.Inspect(c, name, nil)
+		if err != nil {
+			return false, fmt.Errorf("inspect container %s: %w", name, err)
+		}
+		if info.Config != nil && info.Config.Labels[LabelConfigHash] == hash {
+			if info.State != nil && info.State.Running {
+				return false, nil
+			}
+			if err := containers.Start(c, name, nil); err != nil {
+				return false, fmt.Errorf("start container %s: %w", name, err)
+			}
+			return false, nil
+		}
+		if _, err := containers.Remove(c, name, new(containers.RemoveOptions).WithForce(true).WithTimeout(0)); err != nil {
+			return false, fmt.Errorf("remove drifted container %s: %w", name, err)
+		}
+		recreated = true
+	}
+	if err := s.EnsureNetwork(ctx); err != nil {
+		return recreated, err
+	}
+	g := specgen.NewSpecGenerator(cs.Image, false)
+	g.Name = name
+	g.Labels = map[string]string{config.LabelKey: s.ws.Label(), LabelLoopID: loopID, LabelConfigHash: hash}
+	g.Entrypoint = []string{"sleep"}
+	g.Command = []string{"infinity"}
+	yes := true
+	g.Init = &yes
+	g.User = SandboxUser
+	g.WorkDir = SandboxWork
+	// Only non-secret environment here: secrets go to each exec.
+	g.Env = map[string]string{"HOME": SandboxHome}
+	g.Networks = map[string]nettypes.PerNetworkOptions{s.NetworkName(): {}}
+	if os.Geteuid() != 0 {
+		// Rootless: map our uid to the image user so files in the mounts stay ours.
+		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID, Value: fmt.Sprintf("uid=%d,gid=%d", SandboxUID, SandboxUID)}
+	}
+	for _, m := range cs.Mounts {
+		opt := "rw"
+		if m.ReadOnly {
+			opt = "ro"
+		}
+		g.Mounts = append(g.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: []string{"rbind", opt}})
+	}
+	if _, err := containers.CreateWithSpec(c, g, nil); err != nil {
+		return recreated, fmt.Errorf("create container %s: %w", name, err)
+	}
+	if err := containers.Start(c, name, nil); err != nil {
+		return recreated, fmt.Errorf("start container %s: %w", name, err)
+	}
+	return recreated, nil
+}
+
+// Stop stops the loop's container if it runs.
+func (s *Sandbox) Stop(ctx context.Context, loopID string) error {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	err = containers.Stop(c, s.ContainerName(loopID), new(containers.StopOptions).WithTimeout(2).WithIgnore(true))
+	if err != nil && !isNoSuchContainer(err) {
+		return fmt.Errorf("stop container: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes the loop's container (no error when absent).
+func (s *Sandbox) Remove(ctx context.Context, loopID string) error {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	_, err = containers.Remove(c, s.ContainerName(loopID), new(containers.RemoveOptions).WithForce(true).WithIgnore(true).WithTimeout(0))
+	if err != nil && !isNoSuchContainer(err) {
+		return fmt.Errorf("remove container: %w", err)
+	}
+	return nil
+}
+
+// Running reports whether the loop's container exists and runs.
+func (s *Sandbox) Running(ctx context.Context, loopID string) (bool, error) {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("engine: %w", err)
+	}
+	info, err := containers.Inspect(c, s.ContainerName(loopID), nil)
+	if err != nil {
+		if isNoSuchContainer(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("inspect container: %w", err)
+	}
+	return info.State != nil && info.State.Running, nil
+}
+
+// ContainerInfo is a loop container found by label.
+type ContainerInfo struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	LoopID string `json:"loopId"`
+	State  string `json:"state"`
+}
+
+// List returns this workspace's loop containers.
+func (s *Sandbox) List(ctx context.Context) ([]ContainerInfo, error) {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	list, err := containers.List(c, new(containers.ListOptions).WithAll(true).
+		WithFilters(map[string][]string{"label": {config.LabelKey + "=" + s.ws.Label(), LabelLoopID}}))
+	if err != nil {
+		return nil, fmt.Errorf("list loop containers: %w", err)
+	}
+	out := make([]ContainerInfo, 0, len(list))
+	for _, lc := range list {
+		name := ""
+		if len(lc.Names) > 0 {
+			name = lc.Names[0]
+		}
+		out = append(out, ContainerInfo{ID: lc.ID, Name: name, LoopID: lc.Labels[LabelLoopID], State: lc.State})
+	}
+	return out, nil
+}
+
+func isNoSuchContainer(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "no such container") || strings.Contains(err.Error(), "no container with"))
+}
+
+// ExecProcess is a process exec'd in a loop container; it implements agent.Process.
+type ExecProcess struct {
+	sb        *Sandbox
+	conn      context.Context
+	container string
+	execID    string
+	pidFile   string
+	tty       bool
+
+	stdinW  *io.PipeWriter
+	stdoutR *io.PipeReader
+	stderrR *io.PipeReader
+
+	done     chan struct{}
+	code     int
+	err      error
+	killOnce sync.Once
+}
+
+// Exec starts cmd in the loop's container. With tty the process gets a terminal and
+// stderr is merged into stdout. The process's pid is recorded so Kill can end its tree.
+func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tty bool, cols, rows int) (*ExecProcess, error) {
+	c, err := s.conn.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if len(cmd.Args) == 0 {
+		return nil, errors.New("exec: empty command")
+	}
+	token := make([]byte, 6)
+	_, _ = rand.Read(token)
+	pidFile := "/tmp/.loopat-exec-" + hex.EncodeToString(token) + ".pid"
+	// sh records its pid, then becomes the command (same pid).
+	args := append([]string{"sh", "-c", `echo $$ > "$0"; exec "$@"`, pidFile}, cmd.Args...)
+	opts := dockerContainer.ExecOptions{
+		User: cmd.User, Tty: tty, AttachStdin: true, AttachStdout: true, AttachStderr: !tty,
+		Env: cmd.Env, WorkingDir: cmd.WorkDir, Cmd: args,
+	}
+	if tty && cols > 0 && rows > 0 {
+		opts.ConsoleSize = &[2]uint{uint(rows), uint(cols)}
+	}
+	name := s.ContainerName(loopID)
+	execID, err := containers.ExecCreate(c, name, &handlers.ExecCreateConfig{ExecOptions: opts})
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", name, err)
+	}
+	p := &ExecProcess{sb: s, conn: c, container: name, execID: execID, pidFile: pidFile, tty: tty, done: make(chan struct{})}
+	stdinR, stdinW := io.Pipe()
+	stdoutR, stdoutW := io.Pipe()
+	stderrR, stderrW := io.Pipe()
+	p.stdinW, p.stdoutR, p.stderrR = stdinW, stdoutR, stderrR
+	var outW, errW io.Writer = stdoutW, stderrW
+	attach := new(containers.ExecStartAndAttachOptions).
+		WithInputStream(*bufio.NewReader(stdinR)).WithAttachInput(true).
+		WithOutputStream(outW).WithAttachOutput(true).
+		WithErrorStream(errW).WithAttachError(!tty)
+	go func() {
+		// The connection context, not the caller's: the process outlives the request.
+		err := containers.ExecStartAndAttach(c, execID, attach)
+		p.code = -1
+		if insp, ierr := containers.ExecInspect(c, execID, nil); ierr == nil {
+			p.code = insp.ExitCode
+		} else if err == nil {
+			err = ierr
+		}
+		p.err = err
+		stdoutW.Close()
+		stderrW.Close()
+		stdinR.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *ExecProcess) ID() string            { return p.execID }
+func (p *ExecProcess) Stdin() io.WriteCloser { return p.stdinW }
+func (p *ExecProcess) Stdout() io.Reader     { return p.stdoutR }
+func (p *ExecProcess) Stderr() io.Reader     { return p.stderrR }
+func (p *ExecProcess) Done() <-chan struct{} { return p.done }
+
+// Wait blocks until the process ended and returns its exit code.
+func (p *ExecProcess) Wait() (int, error) {
+	<-p.done
+	return p.code, p.err
+}
+
+// Resize sets the terminal size of a tty process.
+func (p *ExecProcess) Resize(ctx context.Context, cols, rows int) error {
+	if !p.tty {
+		return errors.New("resize: process has no terminal")
+	}
+	if err := containers.ResizeExecTTY(p.conn, p.execID, new(containers.ResizeExecTTYOptions).WithWidth(cols).WithHeight(rows)); err != nil {
+		return fmt.Errorf("resize terminal: %w", err)
+	}
+	return nil
+}
+
+// killTree stops a pid and all its descendants (found through /proc children lists),
+// since signals sent through exec do not reach the process tree.
+const killTree = `kt() { kill -STOP "$1" 2>/dev/null; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kt "$c"; done; kill -KILL "$1" 2>/dev/null; }; [ -f "$0" ] && kt "$(cat "$0")"; rm -f "$0"`
+
+// Kill ends the process and its children.
+func (p *ExecProcess) Kill(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	var err error
+	p.killOnce.Do(func() {
+		var kid string
+		kid, err = containers.ExecCreate(p.conn, p.container, &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
+			User: "0", Cmd: []string{"sh", "-c", killTree, p.pidFile}, AttachStdout: true, AttachStderr: true,
+		}})
+		if err != nil {
+			err = fmt.Errorf("kill process: %w", err)
+			return
+		}
+		var sink io.Writer = io.Discard
+		err = containers.ExecStartAndAttach(p.conn, kid, new(containers.ExecStartAndAttachOptions).
+			WithOutputStream(sink).WithErrorStream(sink).WithAttachOutput(true).WithAttachError(true))
+		if err != nil {
+			err = fmt.Errorf("kill process: %w", err)
+		}
+	})
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return fmt.Errorf("kill process: %w", ctx.Err())
+	}
+	return err
+}

@@ -1,0 +1,128 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	pimages "github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/specgen"
+	"github.com/google/uuid"
+
+	"github.com/loopat/desktop/backend/config"
+)
+
+// SandboxImageStatus reports the base image ref for the current configuration and whether
+// it exists (doctor.ImageInfo).
+func (b *Builder) SandboxImageStatus(ctx context.Context, conn context.Context) (ref string, present bool, err error) {
+	ref, err = b.BaseRef()
+	if err != nil {
+		return "", false, err
+	}
+	call, stop := joinContexts(conn, ctx)
+	defer stop()
+	present, err = pimages.Exists(call, ref, nil)
+	if err != nil {
+		return ref, false, fmt.Errorf("look up image %s: %w", ref, err)
+	}
+	return ref, present, nil
+}
+
+// ClaudeVersion runs `claude --version` as the loop user in a throwaway container of the
+// base image (doctor.ImageInfo). Results are cached per image ID.
+func (b *Builder) ClaudeVersion(ctx context.Context, conn context.Context) (string, error) {
+	ref, present, err := b.SandboxImageStatus(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	if !present {
+		return "", fmt.Errorf("sandbox image %s is not built yet", ref)
+	}
+	call, stop := joinContexts(conn, ctx)
+	defer stop()
+	info, err := pimages.GetImage(call, ref, nil)
+	if err != nil {
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	b.mu.Lock()
+	v, ok := b.claude[info.ID]
+	b.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	out, code, err := runOnce(call, ref, b.ws.Name, []string{"claude", "--version"})
+	if err != nil {
+		return "", err
+	}
+	if code != 0 {
+		return "", fmt.Errorf("claude --version in %s exited %d: %s", ref, code, strings.TrimSpace(out))
+	}
+	v = strings.TrimSpace(out)
+	b.mu.Lock()
+	b.claude[info.ID] = v
+	b.mu.Unlock()
+	return v, nil
+}
+
+// runOnce runs cmd in a new network-less container of image, returns its combined output
+// and exit code, and removes the container.
+func runOnce(call context.Context, image, workspace string, cmd []string) (string, int, error) {
+	s := specgen.NewSpecGenerator(image, false)
+	s.Name = "loopat-" + sanitizeName(workspace) + "-probe-" + uuid.NewString()[:8]
+	s.Command = cmd
+	s.Labels = map[string]string{config.LabelKey: workspace}
+	s.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	created, err := containers.CreateWithSpec(call, s, nil)
+	if err != nil {
+		return "", 0, fmt.Errorf("create probe container from %s: %w", image, err)
+	}
+	defer func() {
+		// Not the caller's context: the container must go even when the caller gave up.
+		rmCtx := context.WithoutCancel(call)
+		_, _ = containers.Remove(rmCtx, created.ID, new(containers.RemoveOptions).WithForce(true).WithVolumes(true))
+	}()
+	if err := containers.Start(call, created.ID, nil); err != nil {
+		return "", 0, fmt.Errorf("start probe container: %w", err)
+	}
+	code, err := containers.Wait(call, created.ID, nil)
+	if err != nil {
+		return "", 0, fmt.Errorf("wait for probe container: %w", err)
+	}
+	stdout, stderr := make(chan string, 64), make(chan string, 64)
+	var lines []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	collect := func(ch chan string) {
+		defer wg.Done()
+		for l := range ch {
+			mu.Lock()
+			lines = append(lines, l)
+			mu.Unlock()
+		}
+	}
+	wg.Add(2)
+	go collect(stdout)
+	go collect(stderr)
+	err = containers.Logs(call, created.ID, new(containers.LogOptions).WithStdout(true).WithStderr(true), stdout, stderr)
+	close(stdout)
+	close(stderr)
+	wg.Wait()
+	if err != nil {
+		return "", 0, fmt.Errorf("read probe container output: %w", err)
+	}
+	return strings.Join(lines, "\n"), int(code), nil
+}
+
+func sanitizeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}

@@ -335,7 +335,7 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 		p.err = err
 		stdoutW.Close()
 		stderrW.Close()
-		stdinR.Close()
+		stdinW.Close() // ends the bindings stdin copier with EOF
 		close(p.done)
 	}()
 	return p, nil

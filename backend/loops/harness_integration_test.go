@@ -1,0 +1,224 @@
+//go:build integration
+
+package loops
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/network"
+	"github.com/zalando/go-keyring"
+
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/vault"
+	"github.com/loopat/desktop/internal/testkit"
+	"github.com/loopat/desktop/internal/testkit/mockapi"
+)
+
+// testImage is a small sandbox image (Debian + the uid 2000 user with home /home/loopat);
+// the real claude binary is bind-mounted into it, so it builds in seconds and is reused by tag.
+const testImage = "localhost/loopat-loops-test:1"
+
+type staticConn struct{ ctx context.Context }
+
+func (s staticConn) Conn(context.Context) (context.Context, error) { return s.ctx, nil }
+
+// harness is a workspace with a real podman service, real vault (in-memory keyring
+// backend) and the mock Messages API on the workspace network's gateway.
+type harness struct {
+	t      *testing.T
+	ws     config.Workspace
+	conn   context.Context
+	bus    *events.Bus
+	vault  *vault.Vault
+	claude string
+	mu     sync.Mutex
+	cfg    config.Config
+	mock   *mockapi.Server
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	uri := testkit.StartPodmanService(t)
+	conn := testkit.Connect(t, uri)
+	ensureTestImage(t)
+	home := filepath.Join(t.TempDir(), testkit.UniqueName("lt"))
+	ws, err := config.NewWorkspace(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	keyring.MockInit()
+	v := vault.New(ws, vault.OSKeyring())
+	if err := v.SetEnv("default", "MOCK_KEY", "sk-test-not-secret"); err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	h := &harness{t: t, ws: ws, conn: conn, bus: events.New(), vault: v, claude: testkit.ClaudeBinary(t), cfg: config.Default()}
+	h.cfg.Agent.DefaultProvider = "mock"
+	h.cfg.Agent.DefaultModel = "claude-sonnet-4-5"
+	t.Cleanup(func() { h.cleanupPodman() })
+	return h
+}
+
+func (h *harness) config() config.Config {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.cfg
+	base := "http://127.0.0.1:9" // nothing listens: only used before the mock is up
+	if h.mock != nil {
+		base = h.mock.URL()
+	}
+	c.Providers = []config.Provider{{Name: "mock", BaseURL: base, Models: []string{"claude-sonnet-4-5"}, KeyRef: "MOCK_KEY"}}
+	return c
+}
+
+func (h *harness) manager() *Manager {
+	h.t.Helper()
+	m, err := NewManager(Options{
+		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
+		Images: ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
+		ExtraMounts:     []Mount{{Source: h.claude, Target: "/usr/local/bin/claude", ReadOnly: true}},
+		PartialMessages: true, InterruptGrace: 10 * time.Second,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(m.Close)
+	return m
+}
+
+// startMock brings the loop's container up (the bridge and its gateway IP exist only
+// while a container is attached) and serves the mock API on the gateway.
+func (h *harness) startMock(m *Manager, loopID string) *mockapi.Server {
+	h.t.Helper()
+	if err := m.EnsureContainer(context.Background(), loopID); err != nil {
+		h.t.Fatalf("ensure container: %v", err)
+	}
+	rep, err := network.Inspect(h.conn, m.Sandbox().NetworkName(), nil)
+	if err != nil {
+		h.t.Fatalf("inspect network: %v", err)
+	}
+	gw := ""
+	for _, s := range rep.Subnets {
+		if s.Gateway != nil && s.Gateway.To4() != nil {
+			gw = s.Gateway.String()
+		}
+	}
+	if gw == "" {
+		h.t.Fatalf("network %s has no IPv4 gateway", m.Sandbox().NetworkName())
+	}
+	srv := mockapi.New(mockapi.Options{})
+	if err := srv.Listen(gw + ":0"); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { srv.Close() })
+	h.mu.Lock()
+	h.mock = srv
+	h.mu.Unlock()
+	return srv
+}
+
+func (h *harness) cleanupPodman() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := testkitConnect(ctx, h)
+	if err != nil {
+		return
+	}
+	list, _ := containers.List(c, new(containers.ListOptions).WithAll(true).
+		WithFilters(map[string][]string{"label": {config.LabelKey + "=" + h.ws.Label()}}))
+	for _, lc := range list {
+		_, _ = containers.Remove(c, lc.ID, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
+	}
+	_, _ = network.Remove(c, "loopat-"+h.ws.Name, new(network.RemoveOptions).WithForce(true))
+}
+
+func testkitConnect(_ context.Context, h *harness) (context.Context, error) { return h.conn, nil }
+
+func ensureTestImage(t *testing.T) {
+	t.Helper()
+	if exec.Command("podman", "image", "exists", testImage).Run() == nil {
+		return
+	}
+	dir := t.TempDir()
+	cf := "FROM " + testkit.BaseImage + "\n" +
+		"RUN groupadd -g 2000 loopat && useradd -u 2000 -g 2000 -m -d /home/loopat -s /bin/bash loopat\n"
+	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("podman", "build", "--pull=never", "-t", testImage, dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("build test image: %v\n%s", err, out)
+	}
+}
+
+// waitTurn waits for the loop to go idle.
+func waitTurn(t *testing.T, m *Manager, id string, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := m.Wait(ctx, id); err != nil {
+		msgs, _ := m.Messages(id)
+		var b strings.Builder
+		for _, l := range msgs {
+			b.Write(l)
+			b.WriteByte('\n')
+		}
+		t.Fatalf("turn did not end: %v\ntranscript:\n%s", err, b.String())
+	}
+}
+
+type line struct {
+	Type    string `json:"type"`
+	Subtype string `json:"subtype"`
+	Result  string `json:"result"`
+	Message json.RawMessage
+	Text    string `json:"text"`
+	Hint    string `json:"hint"`
+	IsError bool   `json:"is_error"`
+}
+
+func transcript(t *testing.T, m *Manager, id string) ([]line, string) {
+	t.Helper()
+	raw, err := m.Messages(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []line
+	var b strings.Builder
+	for _, r := range raw {
+		var l line
+		_ = json.Unmarshal(r, &l)
+		l.Text = l.Text + ""
+		out = append(out, l)
+		b.Write(r)
+		b.WriteByte('\n')
+	}
+	return out, b.String()
+}
+
+// lastResult is the text of the last result line.
+func lastResult(t *testing.T, m *Manager, id string) (string, string) {
+	t.Helper()
+	ls, all := transcript(t, m, id)
+	for i := len(ls) - 1; i >= 0; i-- {
+		if ls[i].Type == "result" {
+			return ls[i].Result, all
+		}
+	}
+	return "", all
+}

@@ -34,6 +34,8 @@ type Request struct {
 	Header http.Header
 	Body   []byte
 	Time   time.Time
+	// RemoteAddr is the client's "ip:port", e.g. to prove a request came from a container.
+	RemoteAddr string
 }
 
 // Server is the mock Messages API. Use it with Listen/URL/Close, or mount Handler yourself.
@@ -149,7 +151,7 @@ func (s *Server) Handler() http.Handler {
 		s.mu.Lock()
 		s.requests = append(s.requests, Request{
 			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Header: r.Header.Clone(), Body: body, Time: time.Now(),
+			Header: r.Header.Clone(), Body: body, Time: time.Now(), RemoteAddr: r.RemoteAddr,
 		})
 		s.mu.Unlock()
 		s.log.Debug("mock api request", "method", r.Method, "path", r.URL.Path, "bytes", len(body))

@@ -451,7 +451,7 @@ func TestRequestRecording(t *testing.T) {
 	}
 	r := reqs[0]
 	if r.Method != "POST" || r.Path != "/v1/messages" || r.Query != "beta=true" || r.Header.Get("x-api-key") != "test-key" ||
-		!bytes.Contains(r.Body, []byte(`"recorded"`)) || r.Time.IsZero() {
+		!bytes.Contains(r.Body, []byte(`"recorded"`)) || r.Time.IsZero() || !strings.HasPrefix(r.RemoteAddr, "127.0.0.1:") {
 		t.Fatalf("first request %+v", r)
 	}
 	if reqs[1].Header.Get("Authorization") != "Bearer tok-123" || reqs[1].Path != "/v1/messages/count_tokens" {

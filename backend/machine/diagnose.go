@@ -58,7 +58,13 @@ var rules = []rule{
 				"run `podman machine list --all-providers` to see the machine's VM type, then set CONTAINERS_MACHINE_PROVIDER (or `provider` under [machine] in ~/.config/containers/containers.conf) to it and start again; reinstalling podman restores missing helpers (vfkit/krunkit)"}
 		}},
 	{CauseAnotherRunning, regexp.MustCompile(`(?i)(only one vm can be active|already running or starting|vm already running|is currently running)`),
-		func(in DiagnoseInput, _ []string) Diagnosis { return anotherRunning(in, otherActive(in)) }},
+		func(in DiagnoseInput, _ []string) Diagnosis {
+			other := otherActive(in)
+			if m := otherNameRe.FindStringSubmatch(in.Output); other == "" && m != nil {
+				other = m[1] + m[2]
+			}
+			return anotherRunning(in, other)
+		}},
 	{CauseOutOfDisk, regexp.MustCompile(`(?i)(no space left on device|not enough (free )?(disk )?space|disk (is )?full)`),
 		func(in DiagnoseInput, _ []string) Diagnosis {
 			return Diagnosis{CauseOutOfDisk, "the disk is full: the VM image and its disk need several GB free",
@@ -144,6 +150,10 @@ func otherActive(in DiagnoseInput) string {
 	}
 	return ""
 }
+
+// otherNameRe finds the running machine in podman 5 ("machine NAME: VM already running")
+// and podman 4 ("VM NAME is currently running") messages.
+var otherNameRe = regexp.MustCompile(`machine "?([^\s":]+)"?: VM already running|VM (\S+) is currently running`)
 
 var versionRe = regexp.MustCompile(`(\d+)\.(\d+)`)
 

@@ -1,0 +1,139 @@
+// Issue 4 journey against `loopat serve` with the real claude CLI in a real sandbox and
+// the mock Anthropic API: create a loop, send a message, watch the streamed reply and a
+// tool card, read the file the tool wrote, open the terminal and run a command.
+// Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI are set up by make test-setup).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser, repoRoot, screenshot, spawnAndWait, startServe, stop, tempDir } from './lib.mjs';
+
+const enabled = process.env.LOOPAT_E2E_AGENT === '1';
+const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the agent journey needs podman, the sandbox image and the mock model API';
+
+describe('loop journey', { skip }, () => {
+  let mock;
+  let serve;
+  let browser;
+  let workRoot;
+
+  before(async () => {
+    workRoot = tempDir('loopat-journey-');
+    // The sandbox reaches the mock through the podman bridge (host.containers.internal), so it
+    // listens on all interfaces; only the test's own containers talk to it.
+    const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
+      ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
+      : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
+    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '0.0.0.0:0', '--chunk-delay', '40ms'], {
+      cwd: repoRoot,
+      env: process.env,
+      pattern: /https?:\/\/\S+:(\d+)/,
+      timeoutMs: 180_000,
+    });
+    const port = (await mock.match)[1];
+    const home = join(workRoot, 'ws-journey');
+    mkdirSync(home, { recursive: true });
+    const caDir = process.env.LOOPAT_E2E_CA_CERTS ?? '/usr/local/share/ca-certificates';
+    const cas = existsSync(caDir) && readdirSync(caDir).length > 0 ? [caDir] : [];
+    writeFileSync(
+      join(home, 'config.toml'),
+      [
+        '[sandbox]',
+        `extra_ca_certs = ${JSON.stringify(cas)}`,
+        '[agent]',
+        'permission_mode = "bypassPermissions"',
+        'default_provider = "mock"',
+        'default_model = "claude-sonnet-4-5"',
+        '[[providers]]',
+        'name = "mock"',
+        `base_url = "http://host.containers.internal:${port}"`,
+        'models = ["claude-sonnet-4-5"]',
+        'key = "ANTHROPIC_API_KEY"',
+        '',
+      ].join('\n'),
+    );
+    serve = await startServe({ home });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await serve?.close(); // the server removes nothing; the loop is deleted in the last step
+    await stop(mock?.child);
+    if (workRoot) rmSync(workRoot, { recursive: true, force: true });
+  });
+
+  it('stores the provider key through the Vault settings (password field, not echoed)', async () => {
+    const { page } = browser;
+    await page.goto(serve.url);
+    await page.goto(`${serve.origin}/#/settings/vault`);
+    await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
+    const value = page.getByTestId('vault-value');
+    assert.equal(await value.getAttribute('type'), 'password');
+    await value.fill('sk-mock-e2e');
+    await page.getByTestId('vault-save').click();
+    await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
+    assert.equal(await value.inputValue(), '', 'the secret is cleared after saving');
+    assert.equal(await page.getByText('sk-mock-e2e').count(), 0, 'the secret is never shown');
+  });
+
+  it('creates a loop, streams a reply with a Bash tool card, and shows the file it wrote', async () => {
+    const { page } = browser;
+    await page.goto(`${serve.origin}/#/`);
+    await page.getByTestId('new-loop').click();
+    await page.getByTestId('new-loop-title').fill('e2e journey');
+    await page.getByTestId('new-loop-create').click();
+    await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByTestId('loop-title').innerText(), 'e2e journey');
+
+    // Remember whether partial text was ever on screen: deltas are transient by design.
+    await page.evaluate(() => {
+      window.__sawStreaming = false;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="streaming"]')) window.__sawStreaming = true;
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    const input = page.getByTestId('composer-input');
+    await input.fill('please run [[tool:bash echo e2e-$((6*7)) > e2e-proof.txt && cat e2e-proof.txt]]');
+    await input.press('Enter');
+
+    const messages = page.getByTestId('messages');
+    await messages.getByTestId('msg-user').first().waitFor({ timeout: 30_000 });
+    const card = messages.locator('[data-testid="tool-card"][data-tool="Bash"]').first();
+    await card.waitFor({ timeout: 240_000 }); // first turn may start the container
+    assert.match(await card.innerText(), /e2e-proof\.txt/);
+    await messages.getByText('tool result: e2e-42').waitFor({ timeout: 120_000 });
+    assert.match(await card.getByTestId('tool-result').innerText(), /e2e-42/);
+    assert.equal(await page.evaluate(() => window.__sawStreaming), true, 'streamed deltas were shown');
+    await page.waitForFunction(() => document.querySelector('[data-testid="loop-status"]')?.textContent?.match(/idle|waiting/), null, {
+      timeout: 60_000,
+    });
+    assert.equal(await page.getByTestId('error-card').count(), 0, 'no error cards');
+
+    await page.getByTestId('tab-files').click();
+    await page.getByRole('button', { name: 'e2e-proof.txt' }).click();
+    await page.getByTestId('file-content').getByText('e2e-42').waitFor({ timeout: 20_000 });
+    await screenshot(page, 'e2e-loop-chat.png');
+  });
+
+  it('runs a command in the loop terminal', async () => {
+    const { page } = browser;
+    await page.getByTestId('tab-terminal').click();
+    await page.locator('[data-testid="terminal"][data-state="open"]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="terminal"] .xterm').click();
+    await page.keyboard.type('echo term-$((6*7))');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-testid="terminal"] .xterm-rows')?.textContent?.includes('term-42'), null, {
+      timeout: 30_000,
+    });
+    await screenshot(page, 'e2e-loop-terminal.png');
+  });
+
+  it('deletes the loop with its sandbox', async () => {
+    const { page } = browser;
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Delete' }).first().click();
+    await page.getByTestId('empty-state').waitFor({ timeout: 60_000 });
+  });
+});
+

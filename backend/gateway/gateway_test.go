@@ -1,0 +1,213 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const realKey = "sk-ant-REAL-key-0123456789abcdef"
+
+type seen struct {
+	mu                       sync.Mutex
+	key, auth, path, rawQ, b string
+	hits                     int
+}
+
+func (s *seen) record(r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.key, s.auth, s.path, s.rawQ, s.b = r.Header.Get("X-Api-Key"), r.Header.Get("Authorization"), r.URL.Path, r.URL.RawQuery, string(body)
+	s.hits++
+}
+
+func newGateway(t *testing.T, upstream string) (*httptest.Server, string, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ph := NewPlaceholder()
+	g, err := New(upstream, realKey, ph, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return srv, ph, &logs
+}
+
+func post(t *testing.T, url string, hdr map[string]string, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestStreamsSSEWithTheRealKey(t *testing.T) {
+	var s seen
+	release := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.record(r)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: message_start\ndata: {\"type\":\"message_start\"}\n\n")
+		w.(http.Flusher).Flush()
+		select { // the rest only after the client saw the first event
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		fmt.Fprint(w, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+	}))
+	defer upstream.Close()
+	gw, ph, logs := newGateway(t, upstream.URL+"/anthropic")
+
+	resp := post(t, gw.URL+"/v1/messages?beta=true", map[string]string{
+		"x-api-key": ph, "Authorization": "Bearer " + ph, "anthropic-version": "2023-06-01",
+	}, `{"stream":true}`)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("status %d %v", resp.StatusCode, resp.Header)
+	}
+	first := make(chan string, 1)
+	br := bufio.NewReader(resp.Body)
+	go func() {
+		line, _ := br.ReadString('\n')
+		first <- line
+	}()
+	select {
+	case line := <-first:
+		if line != "event: message_start\n" {
+			t.Fatalf("first line %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("first SSE event did not arrive before the upstream finished: the gateway buffers")
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "message_stop") {
+		t.Fatalf("rest of stream: %q", rest)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.key != realKey || s.auth != "" || s.path != "/anthropic/v1/messages" || s.rawQ != "beta=true" || s.b != `{"stream":true}` {
+		t.Fatalf("upstream saw key=%q auth=%q path=%q query=%q body=%q", s.key, s.auth, s.path, s.rawQ, s.b)
+	}
+	if strings.Contains(logs.String(), realKey) || strings.Contains(logs.String(), ph) {
+		t.Fatalf("logs leak a key:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "model request") {
+		t.Fatalf("request not logged:\n%s", logs)
+	}
+}
+
+func TestBearerPlaceholderIsAccepted(t *testing.T) {
+	var s seen
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.record(r) }))
+	defer upstream.Close()
+	gw, ph, _ := newGateway(t, upstream.URL)
+	if resp := post(t, gw.URL+"/v1/messages", map[string]string{"Authorization": "Bearer " + ph}, "{}"); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if s.key != realKey || s.auth != "" {
+		t.Fatalf("upstream saw key=%q auth=%q", s.key, s.auth)
+	}
+}
+
+func TestRejectsWrongOrMissingPlaceholder(t *testing.T) {
+	var s seen
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.record(r) }))
+	defer upstream.Close()
+	gw, ph, _ := newGateway(t, upstream.URL)
+	for name, hdr := range map[string]map[string]string{
+		"missing":      {},
+		"wrong":        {"x-api-key": NewPlaceholder()},
+		"real key":     {"x-api-key": realKey},
+		"prefix":       {"x-api-key": ph[:len(ph)-1]},
+		"basic header": {"Authorization": "Basic " + ph},
+	} {
+		resp := post(t, gw.URL+"/v1/messages", hdr, "{}")
+		body, _ := io.ReadAll(resp.Body)
+		var e struct {
+			Type  string `json:"type"`
+			Error struct{ Type, Message string }
+		}
+		if resp.StatusCode != 401 || json.Unmarshal(body, &e) != nil || e.Type != "error" || e.Error.Type != "authentication_error" {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
+		if strings.Contains(string(body), realKey) || strings.Contains(string(body), ph) {
+			t.Errorf("%s: error body leaks a key: %s", name, body)
+		}
+	}
+	if s.hits != 0 {
+		t.Fatalf("upstream reached %d times by rejected requests", s.hits)
+	}
+}
+
+func TestUpstreamDownGives502WithoutKey(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	gw, ph, logs := newGateway(t, "http://"+addr)
+	resp := post(t, gw.URL+"/v1/messages", map[string]string{"x-api-key": ph}, "{}")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 502 || !strings.Contains(string(body), `"api_error"`) || !strings.Contains(string(body), "provider unreachable") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), realKey) || strings.Contains(logs.String(), realKey) {
+		t.Fatalf("key leaked: body %s logs %s", body, logs)
+	}
+}
+
+func TestEchoedKeyIsMasked(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A misbehaving proxy that echoes the request headers, split across flushes.
+		k := r.Header.Get("X-Api-Key")
+		w.Header().Set("Content-Length", fmt.Sprint(len(k)+20))
+		fmt.Fprintf(w, "echo: %s", k[:7])
+		w.(http.Flusher).Flush()
+		fmt.Fprintf(w, "%s and more!!", k[7:])
+	}))
+	defer upstream.Close()
+	gw, ph, _ := newGateway(t, upstream.URL)
+	resp := post(t, gw.URL+"/v1/messages", map[string]string{"x-api-key": ph}, "{}")
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "echo: *** and more!!" {
+		t.Fatalf("body %q", body)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for _, c := range []struct{ target, key, ph string }{
+		{"ftp://x", realKey, NewPlaceholder()},
+		{"http://x", "", NewPlaceholder()},
+		{"http://x", realKey, "short"},
+		{"http://x", realKey, realKey},
+	} {
+		if _, err := New(c.target, c.key, c.ph, nil); err == nil {
+			t.Errorf("New(%q, key, %q) accepted", c.target, c.ph)
+		} else if strings.Contains(err.Error(), realKey) {
+			t.Errorf("error leaks key: %v", err)
+		}
+	}
+	if p := NewPlaceholder(); !strings.HasPrefix(p, PlaceholderPrefix) || len(p) < 40 || p == NewPlaceholder() {
+		t.Fatalf("placeholder %q", p)
+	}
+}

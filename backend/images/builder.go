@@ -183,7 +183,7 @@ func (b *Builder) ensure(ctx, conn context.Context, ref string, c *buildContext,
 
 func (b *Builder) buildOrTag(call context.Context, ref, wsRef string, c *buildContext, pull buildahDefine.PullPolicy, force bool, progress func(Progress)) error {
 	var oldID string
-	if info, err := pimages.GetImage(call, ref, nil); err == nil && info != nil && info.ID != "" {
+	if info, err := pimages.GetImage(call, ref, nil); err == nil && info != nil && info.ImageData != nil && info.ID != "" {
 		if !force {
 			// Built by another workspace (or before this workspace's tag existed): share it.
 			b.log.Info("sandbox image present, tagging for workspace", "ref", ref, "tag", wsRef)

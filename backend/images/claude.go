@@ -43,6 +43,9 @@ func (b *Builder) ClaudeVersion(ctx context.Context, conn context.Context) (stri
 	call, stop := joinContexts(conn, ctx)
 	defer stop()
 	info, err := pimages.GetImage(call, ref, nil)
+	if err == nil && (info == nil || info.ImageData == nil) {
+		err = fmt.Errorf("empty inspect report")
+	}
 	if err != nil {
 		return "", fmt.Errorf("inspect image %s: %w", ref, err)
 	}

@@ -158,4 +158,3 @@ func lineStart(b []byte, off int) int {
 func hostShim(cli string) []byte {
 	return []byte("#!/bin/sh\nexec loopat-host '" + cli + "' \"$@\"\n")
 }
-

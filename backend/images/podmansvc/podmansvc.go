@@ -1,6 +1,6 @@
 // Package podmansvc starts a private `podman system service` on a temporary socket and
-// connects the bindings to it. Tests, the benchmark and the build-sandbox tool use it; the
-// app itself gets its connection from the engine package.
+// connects the bindings to it, for tools outside the app: integration tests, bench/images and
+// the build-sandbox tool. The app itself gets its connection from the engine package.
 package podmansvc
 
 import (

@@ -16,7 +16,7 @@ import (
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/images"
-	"github.com/loopat/desktop/backend/images/internal/podmansvc"
+	"github.com/loopat/desktop/backend/images/podmansvc"
 )
 
 type list []string

@@ -1,0 +1,426 @@
+//go:build integration
+
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	buildahDefine "github.com/containers/buildah/define"
+	pimages "github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
+	"github.com/google/uuid"
+
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/images/podmansvc"
+)
+
+// One private podman service for the package's integration tests.
+var svc *podmansvc.Service
+
+func TestMain(m *testing.M) {
+	var err error
+	svc, err = podmansvc.Start(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration tests need podman: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	svc.Stop()
+	os.Exit(code)
+}
+
+const hostCAs = "/usr/local/share/ca-certificates"
+
+// itBuilder is a Builder as the app makes it, trusting the host's extra CAs (the same
+// settings scripts/test/build-sandbox.sh uses, so the base image is a cache hit).
+func itBuilder(t *testing.T, bus events.Publisher) *Builder {
+	t.Helper()
+	ws := config.Workspace{Home: t.TempDir(), Name: "itest-" + uuid.NewString()[:8]}
+	var cas []string
+	if ents, err := os.ReadDir(hostCAs); err == nil && len(ents) > 0 {
+		cas = []string{hostCAs}
+	}
+	b := NewBuilder(ws, config.Sandbox{ExtraCACerts: cas, BaseImage: config.Default().Sandbox.BaseImage}, bus, nil)
+	if _, err := readForwarder(assets); err != nil {
+		// Compiled without `make forwarder`: build it exactly as the Makefile does.
+		b.files = forwarderFS(t)
+	}
+	t.Cleanup(func() { untagWorkspace(t, ws.Name) })
+	return b
+}
+
+var fwdOnce struct {
+	sync.Once
+	data []byte
+	err  error
+}
+
+func forwarderFS(t *testing.T) fstest.MapFS {
+	t.Helper()
+	fwdOnce.Do(func() {
+		out := filepath.Join(os.TempDir(), "loopat-host-itest-"+uuid.NewString()[:8])
+		defer os.Remove(out)
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-trimpath", "-ldflags", "-s -w", "-o", out, "github.com/loopat/desktop/cmd/loopat-host")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			fwdOnce.err = fmt.Errorf("build forwarder: %v: %s", err, msg)
+			return
+		}
+		fwdOnce.data, fwdOnce.err = os.ReadFile(out)
+	})
+	if fwdOnce.err != nil {
+		t.Fatal(fwdOnce.err)
+	}
+	cf, _ := assets.ReadFile(containerfilePath)
+	return fstest.MapFS{containerfilePath: {Data: cf}, forwarderPath: {Data: fwdOnce.data, Mode: 0o755}}
+}
+
+// untagWorkspace removes a test workspace's ws- tags; the images stay (the base is a cache).
+func untagWorkspace(t *testing.T, name string) {
+	list, err := pimages.List(svc.Conn, nil)
+	if err != nil {
+		t.Errorf("list images: %v", err)
+		return
+	}
+	tag := WorkspaceTag(name)
+	for _, img := range list {
+		for _, rt := range img.RepoTags {
+			if strings.HasSuffix(rt, ":"+tag) {
+				if err := pimages.Untag(svc.Conn, img.ID, tag, strings.TrimSuffix(rt, ":"+tag), nil); err != nil {
+					t.Errorf("untag %s: %v", rt, err)
+				}
+			}
+		}
+	}
+}
+
+func removeImage(t *testing.T, ref string) {
+	t.Cleanup(func() {
+		if _, errs := pimages.Remove(svc.Conn, []string{ref}, nil); len(errs) > 0 {
+			t.Logf("remove %s: %v", ref, errs)
+		}
+	})
+}
+
+func inspect(t *testing.T, ref string) *types.ImageInspectReport {
+	t.Helper()
+	info, err := pimages.GetImage(svc.Conn, ref, nil)
+	if err != nil || info.ImageData == nil {
+		t.Fatalf("inspect %s: %v", ref, err)
+	}
+	return info
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// countBuilds counts build starts ("STEP 1/") seen on the bus.
+func countBuilds(bus *events.Bus) (count func() int, stop func()) {
+	ch, cancel := bus.Subscribe(4096, func(topic string) bool { return topic == ProgressTopic })
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if p, ok := ev.Data.(Progress); ok && strings.HasPrefix(p.Line, "STEP 1/") {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() int {
+			time.Sleep(50 * time.Millisecond) // let queued events drain
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}, func() {
+			cancel()
+		}
+}
+
+func TestBaseImageBuildLabelsCacheAndContents(t *testing.T) {
+	bus := events.New()
+	b := itBuilder(t, bus)
+	ctx := ctxT(t, 20*time.Minute)
+	want, err := b.BaseRef()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []Progress
+	start := time.Now()
+	ref, err := b.EnsureBase(ctx, svc.Conn, func(p Progress) { steps = append(steps, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first ensure of %s: %s, %d progress updates", ref, time.Since(start).Round(time.Millisecond), len(steps))
+	if ref != want {
+		t.Fatalf("EnsureBase returned %s, BaseRef says %s", ref, want)
+	}
+	if len(steps) > 0 {
+		last := steps[len(steps)-1]
+		if !last.Done || last.Err != "" || last.Percent != 100 || last.Total == 0 {
+			t.Errorf("last progress of a fresh build: %+v", last)
+		}
+	}
+
+	info := inspect(t, ref)
+	if info.Labels[config.LabelKey] == "" {
+		t.Errorf("image lacks label %s: %v", config.LabelKey, info.Labels)
+	}
+	if len(steps) > 0 && info.Labels[config.LabelKey] != b.ws.Name {
+		t.Errorf("label %s=%q, want the building workspace %q", config.LabelKey, info.Labels[config.LabelKey], b.ws.Name)
+	}
+	if !slices.Contains(info.RepoTags, workspaceRef(ref, b.ws.Name)) {
+		t.Errorf("workspace tag missing: %v", info.RepoTags)
+	}
+	if info.Config.User != "loopat" || strings.Join(info.Config.Cmd, " ") != "/bin/sleep infinity" {
+		t.Errorf("user %q cmd %v", info.Config.User, info.Config.Cmd)
+	}
+
+	// Cache hit: no build, no progress, fast.
+	count, stop := countBuilds(bus)
+	defer stop()
+	var hits []time.Duration
+	for i := 0; i < 5; i++ {
+		s := time.Now()
+		again, err := b.EnsureBase(ctx, svc.Conn, func(p Progress) { t.Errorf("cache hit reported progress %+v", p) })
+		hits = append(hits, time.Since(s))
+		if err != nil || again != ref {
+			t.Fatalf("cache hit: %s %v", again, err)
+		}
+	}
+	slices.Sort(hits)
+	t.Logf("cache-hit ensure: median %s (goal ≤ 150ms)", hits[2])
+	if hits[2] > 150*time.Millisecond {
+		t.Errorf("cache-hit ensure median %s exceeds 150ms", hits[2])
+	}
+	if after := inspect(t, ref); after.ID != info.ID {
+		t.Errorf("cache hit changed the image: %s -> %s", info.ID, after.ID)
+	}
+
+	// Another workspace shares the image: tagged, not rebuilt.
+	b2 := itBuilder(t, bus)
+	ref2, err := b2.EnsureBase(ctx, svc.Conn, nil)
+	if err != nil || ref2 != ref {
+		t.Fatalf("second workspace: %s %v", ref2, err)
+	}
+	shared := inspect(t, ref)
+	if shared.ID != info.ID || !slices.Contains(shared.RepoTags, workspaceRef(ref, b2.ws.Name)) {
+		t.Errorf("second workspace did not share the image: %s %v", shared.ID, shared.RepoTags)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("cache hits started %d builds", n)
+	}
+
+	// What the loop user gets.
+	out, code, err := runOnce(ctx, ref, b.ws.Name, []string{"sh", "-c",
+		"id -u; id -g; echo $HOME; sudo -n true && echo sudo-ok; command -v claude mise loopat-host; echo $PATH; test -w /opt/loopat-mise/shims && echo shims-writable"})
+	if err != nil || code != 0 {
+		t.Fatalf("probe: %d %v %s", code, err, out)
+	}
+	for _, w := range []string{"2000\n2000\n/home/loopat", "sudo-ok", "/usr/local/bin/loopat-host", "/usr/local/bin/claude", "mise",
+		"/opt/loopat-mise/shims:", "shims-writable"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("probe output lacks %q:\n%s", w, out)
+		}
+	}
+	v, err := b.ClaudeVersion(ctx, svc.Conn)
+	if err != nil || !strings.Contains(v, "2.1.328") {
+		t.Errorf("ClaudeVersion = %q, %v", v, err)
+	}
+	if ref, present, err := b.SandboxImageStatus(ctx, svc.Conn); err != nil || !present || ref != want {
+		t.Errorf("SandboxImageStatus = %s %v %v", ref, present, err)
+	}
+}
+
+func TestSandboxImageStatusAbsent(t *testing.T) {
+	b := itBuilder(t, nil)
+	cf, _ := assets.ReadFile(containerfilePath)
+	b.files = fstest.MapFS{containerfilePath: {Data: cf}, forwarderPath: {Data: []byte("never built " + uuid.NewString()), Mode: 0o755}}
+	ref, present, err := b.SandboxImageStatus(ctxT(t, time.Minute), svc.Conn)
+	if err != nil || present || !strings.HasPrefix(ref, repoPrefix) {
+		t.Fatalf("status of an unbuilt config: %s %v %v", ref, present, err)
+	}
+}
+
+func TestLoopImageShimsSameRefAndCoalescing(t *testing.T) {
+	bus := events.New()
+	b := itBuilder(t, bus)
+	ctx := ctxT(t, 20*time.Minute)
+	base, err := b.EnsureBase(ctx, svc.Conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A unique comment makes a fresh tag each run (the comment is part of the file mise reads).
+	toml := []byte("# itest " + uuid.NewString() + "\n[tools]\n\n[host]\nclis = [\"aone\", \"gh\"]\n")
+	want, err := b.LoopImageRef(toml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeImage(t, want)
+
+	count, stop := countBuilds(bus)
+	defer stop()
+	var wg sync.WaitGroup
+	refs := make([]string, 3)
+	warns := make([]string, 3)
+	errs := make([]error, 3)
+	for i := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			refs[i], warns[i], errs[i] = b.EnsureLoopImage(ctx, svc.Conn, toml, nil)
+		}()
+	}
+	wg.Wait()
+	for i := range refs {
+		if errs[i] != nil || warns[i] != "" || refs[i] != want || refs[i] == base {
+			t.Fatalf("ensure %d: ref %s warning %q err %v (want %s)", i, refs[i], warns[i], errs[i], want)
+		}
+	}
+	if n := count(); n != 1 {
+		t.Errorf("3 concurrent ensures of one tag ran %d builds, want 1", n)
+	}
+	info := inspect(t, want)
+	if info.Labels[config.LabelKey] != b.ws.Name {
+		t.Errorf("child label %v", info.Labels)
+	}
+
+	// Same mise.toml, same image, no build.
+	again, warn, err := b.EnsureLoopImage(ctx, svc.Conn, append([]byte(nil), toml...), nil)
+	if err != nil || warn != "" || again != want {
+		t.Fatalf("same toml: %s %q %v", again, warn, err)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("same toml rebuilt (%d builds)", n)
+	}
+
+	out, code, err := runOnce(ctx, want, b.ws.Name, []string{"sh", "-c",
+		"command -v aone gh; cat /opt/loopat-mise/shims/aone; stat -c %a /opt/loopat-mise/shims/gh; grep -c host /opt/loopat-mise/config/config.toml || true"})
+	if err != nil || code != 0 {
+		t.Fatalf("probe: %d %v %s", code, err, out)
+	}
+	for _, w := range []string{"/opt/loopat-mise/shims/aone\n/opt/loopat-mise/shims/gh", string(hostShim("aone")), "755", "\n0"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("probe output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestLoopImageRealTool(t *testing.T) {
+	b := itBuilder(t, nil)
+	ctx := ctxT(t, 20*time.Minute)
+	// npm: tools install from the npm registry, reachable here through the trusted CA.
+	toml := []byte("[tools]\n\"npm:cowsay\" = \"1.6.0\"\n")
+	want, err := b.LoopImageRef(toml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeImage(t, want)
+	ref, warn, err := b.EnsureLoopImage(ctx, svc.Conn, toml, nil)
+	if err != nil || warn != "" || ref != want {
+		t.Fatalf("ensure: %s %q %v", ref, warn, err)
+	}
+	out, code, err := runOnce(ctx, ref, b.ws.Name, []string{"cowsay", "loopat"})
+	if err != nil || code != 0 || !strings.Contains(out, "< loopat >") {
+		t.Fatalf("cowsay in the child image: %d %v\n%s", code, err, out)
+	}
+}
+
+func TestLoopImageBrokenFallsBackWithWarning(t *testing.T) {
+	bus := events.New()
+	b := itBuilder(t, bus)
+	ctx := ctxT(t, 20*time.Minute)
+	base, err := b.EnsureBase(ctx, svc.Conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Not TOML at all: no build, base image, warning.
+	ref, warn, err := b.EnsureLoopImage(ctx, svc.Conn, []byte("[tools\nnode = 20\n"), nil)
+	if err != nil || ref != base || !strings.Contains(warn, "mise.toml") {
+		t.Fatalf("invalid toml: %s %q %v", ref, warn, err)
+	}
+
+	// Valid TOML that mise refuses: the build fails at the mise step.
+	toml := []byte("# itest " + uuid.NewString() + "\nmin_version = \"9999.1.1\"\n[tools]\n")
+	child, _ := b.LoopImageRef(toml)
+	removeImage(t, child)
+	ch, cancel := bus.Subscribe(4096, func(topic string) bool { return topic == ProgressTopic })
+	defer cancel()
+	ref, warn, err = b.EnsureLoopImage(ctx, svc.Conn, toml, nil)
+	if err != nil || ref != base {
+		t.Fatalf("broken child: ref %s err %v, want base %s", ref, err, base)
+	}
+	for _, w := range []string{"base sandbox image", "STEP 3/3: RUN", "mise install", "9999.1.1"} {
+		if !strings.Contains(warn, w) {
+			t.Errorf("warning lacks %q:\n%s", w, warn)
+		}
+	}
+	var final *Progress
+	for final == nil {
+		select {
+		case ev := <-ch:
+			if p := ev.Data.(Progress); p.Done && p.Image == child {
+				final = &p
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no final progress event for the failed build")
+		}
+	}
+	if final.Err == "" || final.Step != 3 {
+		t.Errorf("final progress of the failed build: %+v", final)
+	}
+	if ok, _ := pimages.Exists(svc.Conn, child, nil); ok {
+		t.Error("a failed build must not leave its tag")
+	}
+	// Remembered: the next start does not rebuild.
+	s := time.Now()
+	ref2, warn2, err := b.EnsureLoopImage(ctx, svc.Conn, toml, nil)
+	if err != nil || ref2 != base || warn2 != warn || time.Since(s) > time.Second {
+		t.Errorf("second ensure of a broken toml: %s %q %v in %s", ref2, warn2, err, time.Since(s))
+	}
+}
+
+func TestFailedBuildReportsStepAndTail(t *testing.T) {
+	b := itBuilder(t, nil)
+	ctx := ctxT(t, 20*time.Minute)
+	base, err := b.EnsureBase(ctx, svc.Conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &buildContext{}
+	c.addFile("Containerfile", 0o644, []byte("FROM "+base+"\nRUN echo marker-"+uuid.NewString()[:8]+" && for i in $(seq 1 40); do echo line$i; done && exit 3\n"))
+	ref := RefForHash(c.hash())
+	err = b.ensure(ctx, svc.Conn, ref, c, buildahDefine.PullNever, false, nil)
+	var berr *BuildError
+	if !errors.As(err, &berr) {
+		t.Fatalf("want a BuildError, got %v", err)
+	}
+	if !strings.HasPrefix(berr.Step, "STEP 2/2: RUN echo marker-") {
+		t.Errorf("failing step %q", berr.Step)
+	}
+	if len(berr.Tail) == 0 || berr.Tail[len(berr.Tail)-1] != "line40" || len(berr.Tail) > tailLines {
+		t.Errorf("tail %q", berr.Tail)
+	}
+	if !strings.Contains(err.Error(), "STEP 2/2") || !strings.Contains(err.Error(), "line40") {
+		t.Errorf("error text: %v", err)
+	}
+}

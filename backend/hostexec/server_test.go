@@ -352,4 +352,3 @@ func TestPolicyFor(t *testing.T) {
 		t.Fatalf("allow any: %+v", p)
 	}
 }
-

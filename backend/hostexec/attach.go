@@ -1,0 +1,172 @@
+package hostexec
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	dockerContainer "github.com/docker/docker/api/types/container"
+
+	"github.com/loopat/desktop/backend/link"
+)
+
+// Attach starts `loopat-host relay` in the loop's running container through the
+// podman API (conn is a bindings connection context) and serves the link it
+// carries until ctx ends, the container stops or the relay exits. It returns once
+// the relay is listening. Calling it again (e.g. after an app restart) starts a new
+// relay that replaces the old one inside the same container: nothing is recreated.
+//
+// The container is identified by the caller, so every stream on the returned
+// session acts as loopID and nothing else.
+func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, containerID string, p Policy) (*link.Session, error) {
+	if err := validLoopID(loopID); err != nil {
+		return nil, err
+	}
+	if !p.Enabled {
+		return nil, fmt.Errorf("attach host exec to loop %s: not enabled (no [host].clis declared)", loopID)
+	}
+	info, err := containers.Inspect(conn, containerID, nil)
+	if err != nil {
+		return nil, fmt.Errorf("attach host exec to loop %s: inspect container: %w", loopID, err)
+	}
+	if info.State == nil || !info.State.Running {
+		return nil, fmt.Errorf("attach host exec to loop %s: container %s is not running", loopID, containerID)
+	}
+
+	cmd := append([]string{}, s.RelayCommand...)
+	if s.GatewayAddr != "" {
+		cmd = append(cmd, "--gateway", s.GatewayAddr)
+	}
+	execID, err := containers.ExecCreate(conn, containerID, &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
+		AttachStdin: true, AttachStdout: true, AttachStderr: true, Cmd: cmd, User: s.RelayUser,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("attach host exec to loop %s: create relay exec: %w", loopID, err)
+	}
+
+	log := s.log.With("loop", loopID, "container", shortID(containerID))
+	stdinR, stdinW := io.Pipe()
+	outR, outW := io.Pipe()
+	relayLog := &tailWriter{log: log, max: 4 << 10}
+	var stdout, stderr io.Writer = outW, relayLog
+	opts := new(containers.ExecStartAndAttachOptions).
+		WithInputStream(*bufio.NewReader(stdinR)).WithOutputStream(stdout).WithErrorStream(stderr).
+		WithAttachInput(true).WithAttachOutput(true).WithAttachError(true)
+
+	attachCtx, cancelAttach := context.WithCancel(conn)
+	attachDone := make(chan error, 1)
+	go func() {
+		err := containers.ExecStartAndAttach(attachCtx, execID, opts)
+		if err == nil {
+			err = io.EOF
+		}
+		outW.CloseWithError(err)
+		attachDone <- err
+	}()
+
+	pipe := link.Pipe{Reader: outR, Writer: stdinW, Closer: func() error {
+		// Closing the relay's stdin makes it exit; reading side unblocks too.
+		stdinW.Close()
+		outR.Close()
+		return nil
+	}}
+	sess, err := link.Serve(pipe, log)
+	if err != nil {
+		pipe.Close()
+		cancelAttach()
+		return nil, err
+	}
+	if err := s.Bind(loopID, p, sess); err != nil {
+		sess.Close()
+		cancelAttach()
+		return nil, err
+	}
+
+	var endOnce sync.Once
+	end := func() {
+		endOnce.Do(func() {
+			sess.Close()
+			pipe.Close()
+			// The relay exits on stdin EOF; give the exec a moment, then drop the API call.
+			select {
+			case <-attachDone:
+			case <-time.After(5 * time.Second):
+			}
+			cancelAttach()
+			s.unbind(loopID, sess)
+		})
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-sess.Done():
+		}
+		end()
+		log.Info("host link ended")
+	}()
+
+	timer := time.NewTimer(s.ReadyTimeout)
+	defer timer.Stop()
+	select {
+	case <-sess.Ready():
+		h := sess.Hello()
+		log.Info("host link ready", "socket", h.Socket, "relay_pid", h.PID)
+		return sess, nil
+	case <-sess.Done():
+		end()
+		return nil, fmt.Errorf("attach host exec to loop %s: relay exited before it was ready: %s", loopID, relayLog.explain())
+	case <-timer.C:
+		end()
+		return nil, fmt.Errorf("attach host exec to loop %s: relay not ready after %s: %s", loopID, s.ReadyTimeout, relayLog.explain())
+	case <-ctx.Done():
+		end()
+		return nil, fmt.Errorf("attach host exec to loop %s: %w", loopID, ctx.Err())
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// tailWriter logs the relay's stderr line by line and keeps its tail for errors.
+type tailWriter struct {
+	log  *slog.Logger
+	max  int
+	mu   sync.Mutex
+	tail []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tail = append(w.tail, p...)
+	if len(w.tail) > w.max {
+		w.tail = w.tail[len(w.tail)-w.max:]
+	}
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.log.Debug("relay", "stderr", line)
+		}
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) explain() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := strings.TrimSpace(string(w.tail))
+	if t == "" {
+		return "no output (is loopat-host in the image?)"
+	}
+	return t
+}

@@ -101,6 +101,7 @@ func MessagesURL(base string) string { return strings.TrimSuffix(base, "/") + "/
 const (
 	ClassOK          = "ok"
 	ClassNoKey       = "no_key"
+	ClassKeychain    = "keychain" // the key could not be read: keychain locked or absent
 	ClassConfig      = "config"
 	ClassDNS         = "dns"
 	ClassRefused     = "connection_refused"

@@ -37,10 +37,15 @@
 //   - [[slow-tool]]: step 0 is a Bash tool_use "sleep 60" (for interrupt tests); then a text
 //     reply like the tool scenario.
 //   - [[todo]]: step 0 is a TodoWrite tool_use with three todos; then text "todos updated".
+//     Claude Code 2.1.328 no longer offers TodoWrite: it answers with an error tool_result
+//     ("TodoWrite is disabled for this session"). [[todo:tasks]] instead calls TaskCreate
+//     twice ({subject, description, activeForm}), which that CLI runs when started with
+//     CLAUDE_CODE_ENABLE_TODO_TOOLS=1; then text "todos updated".
 //   - [[error:500]], [[error:401]], [[error:overloaded]] (also [[error:429]], [[error:400]]):
 //     an HTTP error with Anthropic's error JSON {"type":"error","error":{"type":..,"message":..}}
 //     (500 api_error, 401 authentication_error, 529 overloaded_error, 429 rate_limit_error,
-//     400 invalid_request_error). Every attempt fails, so a client's retries end in the error.
+//     400 invalid_request_error). Every attempt fails, so a client's retries end in the error;
+//     run the CLI with CLAUDE_CODE_MAX_RETRIES=0 to get its error result without backoff.
 //
 // An unknown marker name gets the echo reply prefixed with "mock: unknown scenario".
 // Options.Scenarios adds or overrides scenarios by marker name: Scenarios["myname"] is chosen

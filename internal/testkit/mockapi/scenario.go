@@ -137,6 +137,12 @@ func summariseToolResults(c Conversation) string {
 }
 
 func todoScenario(c Conversation) Reply {
+	if c.Step == 0 && c.Arg == "tasks" {
+		return Reply{Content: []Block{
+			ToolUse("TaskCreate", map[string]any{"subject": "Read the code", "description": "Read the code first", "activeForm": "Reading the code"}),
+			ToolUse("TaskCreate", map[string]any{"subject": "Run the tests", "description": "Then run the tests", "activeForm": "Running the tests"}),
+		}}
+	}
 	if c.Step == 0 {
 		todo := func(content, status, active string) map[string]string {
 			return map[string]string{"content": content, "status": status, "activeForm": active}

@@ -322,6 +322,17 @@ func TestToolScenarioInputs(t *testing.T) {
 			t.Fatalf("todo item %v", m)
 		}
 	}
+	tasks := streamed(t, srv, user("[[todo:tasks]]"))
+	if got := blockTypes(tasks); !reflect.DeepEqual(got, []string{"tool_use", "tool_use"}) {
+		t.Fatalf("todo:tasks blocks %v", got)
+	}
+	for _, b := range tasks["content"].([]any) {
+		bm := b.(map[string]any)
+		in := bm["input"].(map[string]any)
+		if bm["name"] != "TaskCreate" || in["subject"] == "" || in["activeForm"] == "" {
+			t.Fatalf("todo:tasks block %v", bm)
+		}
+	}
 	bad := streamed(t, srv, user("[[tool:python print(1)]]"))
 	if !strings.Contains(assistantText(bad), "unsupported tool marker") {
 		t.Fatalf("bad tool marker reply %q", assistantText(bad))

@@ -1,8 +1,8 @@
 package link
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"

@@ -179,4 +179,3 @@ func cleanupSocket(path string) {
 	_ = os.Remove(path)
 	_ = os.Remove(pidFile(path))
 }
-

@@ -94,3 +94,153 @@ func TestLoopTurnsInOneProcess(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// sleepers counts processes running "sleep 60" in the loop's container.
+func sleepers(t *testing.T, m *Manager, id string) int {
+	t.Helper()
+	p, err := m.Sandbox().Exec(context.Background(), id, agentCmd("sh", "-c",
+		`n=0; for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null); case "$c" in "sleep 60"*) n=$((n+1));; esac; done; echo $n`), false, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Stdin().Close()
+	var out strings.Builder
+	buf := make([]byte, 64)
+	for {
+		n, err := p.Stdout().Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	p.Wait()
+	var n int
+	if _, err := fmtSscan(strings.TrimSpace(out.String()), &n); err != nil {
+		t.Fatalf("count sleepers: %q", out.String())
+	}
+	return n
+}
+
+func TestLoopInterruptAndQueue(t *testing.T) {
+	h := newHarness(t)
+	m := h.manager()
+	meta, err := m.Create(CreateRequest{Title: "interrupt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startMock(m, meta.ID)
+	if _, err := m.Send(meta.ID, "[[long-tool]]"); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the Bash tool's sleep runs in the container.
+	deadline := time.Now().Add(90 * time.Second)
+	for sleepers(t, m, meta.ID) == 0 {
+		if time.Now().After(deadline) {
+			_, all := transcript(t, m, meta.ID)
+			t.Fatalf("slow tool never started:\n%s", all)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// Messages sent while it works are queued, visible and removable.
+	q1, err := m.Send(meta.ID, "[[echo]] dropped")
+	if err != nil || !q1.Queued {
+		t.Fatalf("first queued send: %+v %v", q1, err)
+	}
+	q2, err := m.Send(meta.ID, "[[echo]] after the interrupt")
+	if err != nil || !q2.Queued {
+		t.Fatalf("second queued send: %+v %v", q2, err)
+	}
+	if q, _ := m.Queue(meta.ID); len(q) != 2 {
+		t.Fatalf("queue = %+v", q)
+	}
+	if err := m.Unqueue(meta.ID, q1.QueueID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := m.Interrupt(meta.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m, meta.ID, 90*time.Second)
+	t.Logf("interrupt + queued turn: %v", time.Since(start))
+	if n := sleepers(t, m, meta.ID); n != 0 {
+		t.Fatalf("%d 'sleep 60' processes survive the interrupt", n)
+	}
+	ls, all := transcript(t, m, meta.ID)
+	var interrupted, droppedSent bool
+	for _, l := range ls {
+		if l.Type == "interrupted" {
+			interrupted = true
+		}
+		if l.Type == "user_input" && strings.Contains(l.Text, "dropped") {
+			droppedSent = true
+		}
+	}
+	if !interrupted || droppedSent {
+		t.Fatalf("interrupted=%v droppedSent=%v\n%s", interrupted, droppedSent, all)
+	}
+	res, all := lastResult(t, m, meta.ID)
+	if !strings.Contains(res, "[[echo]] after the interrupt") {
+		t.Fatalf("queued message was not answered after the interrupt:\n%s", all)
+	}
+	if q, _ := m.Queue(meta.ID); len(q) != 0 {
+		t.Fatalf("queue not drained: %+v", q)
+	}
+	if got, _ := m.Get(meta.ID); got.Status != StatusIdle {
+		t.Fatalf("status after interrupt and queued turn = %s", got.Status)
+	}
+}
+
+func TestLoopResumesAfterBackendRestart(t *testing.T) {
+	h := newHarness(t)
+	m1 := h.manager()
+	meta, err := m1.Create(CreateRequest{Title: "restart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startMock(m1, meta.ID)
+	for _, text := range []string{"one", "two"} {
+		if _, err := m1.Send(meta.ID, text); err != nil {
+			t.Fatal(err)
+		}
+		waitTurn(t, m1, meta.ID, 2*time.Minute)
+	}
+	m1.Close() // the backend goes away; the container stays
+
+	m2 := h.manager()
+	if _, err := m2.Send(meta.ID, "three"); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m2, meta.ID, 2*time.Minute)
+	res, all := lastResult(t, m2, meta.ID)
+	if !strings.Contains(res, "echo: three") || !strings.Contains(res, "history: 3 user messages") {
+		t.Fatalf("conversation did not continue after restart:\n%s", all)
+	}
+}
+
+func TestLoopDeleteRemovesContainer(t *testing.T) {
+	h := newHarness(t)
+	m := h.manager()
+	meta, err := m.Create(CreateRequest{Title: "delete me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnsureContainer(context.Background(), meta.ID); err != nil {
+		t.Fatal(err)
+	}
+	name := m.Sandbox().ContainerName(meta.ID)
+	if ok, _ := containers.Exists(h.conn, name, nil); !ok {
+		t.Fatal("container not created")
+	}
+	if err := m.Delete(meta.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := containers.Exists(h.conn, name, nil); ok {
+		t.Fatal("container survives loop deletion")
+	}
+	if _, err := os.Stat(filepath.Join(h.ws.LoopsDir(), meta.ID)); !os.IsNotExist(err) {
+		t.Fatalf("loop folder survives: %v", err)
+	}
+	if _, err := m.Get(meta.ID); err == nil {
+		t.Fatal("deleted loop still readable")
+	}
+}

@@ -4,7 +4,10 @@ package loops
 
 import (
 	"context"
+	"fmt"
+
 	"encoding/json"
+	agentpkg "github.com/loopat/desktop/backend/agent"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +90,7 @@ func (h *harness) manager() *Manager {
 	h.t.Helper()
 	m, err := NewManager(Options{
 		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
-		Images: ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
+		Images:          ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
 		ExtraMounts:     []Mount{{Source: h.claude, Target: "/usr/local/bin/claude", ReadOnly: true}},
 		PartialMessages: true, InterruptGrace: 10 * time.Second,
 	})
@@ -121,7 +124,15 @@ func (h *harness) startMock(m *Manager, loopID string) *mockapi.Server {
 	if gw == "" {
 		h.t.Fatalf("network %s has no IPv4 gateway", m.Sandbox().NetworkName())
 	}
-	srv := mockapi.New(mockapi.Options{})
+	srv := mockapi.New(mockapi.Options{Scenarios: map[string]mockapi.Scenario{
+		// CLI 2.1.328 refuses a standalone "sleep 60" (the built-in [[slow-tool]]), so run it in sh.
+		"long-tool": func(c mockapi.Conversation) mockapi.Reply {
+			if c.Step == 0 {
+				return mockapi.Reply{Content: []mockapi.Block{mockapi.ToolUse("Bash", map[string]any{"command": "sh -c 'sleep 60' && echo finished"})}}
+			}
+			return mockapi.Reply{Content: []mockapi.Block{mockapi.Text("long tool done")}}
+		},
+	}})
 	if err := srv.Listen(gw + ":0"); err != nil {
 		h.t.Fatal(err)
 	}
@@ -222,3 +233,11 @@ func lastResult(t *testing.T, m *Manager, id string) (string, string) {
 	}
 	return "", all
 }
+
+func agentCmd(args ...string) agentCommand {
+	return agentCommand{Args: args, User: SandboxUser, WorkDir: SandboxWork}
+}
+
+func fmtSscan(s string, n *int) (int, error) { return fmt.Sscan(s, n) }
+
+type agentCommand = agentpkg.Command

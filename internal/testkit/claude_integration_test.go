@@ -36,39 +36,15 @@ var streamJSONArgs = []string{"-p", "--input-format", "stream-json", "--output-f
 // make test). Root may not use --dangerously-skip-permissions / bypassPermissions (unless
 // IS_SANDBOX=1), so the Bash tool is pre-approved with --allowedTools Bash instead.
 func TestClaudeOnHostAgainstMock(t *testing.T) {
-	bin := testkit.ClaudeBinary(t)
 	mock := mockapi.New(mockapi.Options{})
 	if err := mock.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mock.Close() })
 
-	cwd, home := t.TempDir(), t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(streamJSONArgs, "--allowedTools", "Bash")...)
-	cmd.Dir = cwd
-	// A minimal environment: nothing from the host (keys, proxies) leaks into the agent.
-	cmd.Env = []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=" + home,
-		"ANTHROPIC_BASE_URL=" + mock.URL(),
-		"ANTHROPIC_API_KEY=x",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := newEventStream(t)
-	cmd.Stdout = out
+	h := startHostClaude(t, mock)
+	cwd, stdin, out, stderr, cmd := h.cwd, h.stdin, h.out, h.stderr, h.cmd
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
 	// Turn 1 and turn 2 in one process: the second reply counts both prompts.
 	send(t, stdin, "my name is Ada")
@@ -112,6 +88,125 @@ func TestClaudeOnHostAgainstMock(t *testing.T) {
 	}
 	t.Logf("claude on host: first turn after %v, %d requests, total %v", firstTurn.Round(time.Millisecond),
 		len(mock.Requests()), time.Since(start).Round(time.Millisecond))
+}
+
+// hostClaude is the real CLI running on the host in stream-json mode.
+type hostClaude struct {
+	cwd    string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *eventStream
+	stderr *syncBuf
+}
+
+func startHostClaude(t *testing.T, mock *mockapi.Server, extraEnv ...string) *hostClaude {
+	t.Helper()
+	bin := testkit.ClaudeBinary(t)
+	h := &hostClaude{cwd: t.TempDir(), out: newEventStream(t), stderr: &syncBuf{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	h.cmd = exec.CommandContext(ctx, bin, append(streamJSONArgs, "--allowedTools", "Bash")...)
+	h.cmd.Dir = h.cwd
+	// A minimal environment: nothing from the host (keys, proxies) leaks into the agent.
+	h.cmd.Env = append([]string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + t.TempDir(),
+		"ANTHROPIC_BASE_URL=" + mock.URL(),
+		"ANTHROPIC_API_KEY=x",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+	}, extraEnv...)
+	h.cmd.Stdout, h.cmd.Stderr = h.out, h.stderr
+	var err error
+	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.cmd.Process.Kill() })
+	return h
+}
+
+// TestClaudeScenariosOnHost checks the CLI accepts the mock's thinking, TaskCreate and
+// error replies, and shows what it makes of them.
+func TestClaudeScenariosOnHost(t *testing.T) {
+	mock := mockapi.New(mockapi.Options{})
+	if err := mock.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mock.Close() })
+
+	h := startHostClaude(t, mock, "CLAUDE_CODE_ENABLE_TODO_TOOLS=1")
+	send(t, h.stdin, "hello") // no marker in the first prompt: each later prompt picks its scenario
+	h.out.turn(t, time.Minute)
+	send(t, h.stdin, "[[thinking]]")
+	evs := h.out.turnEvents(t, time.Minute)
+	if !hasBlock(evs, "thinking", "The user asked for thinking") || !hasBlock(evs, "text", "thought about it") {
+		t.Fatalf("thinking turn: %v", evs)
+	}
+	send(t, h.stdin, "[[todo:tasks]]")
+	evs = h.out.turnEvents(t, time.Minute)
+	if !hasToolResult(evs, "Task #1 created successfully") || !hasBlock(evs, "text", "todos updated") {
+		t.Fatalf("todo:tasks turn: %v", evs)
+	}
+	h.stdin.Close()
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("claude exit: %v (stderr: %s)", err, h.stderr.String())
+	}
+
+	// An API error ends the turn with an error result; no retries with CLAUDE_CODE_MAX_RETRIES=0.
+	before := len(mock.MessagesRequests())
+	h = startHostClaude(t, mock, "CLAUDE_CODE_MAX_RETRIES=0")
+	start := time.Now()
+	send(t, h.stdin, "[[error:401]]")
+	_, res := h.out.turn(t, time.Minute)
+	if res["is_error"] != true {
+		t.Fatalf("401 result is not an error: %v", res)
+	}
+	if n := len(mock.MessagesRequests()) - before; n != 1 {
+		t.Fatalf("%d requests for a 401 with CLAUDE_CODE_MAX_RETRIES=0, want 1", n)
+	}
+	h.stdin.Close()
+	_ = h.cmd.Wait() // the CLI exits non-zero after an error turn
+	t.Logf("401 error result after %v: %.200v", time.Since(start).Round(time.Millisecond), res["result"])
+}
+
+func hasBlock(evs []map[string]any, typ, prefix string) bool {
+	for _, ev := range evs {
+		if ev["type"] != "assistant" {
+			continue
+		}
+		msg, _ := ev["message"].(map[string]any)
+		blocks, _ := msg["content"].([]any)
+		for _, b := range blocks {
+			bm, _ := b.(map[string]any)
+			if bm["type"] != typ {
+				continue
+			}
+			text, _ := bm[typ].(string)
+			if strings.HasPrefix(text, prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasToolResult(evs []map[string]any, prefix string) bool {
+	for _, ev := range evs {
+		if ev["type"] != "user" {
+			continue
+		}
+		msg, _ := ev["message"].(map[string]any)
+		blocks, _ := msg["content"].([]any)
+		for _, b := range blocks {
+			bm, _ := b.(map[string]any)
+			if c, _ := bm["content"].(string); bm["type"] == "tool_result" && strings.HasPrefix(c, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TestClaudeInContainerAgainstMock runs the real CLI inside a container from the local base
@@ -314,30 +409,43 @@ func (e *eventStream) Write(p []byte) (int, error) {
 	}
 }
 
-// turn collects assistant text blocks until the turn's "result" event.
-func (e *eventStream) turn(t *testing.T, timeout time.Duration) ([]string, map[string]any) {
+// turnEvents returns the events up to and including the turn's "result" event.
+func (e *eventStream) turnEvents(t *testing.T, timeout time.Duration) []map[string]any {
 	t.Helper()
-	var texts []string
+	var evs []map[string]any
 	deadline := time.After(timeout)
 	for {
 		select {
 		case ev := <-e.events:
-			switch ev["type"] {
-			case "assistant":
-				msg, _ := ev["message"].(map[string]any)
-				blocks, _ := msg["content"].([]any)
-				for _, b := range blocks {
-					if bm, _ := b.(map[string]any); bm["type"] == "text" {
-						texts = append(texts, bm["text"].(string))
-					}
-				}
-			case "result":
-				return texts, ev
+			evs = append(evs, ev)
+			if ev["type"] == "result" {
+				return evs
 			}
 		case <-deadline:
-			t.Fatalf("no result within %v; texts so far %q", timeout, texts)
+			t.Fatalf("no result within %v; events so far %v", timeout, evs)
 		}
 	}
+}
+
+// turn returns the assistant text blocks of one turn and its "result" event.
+func (e *eventStream) turn(t *testing.T, timeout time.Duration) ([]string, map[string]any) {
+	t.Helper()
+	evs := e.turnEvents(t, timeout)
+	var texts []string
+	for _, ev := range evs {
+		if ev["type"] != "assistant" {
+			continue
+		}
+		msg, _ := ev["message"].(map[string]any)
+		blocks, _ := msg["content"].([]any)
+		for _, b := range blocks {
+			if bm, _ := b.(map[string]any); bm["type"] == "text" {
+				text, _ := bm["text"].(string)
+				texts = append(texts, text)
+			}
+		}
+	}
+	return texts, evs[len(evs)-1]
 }
 
 type syncBuf struct {

@@ -1,0 +1,96 @@
+# loopat desktop. The two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+GO            ?= go
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+WAILS_VERSION := $(shell awk '$$1=="github.com/wailsapp/wails/v2"{print $$2}' go.mod)
+WAILS         := $(GOBIN)/wails
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO_TAGS       := remote,exclude_graphdriver_btrfs,containers_image_openpgp
+UNAME_S       := $(shell uname -s)
+ifeq ($(UNAME_S),Linux)
+WAILS_TAGS    := webkit2_41 remote exclude_graphdriver_btrfs containers_image_openpgp
+else
+WAILS_TAGS    := remote exclude_graphdriver_btrfs containers_image_openpgp
+endif
+LDFLAGS       := -X github.com/loopat/desktop/backend/version.Version=$(VERSION)
+# The sandbox runs Linux on the host's CPU architecture (inside the podman VM on macOS).
+SANDBOX_ARCH  := $(shell case "$$(uname -m)" in arm64|aarch64) echo arm64;; *) echo amd64;; esac)
+BIN           := build/bin/loopat
+ITEST_TIMEOUT ?= 60m
+
+.PHONY: run build deps system-deps frontend-deps wails-cli frontend forwarder test test-deps test-setup \
+        test-unit test-integration test-e2e test-gui bench package clean
+
+## run: install what is missing, build, open the desktop window
+run: build
+	$(BIN)
+
+## build: the desktop binary build/bin/loopat (frontend, forwarder and Go backend)
+build: deps frontend forwarder
+	$(WAILS) build -s -skipbindings -m -trimpath -tags "$(WAILS_TAGS)" -ldflags "$(LDFLAGS)" -o loopat
+
+deps: system-deps frontend-deps wails-cli
+
+system-deps:
+	@if [ "$(UNAME_S)" = "Linux" ]; then scripts/install-deps.sh run; fi
+
+frontend-deps: frontend/node_modules/.package-lock.json
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+wails-cli:
+	@if ! $(WAILS) version 2>/dev/null | grep -qx "$(WAILS_VERSION)"; then \
+	  echo "installing wails CLI $(WAILS_VERSION)"; \
+	  $(GO) install github.com/wailsapp/wails/v2/cmd/wails@$(WAILS_VERSION); fi
+
+frontend: frontend-deps
+	cd frontend && npm run build
+	@touch frontend/dist/.gitkeep
+
+## forwarder: the static host-exec forwarder baked into the sandbox image
+forwarder:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(SANDBOX_ARCH) $(GO) build -trimpath -ldflags "-s -w" \
+	  -o backend/images/bin/loopat-host ./cmd/loopat-host
+
+## test: install what the tests need, then run every suite
+test: test-deps test-unit test-setup test-integration test-e2e test-gui
+	@echo "make test: all suites passed"
+
+test-deps:
+	scripts/install-deps.sh test
+
+## test-unit: no cgo, no GTK, no podman
+test-unit: forwarder
+	CGO_ENABLED=0 $(GO) test -count=1 -tags $(GO_TAGS) ./...
+	cd frontend && npm test --silent
+
+## test-setup: host podman drop-in, local base image, pinned Claude Code CLI, sandbox image (all cached)
+test-setup: forwarder
+	scripts/test/host-setup.sh
+	scripts/test/base-image.sh
+	scripts/test/claude-cli.sh >/dev/null
+	scripts/test/build-sandbox.sh
+
+## test-integration: real podman, real claude, real Secret Service (under a private D-Bus)
+test-integration: forwarder
+	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" PATH="$(CURDIR)/build/test-bin:$$PATH" \
+	  scripts/test/with-keyring.sh $(GO) test -count=1 -p 1 -timeout $(ITEST_TIMEOUT) \
+	  -tags integration,$(GO_TAGS) ./...
+
+## test-e2e: Playwright (playwright-core + Debian Chromium) against `loopat serve`
+test-e2e: build
+	cd tests/e2e && npm ci --no-audit --no-fund && LOOPAT_BIN="$(CURDIR)/$(BIN)" node --test
+
+## test-gui: the real window under Xvfb, screenshot saved to artifacts/
+test-gui: build
+	scripts/test/gui-screenshot.sh $(BIN) artifacts/desktop-window.png
+
+## bench: speed goals, measured side by side
+bench: forwarder test-setup
+	for b in bench/*/; do echo "== $$b"; $(GO) run -tags bench,$(GO_TAGS) ./$$b || exit 1; done
+
+clean:
+	rm -rf build/bin frontend/dist/assets frontend/dist/index.html artifacts

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/loopat/desktop/backend/core"
+	"github.com/loopat/desktop/backend/server"
+)
+
+func runServe(ctx context.Context, args []string, env Env) int {
+	addr, rest, err := flagValue(args, "--addr")
+	if err != nil || len(rest) > 0 {
+		fmt.Fprintln(env.Stderr, "usage: loopat serve [--addr 127.0.0.1:10001]")
+		return 2
+	}
+	if addr == "" {
+		addr = "127.0.0.1:10001"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "loopat serve: bad --addr %q: %v\n", addr, err)
+		return 2
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fmt.Fprintf(env.Stderr, "loopat serve: refusing to listen on %s: only loopback addresses are allowed\n", host)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	c, err := core.Open(ctx, core.Options{Verbose: true, Stderr: env.Stderr})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "loopat serve: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	c.Start(ctx)
+
+	token, err := server.NewToken()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "loopat serve: %v\n", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "loopat serve: listen %s: %v\n", addr, err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler: server.New(server.Options{
+			Registry: c.Registry(), Bus: c.Bus, Assets: env.Assets, Token: token, Health: c.Health, Log: c.Log,
+		}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	url := fmt.Sprintf("http://%s/?token=%s", ln.Addr(), token)
+	fmt.Fprintf(env.Stdout, "loopat serving workspace %q at\n    %s\n", c.Workspace.Name, url)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(env.Stderr, "loopat serve: %v\n", err)
+			return 1
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	return 0
+}

@@ -1,0 +1,126 @@
+// Package core is the composition root shared by the desktop window and `loopat serve`:
+// it opens the workspace, loads config, sets up logging and the event bus, and builds the
+// services both transports expose.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/doctor"
+	"github.com/loopat/desktop/backend/engine"
+	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/images"
+	"github.com/loopat/desktop/backend/logging"
+	"github.com/loopat/desktop/backend/rpc"
+	"github.com/loopat/desktop/backend/services"
+	"github.com/loopat/desktop/backend/vault"
+)
+
+// Options tune Open.
+type Options struct {
+	Verbose bool      // info logs to stderr too
+	Stderr  io.Writer // nil = os.Stderr
+}
+
+// Core owns the long-lived parts of one running app.
+type Core struct {
+	Workspace config.Workspace
+	Config    config.Config
+	ConfigErr error // a *config.LoadError when config.toml is invalid; the app runs on defaults
+	Bus       *events.Bus
+	Log       *slog.Logger
+
+	Engine *engine.Engine
+	Images *images.Builder
+	Vault  *vault.Vault
+
+	System *services.SystemService
+
+	ctx      context.Context // app lifetime; cancelled by Close
+	cancel   context.CancelFunc
+	registry *rpc.Registry
+	closers  []func() error
+}
+
+// Open resolves LOOPAT_HOME and builds every service. An invalid config is not fatal.
+func Open(ctx context.Context, o Options) (*Core, error) {
+	ws, err := config.ResolveWorkspace()
+	if err != nil {
+		return nil, err
+	}
+	if err := ws.Ensure(); err != nil {
+		return nil, fmt.Errorf("prepare workspace: %w", err)
+	}
+	log, logCloser, err := logging.Setup(logging.Options{Dir: ws.LogsDir(), Stderr: o.Stderr, Verbose: o.Verbose})
+	if err != nil {
+		return nil, err
+	}
+	c := &Core{Workspace: ws, Bus: events.New(), Log: log}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.closers = append(c.closers, logCloser.Close)
+
+	c.Config, c.ConfigErr = config.Load(ws.ConfigPath())
+	var le *config.LoadError
+	switch {
+	case errors.As(c.ConfigErr, &le):
+		log.Error("invalid config; running on defaults until it is fixed", "file", le.File, "line", le.Line, "key", le.Key, "err", le.Msg)
+	case c.ConfigErr != nil:
+		c.Close()
+		return nil, c.ConfigErr
+	}
+	log.Info("workspace open", "home", ws.Home, "name", ws.Name)
+
+	c.Engine = engine.New(ws, c.Config, c.Bus, log)
+	c.closers = append(c.closers, c.Engine.Close)
+	c.Images = images.NewBuilder(ws, c.Config.Sandbox, c.Bus, log)
+	c.Vault = vault.New(ws, vault.OSKeyring())
+
+	c.System = services.NewSystemService(ws, c.Config, c.ConfigErr, c.Bus, nil)
+	engineSvc := services.NewEngineService(c.ctx, c.Engine, c.doctorDeps())
+	imageSvc := services.NewImageService(c.ctx, c.Images, func() (context.Context, error) { return c.Engine.Conn(c.ctx) })
+	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc)
+	return c, nil
+}
+
+// Registry is the set of UI-facing services (bound by Wails, served by `loopat serve`).
+func (c *Core) Registry() *rpc.Registry { return c.registry }
+
+// Health is the body of GET /api/health.
+func (c *Core) Health() any {
+	return map[string]any{"ok": true, "workspace": c.Workspace.Name, "home": c.Workspace.Home}
+}
+
+// Close stops what the app started, newest first.
+func (c *Core) Close() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		if err := c.closers[i](); err != nil && c.Log != nil {
+			c.Log.Warn("shutdown step failed", "err", err)
+		}
+	}
+	c.closers = nil
+}
+
+// Start launches background work (engine discovery and monitoring). It returns at once.
+func (c *Core) Start(ctx context.Context) {
+	c.Engine.Start(c.ctx)
+}
+
+func (c *Core) doctorDeps() doctor.Deps {
+	return doctor.Deps{
+		Workspace: c.Workspace, Config: c.Config, ConfigErr: c.ConfigErr,
+		Engine: c.Engine, Images: c.Images, Keychain: c.Vault.Probe,
+	}
+}
+
+// Doctor runs the bootstrap checklist (it discovers the engine if Start has not run).
+func (c *Core) Doctor(ctx context.Context) []doctor.Result {
+	return doctor.Run(ctx, c.doctorDeps())
+}

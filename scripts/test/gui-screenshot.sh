@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Launches the real desktop binary under Xvfb, waits for its window, saves a screenshot
+# and fails if the window never appears or the screenshot is blank.
+# Usage: gui-screenshot.sh BINARY OUT.png
+set -euo pipefail
+bin="$(realpath "$1")"; out="$2"
+mkdir -p "$(dirname "$out")"
+out="$(realpath "$out")"
+home="$(mktemp -d /tmp/loopat-gui.XXXXXX)"
+trap 'rm -rf "$home"' EXIT
+
+inner() {
+  set -euo pipefail
+  LOOPAT_HOME="$home/ws" "$bin" >"$home/app.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 1 60); do
+    if xdotool search --onlyvisible --name 'loopat' >/dev/null 2>&1; then break; fi
+    if ! kill -0 $pid 2>/dev/null; then echo "gui: app exited early:"; cat "$home/app.log"; exit 1; fi
+    sleep 0.5
+  done
+  xdotool search --onlyvisible --name 'loopat' >/dev/null || { echo "gui: no visible window after 30 s"; cat "$home/app.log"; exit 1; }
+  # Let the frontend finish its first render (the window is shown on DOM ready).
+  sleep 4
+  import -window root "$out"
+}
+export -f inner; export bin out home
+xvfb-run -a -s "-screen 0 1280x900x24" dbus-run-session -- bash -c inner
+
+# Not blank: a rendered UI has many colours and visible contrast.
+colours=$(convert "$out" -format '%k' info:)
+stddev=$(convert "$out" -colorspace Gray -format '%[fx:standard_deviation]' info:)
+echo "gui: screenshot $out ($colours colours, stddev $stddev)"
+if [ "$colours" -lt 16 ] || awk -v s="$stddev" 'BEGIN{exit !(s < 0.02)}'; then
+  echo "gui: screenshot looks blank" >&2; exit 1
+fi

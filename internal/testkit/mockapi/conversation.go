@@ -109,7 +109,7 @@ func findMarker(text string) (name, arg string, ok bool) {
 }
 
 // userText joins the text blocks of a user message, skipping the CLI's injected
-// <system-reminder> blocks, which are context rather than what the user typed.
+// <system-reminder> blocks and interrupt notices, which are not what the user typed.
 func userText(m Message) string {
 	var parts []string
 	for _, b := range m.Content {
@@ -117,7 +117,8 @@ func userText(m Message) string {
 			continue
 		}
 		t := strings.TrimSpace(b.Text)
-		if t == "" || strings.HasPrefix(t, "<system-reminder>") {
+		// The CLI records an interrupt as a "[Request interrupted by user...]" text block.
+		if t == "" || strings.HasPrefix(t, "<system-reminder>") || strings.HasPrefix(t, "[Request interrupted by user") {
 			continue
 		}
 		parts = append(parts, t)

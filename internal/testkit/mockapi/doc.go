@@ -23,8 +23,10 @@
 // The mock keeps no conversation state: everything is derived from the request's messages,
 // so a retried request gets the same reply. Conversation.Turn is the number of assistant
 // messages so far; Conversation.Step is the number of assistant messages since the latest
-// prompt (a user message with text of its own, not only tool results or <system-reminder>
-// blocks), so a tool scenario works in any turn of a multi-turn conversation.
+// prompt (a user message with text of its own, not only tool results, <system-reminder>
+// blocks or "[Request interrupted by user]" notices), so a tool scenario works in any turn
+// of a multi-turn conversation. Messages with role "system", which the CLI sends mid-
+// conversation, are not prompts.
 //
 // Built-in scenarios:
 //   - no marker, or [[echo]]: one text block
@@ -34,8 +36,10 @@
 //   - [[tool:bash <command>]]: step 0 is a text block and a Bash tool_use
 //     {"command": <command>}; the next step is a text reply "tool result: <the tool_result
 //     text>" ("tool error: ..." when the result is an error).
-//   - [[slow-tool]]: step 0 is a Bash tool_use "sleep 60" (for interrupt tests); then a text
-//     reply like the tool scenario.
+//   - [[slow-tool]]: step 0 is a Bash tool_use SlowCommand ("sleep 60 && echo slow tool done";
+//     the CLI blocks a bare "sleep 60") for interrupt tests; then a text reply like the tool
+//     scenario. To continue after an interrupt, send "[[echo]] ..." (a plain prompt would
+//     start the slow tool again, as the first prompt's marker still applies).
 //   - [[todo]]: step 0 is a TodoWrite tool_use with three todos; then text "todos updated".
 //     Claude Code 2.1.328 no longer offers TodoWrite: it answers with an error tool_result
 //     ("TodoWrite is disabled for this session"). [[todo:tasks]] instead calls TaskCreate

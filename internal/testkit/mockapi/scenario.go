@@ -109,7 +109,11 @@ func toolScenario(c Conversation) Reply {
 	return bashThenSummary(c, strings.TrimSpace(command))
 }
 
-func slowToolScenario(c Conversation) Reply { return bashThenSummary(c, "sleep 60") }
+// SlowCommand is the Bash command of [[slow-tool]]. Claude Code 2.1.328 refuses a standalone
+// "sleep 60" ("Blocked: standalone sleep 60"), so the sleep is followed by an echo.
+const SlowCommand = "sleep 60 && echo slow tool done"
+
+func slowToolScenario(c Conversation) Reply { return bashThenSummary(c, SlowCommand) }
 
 func bashThenSummary(c Conversation, command string) Reply {
 	if c.Step == 0 {

@@ -308,7 +308,7 @@ func TestToolScenarioInputs(t *testing.T) {
 		t.Fatalf("tool id %v", tu["id"])
 	}
 	slow := toolUse(t, streamed(t, srv, user("[[slow-tool]]")))
-	if slow["input"].(map[string]any)["command"] != "sleep 60" {
+	if slow["input"].(map[string]any)["command"] != SlowCommand {
 		t.Fatalf("slow tool %v", slow)
 	}
 	todo := toolUse(t, streamed(t, srv, user("[[todo]]")))
@@ -366,6 +366,15 @@ func TestTurnDerivation(t *testing.T) {
 	conv = append(conv, msg{"assistant", "tool result: done: 3 files"}, user("again"))
 	if blockTypes(streamed(t, srv, conv...))[1] != "tool_use" {
 		t.Fatal("a new prompt should start the tool scenario again")
+	}
+	// An interrupt notice merged with a new prompt: the prompt counts, the notice does not.
+	interrupted := msg{"user", []map[string]any{
+		{"type": "tool_result", "tool_use_id": tu["id"], "is_error": true, "content": "interrupted"},
+		{"type": "text", "text": "[Request interrupted by user]\n"},
+		{"type": "text", "text": "[[echo]] after the interrupt"},
+	}}
+	if got := assistantText(streamed(t, srv, conv[0], conv[1], interrupted)); got != "echo: [[echo]] after the interrupt\nhistory: 2 user messages" {
+		t.Fatalf("after interrupt %q", got)
 	}
 	// "[[echo]]" in the latest prompt overrides the first prompt's scenario.
 	conv[len(conv)-1] = user("[[echo]] stop")

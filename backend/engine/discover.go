@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +37,9 @@ const pingTimeout = 3 * time.Second
 
 // dial connects and pings (bindings.NewConnection pings /_ping and checks the API version).
 func dial(ctx context.Context, t target) (*session, error) {
+	if err := socketAlive(t.uri); err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	conn, err := bindings.NewConnectionWithOptions(pctx, bindings.Options{URI: t.uri, Identity: t.identity, Machine: t.machine != ""})
@@ -51,6 +55,9 @@ func dial(ctx context.Context, t target) (*session, error) {
 
 // ping checks that a session still answers.
 func ping(ctx context.Context, s *session) error {
+	if err := socketAlive(s.uri); err != nil {
+		return err
+	}
 	client, err := bindings.GetClient(s.conn)
 	if err != nil {
 		return err
@@ -66,6 +73,20 @@ func ping(ctx context.Context, s *session) error {
 		return fmt.Errorf("ping answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// socketAlive fails fast on a dead unix socket: the bindings retry a failed request for
+// 600 ms, which would delay both noticing a loss and stepping through discovery.
+func socketAlive(uri string) error {
+	path, ok := strings.CutPrefix(uri, "unix://")
+	if !ok {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, pingTimeout)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // outcome of one discovery run: a session, or the state explaining why there is none.

@@ -150,7 +150,8 @@ func (s *ownService) wait(cmd *exec.Cmd, exited chan struct{}, logFile *os.File)
 }
 
 func (s *ownService) waitSocket(ctx context.Context, exited chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	// Generous: a busy host (image builds holding podman's storage lock) delays startup.
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -163,7 +164,7 @@ func (s *ownService) waitSocket(ctx context.Context, exited chan struct{}) error
 		case <-exited:
 			return fmt.Errorf("podman system service exited at once: %s", s.logTail())
 		case <-ctx.Done():
-			return fmt.Errorf("podman system service socket %s not ready: %w", s.socket, ctx.Err())
+			return fmt.Errorf("podman system service socket %s not ready: %w (log: %s)", s.socket, ctx.Err(), s.logTail())
 		case <-tick.C:
 		}
 	}

@@ -73,7 +73,7 @@ var rules = []rule{
 	{CauseStaleSocket, regexp.MustCompile(`(?i)(\.sock[^\n]*(address already in use|connection refused|file exists|no such file)|(unix|dial)[^\n]*\.sock[^\n]*(refused|in use)|\.lock[^\n]*(locked|resource temporarily unavailable|busy)|lock[^\n]*held|ready\.sock)`),
 		func(in DiagnoseInput, _ []string) Diagnosis {
 			return Diagnosis{CauseStaleSocket, "sockets or lock files left over from a VM that crashed or was killed block the start",
-				"run `podman machine stop " + in.Machine + "` (it clears the machine's runtime state), remove leftover *.sock and *.lock files for the machine under $TMPDIR/podman/ and ~/.local/share/containers/podman/machine/, then start again"}
+				"run `" + machineCmd("stop", in.Machine) + "` (it clears the machine's runtime state), remove leftover *.sock and *.lock files for the machine under $TMPDIR/podman/ and ~/.local/share/containers/podman/machine/, then start again"}
 		}},
 	{CauseStaleGvproxy, regexp.MustCompile(`(?i)(gvproxy|address already in use|port [0-9]+ (is )?(already )?in use|bind: )`),
 		func(in DiagnoseInput, _ []string) Diagnosis {
@@ -106,7 +106,7 @@ func Diagnose(in DiagnoseInput) Diagnosis {
 	if in.TimedOut {
 		return Diagnosis{CauseTimeout,
 			fmt.Sprintf("podman machine %s gave no result within %s: the VM is stuck booting", orDefault(in.Action, "start"), in.Timeout),
-			"run `podman machine stop " + in.Machine + "` and start it again; if it hangs again, quit leftover gvproxy/vfkit processes or restart the Mac, and check `podman machine inspect`"}
+			"run `" + machineCmd("stop", in.Machine) + "` and start it again; if it hangs again, quit leftover gvproxy/vfkit processes or restart the Mac, and check `podman machine inspect`"}
 	}
 	cause := lastLine(in.Output)
 	if cause == "" {
@@ -171,4 +171,12 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// machineCmd is the podman machine command line for the user to run.
+func machineCmd(action, name string) string {
+	if name == "" {
+		return "podman machine " + action
+	}
+	return "podman machine " + action + " " + name
 }

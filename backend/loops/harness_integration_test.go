@@ -8,8 +8,6 @@ import (
 
 	"encoding/json"
 	agentpkg "github.com/loopat/desktop/backend/agent"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,14 +20,13 @@ import (
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/loops/testimage"
 	"github.com/loopat/desktop/backend/vault"
 	"github.com/loopat/desktop/internal/testkit"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
-// testImage is a small sandbox image (Debian + the uid 2000 user with home /home/loopat);
-// the real claude binary is bind-mounted into it, so it builds in seconds and is reused by tag.
-const testImage = "localhost/loopat-loops-test:1"
+const testImage = testimage.Ref
 
 type staticConn struct{ ctx context.Context }
 
@@ -91,7 +88,7 @@ func (h *harness) manager() *Manager {
 	m, err := NewManager(Options{
 		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
 		Images:          ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
-		ExtraMounts:     []Mount{{Source: h.claude, Target: "/usr/local/bin/claude", ReadOnly: true}},
+		ExtraMounts:     []Mount{{Source: h.claude, Target: testimage.ClaudePath, ReadOnly: true}},
 		PartialMessages: true, InterruptGrace: 10 * time.Second,
 	})
 	if err != nil {
@@ -162,18 +159,8 @@ func testkitConnect(_ context.Context, h *harness) (context.Context, error) { re
 
 func ensureTestImage(t *testing.T) {
 	t.Helper()
-	if exec.Command("podman", "image", "exists", testImage).Run() == nil {
-		return
-	}
-	dir := t.TempDir()
-	cf := "FROM " + testkit.BaseImage + "\n" +
-		"RUN groupadd -g 2000 loopat && useradd -u 2000 -g 2000 -m -d /home/loopat -s /bin/bash loopat\n"
-	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
+	if err := testimage.Ensure(); err != nil {
 		t.Fatal(err)
-	}
-	out, err := exec.Command("podman", "build", "--pull=never", "-t", testImage, dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("build test image: %v\n%s", err, out)
 	}
 }
 

@@ -69,20 +69,20 @@ func startEngine(t *testing.T, ws config.Workspace, cfg config.Config, o engine.
 	return e
 }
 
-type images struct {
+type fakeImages struct {
 	present bool
 	claude  string
 	block   bool
 }
 
-func (i images) SandboxImageStatus(ctx context.Context, conn context.Context) (string, bool, error) {
+func (i fakeImages) SandboxImageStatus(ctx context.Context, conn context.Context) (string, bool, error) {
 	if conn == nil {
 		return "", false, errors.New("no conn")
 	}
 	return "localhost/loopat-sandbox-0123456789abcdef:latest", i.present, nil
 }
 
-func (i images) ClaudeVersion(ctx context.Context, conn context.Context) (string, error) {
+func (i fakeImages) ClaudeVersion(ctx context.Context, conn context.Context) (string, error) {
 	if i.block {
 		select {} // a probe that ignores its context
 	}
@@ -113,7 +113,7 @@ func TestAllGreenOnLinux(t *testing.T) {
 	}})
 	start := time.Now()
 	rs := Run(context.Background(), Deps{Workspace: ws, Config: cfg, Engine: eng, GOOS: "linux",
-		Images: images{present: true, claude: "2.1.328 (Claude Code)"}, Keychain: func() error { return nil }})
+		Images: fakeImages{present: true, claude: "2.1.328 (Claude Code)"}, Keychain: func() error { return nil }})
 	t.Logf("run took %s", time.Since(start))
 	var ids []string
 	for _, r := range rs {
@@ -147,7 +147,9 @@ func TestFailuresCarryPlatformHints(t *testing.T) {
 			eng := startEngine(t, ws, cfg, engine.Options{GOOS: goos, Getenv: func(string) string { return "" },
 				LookPath: func(string) (string, error) { return "", errors.New("no") }, RootfulSocket: "/nonexistent.sock"})
 			rs := Run(context.Background(), Deps{Workspace: ws, Config: cfg, ConfigErr: loadErr, Engine: eng, GOOS: goos,
-				Keychain: func() error { return errors.New("The name org.freedesktop.secrets was not provided by any .service files") }})
+				Keychain: func() error {
+					return errors.New("The name org.freedesktop.secrets was not provided by any .service files")
+				}})
 			m := byID(rs)
 			for _, r := range rs {
 				if !r.OK && r.Hint == "" {
@@ -227,7 +229,7 @@ func TestHungCheckIsBounded(t *testing.T) {
 	}})
 	start := time.Now()
 	rs := Run(context.Background(), Deps{Workspace: ws, Config: cfg, Engine: eng, GOOS: "linux",
-		Images: images{present: true, block: true}, Keychain: func() error { return nil }})
+		Images: fakeImages{present: true, block: true}, Keychain: func() error { return nil }})
 	took := time.Since(start)
 	r := byID(rs)[IDClaude]
 	if r.OK || !strings.Contains(r.Label, "no answer within") || r.Hint == "" {
@@ -253,7 +255,7 @@ func TestSandboxImageNotBuiltYet(t *testing.T) {
 		return ""
 	}})
 	m := byID(Run(context.Background(), Deps{Workspace: ws, Config: cfg, Engine: eng, GOOS: "linux",
-		Images: images{present: false}, Keychain: func() error { return nil }}))
+		Images: fakeImages{present: false}, Keychain: func() error { return nil }}))
 	if r := m[IDSandboxImage]; !r.OK || !strings.Contains(r.Label, "not built yet") {
 		t.Fatalf("buildable image should pass: %+v", r)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +170,124 @@ func TestClaudeScenariosOnHost(t *testing.T) {
 	h.stdin.Close()
 	_ = h.cmd.Wait() // the CLI exits non-zero after an error turn
 	t.Logf("401 error result after %v: %.200v", time.Since(start).Round(time.Millisecond), res["result"])
+}
+
+// TestClaudeInterruptSlowTool interrupts the [[slow-tool]] Bash command through the
+// stream-json control protocol and continues the same process with [[echo]].
+func TestClaudeInterruptSlowTool(t *testing.T) {
+	mock := mockapi.New(mockapi.Options{})
+	if err := mock.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mock.Close() })
+
+	h := startHostClaude(t, mock)
+	send(t, h.stdin, "[[slow-tool]]")
+	// Wait for the tool_use, then for its command to run.
+	var evs []map[string]any
+	for !hasToolUse(evs, mockapi.SlowCommand) {
+		select {
+		case ev := <-h.out.events:
+			if ev["type"] == "result" {
+				t.Fatalf("turn ended before the slow tool ran: %v", evs)
+			}
+			evs = append(evs, ev)
+		case <-time.After(time.Minute):
+			t.Fatalf("no slow tool_use: %v", evs)
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); !descendantRunning(h.cmd.Process.Pid, "tail"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow tool's tail never started under the CLI")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	if _, err := h.stdin.Write([]byte(`{"type":"control_request","request_id":"int-1","request":{"subtype":"interrupt"}}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	evs = h.out.turnEvents(t, 30*time.Second)
+	interrupted := time.Since(start)
+	var acked bool
+	for _, ev := range evs {
+		if resp, _ := ev["response"].(map[string]any); ev["type"] == "control_response" && resp["request_id"] == "int-1" && resp["subtype"] == "success" {
+			acked = true
+		}
+	}
+	if !acked || interrupted > 20*time.Second {
+		t.Fatalf("interrupt acked=%v after %v: %v", acked, interrupted, evs)
+	}
+	// The interrupted command is gone, not left running under the CLI.
+	for deadline := time.Now().Add(10 * time.Second); descendantRunning(h.cmd.Process.Pid, "tail"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow tool's tail still runs 10s after the interrupt")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	send(t, h.stdin, "[[echo]] after the interrupt")
+	texts, _ := h.out.turn(t, time.Minute)
+	if want := "echo: [[echo]] after the interrupt\nhistory: 2 user messages"; lastOf(texts) != want {
+		t.Fatalf("after interrupt %q, want %q", texts, want)
+	}
+	h.stdin.Close()
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("claude exit: %v (stderr: %s)", err, h.stderr.String())
+	}
+	t.Logf("interrupt ended the turn after %v", interrupted.Round(time.Millisecond))
+}
+
+// descendantRunning reports whether a process named comm runs below pid (Linux /proc).
+func descendantRunning(pid int, comm string) bool {
+	parent := map[int]int{}
+	name := map[int]string{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so split after the last ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		j := bytes.IndexByte(stat, '(')
+		if i < 0 || j < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		pp, _ := strconv.Atoi(fields[1])
+		parent[p], name[p] = pp, string(stat[j+1:i])
+	}
+	for p, n := range name {
+		if n != comm {
+			continue
+		}
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasToolUse(evs []map[string]any, command string) bool {
+	for _, ev := range evs {
+		msg, _ := ev["message"].(map[string]any)
+		blocks, _ := msg["content"].([]any)
+		for _, b := range blocks {
+			bm, _ := b.(map[string]any)
+			if in, _ := bm["input"].(map[string]any); ev["type"] == "assistant" && bm["type"] == "tool_use" && in["command"] == command {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasBlock(evs []map[string]any, typ, prefix string) bool {

@@ -36,10 +36,10 @@
 //   - [[tool:bash <command>]]: step 0 is a text block and a Bash tool_use
 //     {"command": <command>}; the next step is a text reply "tool result: <the tool_result
 //     text>" ("tool error: ..." when the result is an error).
-//   - [[slow-tool]]: step 0 is a Bash tool_use SlowCommand ("sleep 60 && echo slow tool done";
-//     the CLI blocks a bare "sleep 60") for interrupt tests; then a text reply like the tool
-//     scenario. To continue after an interrupt, send "[[echo]] ..." (a plain prompt would
-//     start the slow tool again, as the first prompt's marker still applies).
+//   - [[slow-tool]]: step 0 is a Bash tool_use running SlowCommand for 60 s (the CLI blocks
+//     "sleep 60", so it is "timeout 60 tail -f /dev/null; ...") for interrupt tests; then a
+//     text reply like the tool scenario. To continue after an interrupt, send "[[echo]] ..."
+//     (a plain prompt would start the slow tool again: the first prompt's marker applies).
 //   - [[todo]]: step 0 is a TodoWrite tool_use with three todos; then text "todos updated".
 //     Claude Code 2.1.328 no longer offers TodoWrite: it answers with an error tool_result
 //     ("TodoWrite is disabled for this session"). [[todo:tasks]] instead calls TaskCreate

@@ -109,9 +109,10 @@ func toolScenario(c Conversation) Reply {
 	return bashThenSummary(c, strings.TrimSpace(command))
 }
 
-// SlowCommand is the Bash command of [[slow-tool]]. Claude Code 2.1.328 refuses a standalone
-// "sleep 60" ("Blocked: standalone sleep 60"), so the sleep is followed by an echo.
-const SlowCommand = "sleep 60 && echo slow tool done"
+// SlowCommand is the Bash command of [[slow-tool]]: it runs for 60 s unless interrupted.
+// Claude Code 2.1.328 refuses "sleep 60", alone or chained ("Blocked: sleep 60 followed by
+// ..."), so it waits on tail instead.
+const SlowCommand = "timeout 60 tail -f /dev/null; echo slow tool done"
 
 func slowToolScenario(c Conversation) Reply { return bashThenSummary(c, SlowCommand) }
 

@@ -51,6 +51,8 @@ type Engine struct {
 	changed    chan struct{} // closed and replaced on every state change
 	steps      map[string]string
 
+	machineStarting bool // StartMachine in progress: a down machine reads as starting
+
 	kick     chan struct{}
 	started  bool
 	cancel   context.CancelFunc
@@ -147,6 +149,9 @@ func (e *Engine) Machines() machine.Provider {
 // Conn returns ctx carrying the bindings connection when the engine is ready, else a
 // *NotReadyError saying why and what to do.
 func (e *Engine) Conn(ctx context.Context) (context.Context, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	e.mu.Lock()
 	s, st := e.sess, e.state
 	e.mu.Unlock()
@@ -207,8 +212,14 @@ func (e *Engine) StartMachine(ctx context.Context, name string) error {
 	if name == "" {
 		name = e.cfg.Machine.Name
 	}
+	e.mu.Lock()
+	e.machineStarting = true
+	e.mu.Unlock()
 	e.setState(State{Phase: PhaseStarting, Machine: name, Reason: "starting podman machine"})
 	err := e.Machines().Start(ctx, name, machine.BusProgress(e.bus, name, "start"))
+	e.mu.Lock()
+	e.machineStarting = false
+	e.mu.Unlock()
 	st := e.Refresh(ctx)
 	if err != nil {
 		if se, ok := err.(*machine.StartError); ok && st.Phase != PhaseReady {
@@ -329,6 +340,13 @@ func (e *Engine) rediscoverLocked(ctx context.Context) {
 		e.mu.Unlock()
 		e.setState(State{Phase: PhaseReady, Source: o.sess.source, URI: o.sess.uri, Version: o.sess.version, Machine: o.sess.machine})
 	} else {
+		e.mu.Lock()
+		starting := e.machineStarting
+		e.mu.Unlock()
+		if starting && (o.state.Phase == PhaseMachineStopped || o.state.Phase == PhaseError) {
+			// The monitor must not flash "stopped" while our own start is still booting it.
+			o.state = State{Phase: PhaseStarting, Machine: o.state.Machine, Reason: "starting podman machine"}
+		}
 		// Keep a machine-start diagnosis visible while the machine is still down.
 		prev := e.State()
 		if prev.Diagnosis != nil && o.state.Phase != PhaseReady && o.state.Phase != PhaseStarting && prev.Machine == o.state.Machine {

@@ -80,7 +80,7 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	c.Images = images.NewBuilder(ws, c.Config.Sandbox, c.Bus, log)
 	c.Vault = vault.New(ws, vault.OSKeyring())
 
-	c.System = services.NewSystemService(ws, c.Config, c.ConfigErr, c.Bus, nil)
+	c.System = services.NewSystemService(ws, c.Config, c.ConfigErr, c.Bus, nil, c.Doctor)
 	engineSvc := services.NewEngineService(c.ctx, c.Engine, c.doctorDeps())
 	imageSvc := services.NewImageService(c.ctx, c.Images, func() (context.Context, error) { return c.Engine.Conn(c.ctx) })
 	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc)

@@ -19,9 +19,9 @@ func (g *Greeter) Hello(name string, times int) (Greeting, error) {
 	}
 	return Greeting{Text: strings.Repeat("hi "+name+" ", times)}, nil
 }
-func (g *Greeter) Bump()          { g.n++ }
-func (g *Greeter) Count() int     { return g.n }
-func (g *Greeter) Boom() error    { var m map[string]int; m["x"] = 1; return nil }
+func (g *Greeter) Bump()       { g.n++ }
+func (g *Greeter) Count() int  { return g.n }
+func (g *Greeter) Boom() error { var m map[string]int; m["x"] = 1; return nil }
 
 func TestCall(t *testing.T) {
 	g := &Greeter{}

@@ -1,14 +1,17 @@
 package services
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/doctor"
 	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/version"
 )
@@ -37,12 +40,21 @@ type SystemService struct {
 	cfg    config.Config
 	cfgErr error
 	// onConfig is told about every successfully saved config (services re-read settings).
-	onConfig func(config.Config)
+	onConfig  func(config.Config)
+	runDoctor func(context.Context) []doctor.Result
 }
 
 // NewSystemService wraps the loaded config (and its load error, if any).
-func NewSystemService(ws config.Workspace, cfg config.Config, cfgErr error, bus events.Publisher, onConfig func(config.Config)) *SystemService {
-	return &SystemService{ws: ws, cfg: cfg, cfgErr: cfgErr, bus: bus, onConfig: onConfig}
+func NewSystemService(ws config.Workspace, cfg config.Config, cfgErr error, bus events.Publisher,
+	onConfig func(config.Config), runDoctor func(context.Context) []doctor.Result) *SystemService {
+	return &SystemService{ws: ws, cfg: cfg, cfgErr: cfgErr, bus: bus, onConfig: onConfig, runDoctor: runDoctor}
+}
+
+// Doctor runs the bootstrap checklist (the onboarding view).
+func (s *SystemService) Doctor() ([]doctor.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.runDoctor(ctx), nil
 }
 
 // Info returns versions and workspace facts.

@@ -80,6 +80,28 @@ func New(ws config.Workspace, kr Keyring) *Vault { return &Vault{ws: ws, kr: kr}
 // IndexPath is LOOPAT_HOME/vaults.json.
 func (v *Vault) IndexPath() string { return filepath.Join(v.ws.Home, "vaults.json") }
 
+// lockedIndex serialises index updates within this process and across processes,
+// and loads the current index. Call the returned unlock when done.
+func (v *Vault) lockedIndex() (*index, func(), error) {
+	v.mu.Lock()
+	if err := os.MkdirAll(v.ws.Home, 0o700); err != nil {
+		v.mu.Unlock()
+		return nil, nil, fmt.Errorf("create workspace: %w", err)
+	}
+	unlockFile, err := lockIndex(v.IndexPath())
+	if err != nil {
+		v.mu.Unlock()
+		return nil, nil, err
+	}
+	unlock := func() { unlockFile(); v.mu.Unlock() }
+	ix, err := v.loadIndex()
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return ix, unlock, nil
+}
+
 // index is the on-disk vaults.json.
 type index struct {
 	Version int `json:"version"`
@@ -292,12 +314,11 @@ func (v *Vault) set(vault, kind, name string, mode fs.FileMode, value string, ro
 	if len(value) > MaxValueSize {
 		return fmt.Errorf("secret %s is %d bytes; the limit is %d", name, len(value), MaxValueSize)
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	ix, err := v.loadIndex()
+	ix, unlock, err := v.lockedIndex()
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	i, exists := ix.find(vault, kind, name)
 	if rotate && !exists {
 		return fmt.Errorf("rotate %s %s in vault %s: %w", kind, name, vault, ErrNotFound)
@@ -478,12 +499,11 @@ func (v *Vault) Delete(vault, kind, name string) error {
 	if err := checkKindName(kind, name); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	ix, err := v.loadIndex()
+	ix, unlock, err := v.lockedIndex()
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	i, ok := ix.find(vault, kind, name)
 	if !ok {
 		return fmt.Errorf("delete %s %s in vault %s: %w", kind, name, vault, ErrNotFound)
@@ -564,12 +584,14 @@ func (v *Vault) Files(vault string) ([]FileSecret, error) {
 
 // Purge removes every keychain item of this workspace and the index (uninstall).
 func (v *Vault) Purge() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	ix, err := v.loadIndex()
+	if _, err := os.Stat(v.ws.Home); errors.Is(err, os.ErrNotExist) {
+		return nil // nothing was ever stored
+	}
+	ix, unlock, err := v.lockedIndex()
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if ix.ID == "" {
 		return nil
 	}
@@ -594,6 +616,7 @@ func (v *Vault) Purge() error {
 	if err := os.Remove(v.IndexPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("purge vaults: %w", err)
 	}
+	_ = os.Remove(v.IndexPath() + ".lock")
 	return nil
 }
 

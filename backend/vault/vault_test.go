@@ -9,10 +9,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -336,5 +338,59 @@ func TestProbeReportsAbsentKeychain(t *testing.T) {
 	err := OSKeyring().(osKeyring).Probe()
 	if !errors.As(err, &ke) || ke.State != StateAbsent || ke.Fix == "" {
 		t.Fatalf("Probe without a session bus = %v", err)
+	}
+}
+
+// memKeyring is a goroutine-safe in-memory Keyring (go-keyring's mock is not).
+type memKeyring struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (k *memKeyring) Set(s, a, v string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[s+"|"+a] = v
+	return nil
+}
+
+func (k *memKeyring) Get(s, a string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[s+"|"+a]
+	if !ok {
+		return "", ErrNotFound
+	}
+	return v, nil
+}
+
+func (k *memKeyring) Delete(s, a string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, s+"|"+a)
+	return nil
+}
+
+// Two Vault values on one workspace stand for the app and the CLI: concurrent writes
+// must all land in the index (the file lock serialises them).
+func TestConcurrentWritersKeepEveryEntry(t *testing.T) {
+	ws, _ := config.NewWorkspace(t.TempDir())
+	kr := &memKeyring{m: map[string]string{}}
+	a, b := New(ws, kr), New(ws, kr)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = a.SetEnv("", fmt.Sprintf("A_%d", i), "value-a") }()
+		go func() { defer wg.Done(); _ = b.SetEnv("", fmt.Sprintf("B_%d", i), "value-b") }()
+	}
+	wg.Wait()
+	items, err := a.List("")
+	if err != nil || len(items) != 40 {
+		t.Fatalf("%d items in the index, want 40 (%v)", len(items), err)
+	}
+	svcA, _ := a.ServiceName()
+	svcB, _ := b.ServiceName()
+	if svcA != svcB {
+		t.Fatalf("one workspace got two service names: %s %s", svcA, svcB)
 	}
 }

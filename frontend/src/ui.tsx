@@ -85,7 +85,9 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
     reload();
   }, [reload]);
   const set = (data: T) => setState({ data, loading: false });
-  return { ...state, reload, set };
+  /** Functional update, safe when several events arrive before a re-render. */
+  const update = (fn: (prev: T | undefined) => T) => setState((s) => ({ ...s, data: fn(s.data), loading: false }));
+  return { ...state, reload, set, update };
 }
 
 /** Runs an action, toasting failures; `busy` is true while it runs. */

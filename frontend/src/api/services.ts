@@ -1,6 +1,9 @@
 // Typed wrappers over call(): one object per Go service, method names as bound.
 import { call } from './client';
 
+/** Go encodes a nil slice as null; the UI always gets an array. */
+const list = <T,>(p: Promise<T[] | null>): Promise<T[]> => p.then((v) => v ?? []);
+
 export interface Info {
   workspace: string;
   home: string;
@@ -164,14 +167,14 @@ export const SystemService = {
   Info: () => call<Info>('SystemService', 'Info'),
   Config: () => call<ConfigFile>('SystemService', 'Config'),
   SaveConfig: (text: string) => call<ConfigFile>('SystemService', 'SaveConfig', text),
-  Doctor: () => call<DoctorCheck[]>('SystemService', 'Doctor'),
+  Doctor: () => list(call<DoctorCheck[]>('SystemService', 'Doctor')),
   OpenLogsFolder: () => call<void>('SystemService', 'OpenLogsFolder'),
 };
 
 export const EngineService = {
   State: () => call<EngineState>('EngineService', 'State'),
   Reconnect: () => call<void>('EngineService', 'Reconnect'),
-  Machines: () => call<Machine[]>('EngineService', 'Machines'),
+  Machines: () => list(call<Machine[]>('EngineService', 'Machines')),
   InitMachine: () => call<void>('EngineService', 'InitMachine'),
   StartMachine: () => call<void>('EngineService', 'StartMachine'),
   StopMachine: () => call<void>('EngineService', 'StopMachine'),
@@ -183,8 +186,8 @@ export const ImageService = {
 };
 
 export const VaultService = {
-  Vaults: () => call<string[]>('VaultService', 'Vaults'),
-  List: (vault: string) => call<VaultEntry[]>('VaultService', 'List', vault),
+  Vaults: () => list(call<string[]>('VaultService', 'Vaults')),
+  List: (vault: string) => list(call<VaultEntry[]>('VaultService', 'List', vault)),
   SetEnv: (vault: string, name: string, value: string) => call<void>('VaultService', 'SetEnv', vault, name, value),
   SetFile: (vault: string, path: string, mode: string, value: string) =>
     call<void>('VaultService', 'SetFile', vault, path, mode, value),
@@ -193,24 +196,24 @@ export const VaultService = {
 };
 
 export const ProviderService = {
-  List: () => call<Provider[]>('ProviderService', 'List'),
+  List: () => list(call<Provider[]>('ProviderService', 'List')),
   Test: (name: string) => call<ProviderTest>('ProviderService', 'Test', name),
 };
 
 export const LoopService = {
-  List: () => call<LoopMeta[]>('LoopService', 'List'),
+  List: () => list(call<LoopMeta[]>('LoopService', 'List')),
   Create: (req: CreateLoop) => call<LoopMeta>('LoopService', 'Create', req),
   Get: (id: string) => call<LoopMeta>('LoopService', 'Get', id),
   Rename: (id: string, title: string) => call<void>('LoopService', 'Rename', id, title),
   Archive: (id: string, archived: boolean) => call<void>('LoopService', 'Archive', id, archived),
   Delete: (id: string) => call<void>('LoopService', 'Delete', id),
-  Messages: (id: string) => call<Msg[]>('LoopService', 'Messages', id),
+  Messages: (id: string) => list(call<Msg[]>('LoopService', 'Messages', id)),
   Send: (id: string, text: string) => call<{ queued: boolean; queueId?: string }>('LoopService', 'Send', id, text),
   Interrupt: (id: string) => call<void>('LoopService', 'Interrupt', id),
-  Queue: (id: string) => call<QueueItem[]>('LoopService', 'Queue', id),
+  Queue: (id: string) => list(call<QueueItem[]>('LoopService', 'Queue', id)),
   Unqueue: (id: string, queueId: string) => call<void>('LoopService', 'Unqueue', id, queueId),
   SetPermissionMode: (id: string, mode: string) => call<void>('LoopService', 'SetPermissionMode', id, mode),
-  HostExecAudit: (id: string) => call<HostExecEntry[]>('LoopService', 'HostExecAudit', id),
+  HostExecAudit: (id: string) => list(call<HostExecEntry[]>('LoopService', 'HostExecAudit', id)),
 };
 
 export const TerminalService = {
@@ -222,7 +225,7 @@ export const TerminalService = {
 };
 
 export const WorkdirService = {
-  Tree: (loopId: string, path: string) => call<TreeEntry[]>('WorkdirService', 'Tree', loopId, path),
+  Tree: (loopId: string, path: string) => list(call<TreeEntry[]>('WorkdirService', 'Tree', loopId, path)),
   Read: (loopId: string, path: string) => call<FileContent>('WorkdirService', 'Read', loopId, path),
   GitStatus: (loopId: string) => call<GitStatus>('WorkdirService', 'GitStatus', loopId),
   GitDiff: (loopId: string, path: string) => call<string>('WorkdirService', 'GitDiff', loopId, path),

@@ -60,18 +60,7 @@ export function Sidebar() {
         )}
         {all.length > 0 && visible.length === 0 && <div className="muted pad">No loop matches “{query}”.</div>}
         {visible.map((l) => (
-          <NavLink
-            key={l.id}
-            to={`/loops/${l.id}`}
-            className={({ isActive }) => `loop-item ${isActive ? 'active' : ''} ${l.archived ? 'archived' : ''}`}
-            data-testid={`loop-item-${l.id}`}
-          >
-            <span className={`status-dot status-${l.status}`} title={l.status} />
-            <span className="loop-item-text">
-              <span className="loop-item-title">{l.title || 'Untitled loop'}</span>
-              <span className="loop-item-sub">{l.repo ? shortRepo(l.repo) : l.status}</span>
-            </span>
-          </NavLink>
+          <LoopItem key={l.id} loop={l} />
         ))}
       </nav>
       {archivedCount > 0 && (
@@ -82,6 +71,26 @@ export function Sidebar() {
       )}
       {creating && <NewLoopDialog onClose={() => setCreating(false)} onCreated={() => loops.reload()} />}
     </aside>
+  );
+}
+
+/** One loop row; follows the loop's live status between list refreshes. */
+function LoopItem({ loop }: { loop: LoopMeta }) {
+  const [live, setLive] = useState<string | null>(null);
+  useEvent(topics.loopStatus(loop.id), (s: { status: string }) => setLive(s.status));
+  const status = live ?? loop.status;
+  return (
+    <NavLink
+      to={`/loops/${loop.id}`}
+      className={({ isActive }) => `loop-item ${isActive ? 'active' : ''} ${loop.archived ? 'archived' : ''}`}
+      data-testid={`loop-item-${loop.id}`}
+    >
+      <span className={`status-dot status-${status}`} title={status} />
+      <span className="loop-item-text">
+        <span className="loop-item-title">{loop.title || 'Untitled loop'}</span>
+        <span className="loop-item-sub">{loop.repo ? shortRepo(loop.repo) : status}</span>
+      </span>
+    </NavLink>
   );
 }
 

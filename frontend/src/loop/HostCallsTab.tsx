@@ -4,7 +4,7 @@ import { formatBytes, formatTime, InlineError, useEvent, useLoad } from '../ui';
 /** Audit of the host CLIs the sandbox asked loopat to run on its behalf. */
 export function HostCallsTab({ loopId }: { loopId: string }) {
   const audit = useLoad<HostExecEntry[]>(() => LoopService.HostExecAudit(loopId), [loopId]);
-  useEvent(topics.loopHostExec(loopId), (e: HostExecEntry) => audit.set([...(audit.data ?? []), e]));
+  useEvent(topics.loopHostExec(loopId), (e: HostExecEntry) => audit.update((prev) => [...(prev ?? []), e]));
   const rows = [...(audit.data ?? [])].reverse();
   return (
     <div className="host-calls" data-testid="hostcalls">

@@ -29,7 +29,7 @@ function Loop({ id }: { id: string }) {
   const [panelOpen, setPanelOpen] = useState(true);
 
   useEvent(topics.loopMessage(id), (m: Msg) => {
-    msgs.set([...(msgsRef.current ?? []), m]);
+    msgs.update((prev) => [...(prev ?? []), m]);
     setStreaming(NO_STREAM); // a whole line supersedes the partial text
   });
   useEvent(topics.loopDelta(id), (d: { kind: string; text: string }) => {
@@ -42,7 +42,7 @@ function Loop({ id }: { id: string }) {
     );
   });
   useEvent(topics.loopStatus(id), (s: { status: LoopStatus; detail?: string }) => {
-    if (meta.data) meta.set({ ...meta.data, status: s.status });
+    if (meta.data) meta.update((prev) => (prev ? { ...prev, status: s.status } : prev!));
     else meta.reload();
     setStatusDetail(s.detail ?? '');
     if (!BUSY.includes(s.status)) setStreaming(NO_STREAM);
@@ -54,9 +54,6 @@ function Loop({ id }: { id: string }) {
     msgs.reload();
     queue.reload();
   });
-
-  const msgsRef = useRef<Msg[] | undefined>(msgs.data);
-  msgsRef.current = msgs.data;
 
   if (meta.error && !meta.data) {
     return (

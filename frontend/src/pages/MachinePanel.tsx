@@ -70,7 +70,7 @@ export function MachinePanel() {
         <button className="btn" disabled={busy} onClick={() => run(() => EngineService.Reconnect()).then(() => state.reload())}>
           Reconnect
         </button>
-        {list.length === 0 && machines.data && (
+        {list.length === 0 && machines.data && (s?.phase === "absent" || s?.phase === "machine-stopped") && (
           <button className="btn" disabled={busy} data-testid="machine-init" onClick={() => act(EngineService.InitMachine)}>
             Create podman machine
           </button>

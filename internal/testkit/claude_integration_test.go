@@ -37,6 +37,7 @@ var streamJSONArgs = []string{"-p", "--input-format", "stream-json", "--output-f
 // make test). Root may not use --dangerously-skip-permissions / bypassPermissions (unless
 // IS_SANDBOX=1), so the Bash tool is pre-approved with --allowedTools Bash instead.
 func TestClaudeOnHostAgainstMock(t *testing.T) {
+	t.Parallel()
 	mock := mockapi.New(mockapi.Options{})
 	if err := mock.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -131,6 +132,7 @@ func startHostClaude(t *testing.T, mock *mockapi.Server, extraEnv ...string) *ho
 // TestClaudeScenariosOnHost checks the CLI accepts the mock's thinking, TaskCreate and
 // error replies, and shows what it makes of them.
 func TestClaudeScenariosOnHost(t *testing.T) {
+	t.Parallel()
 	mock := mockapi.New(mockapi.Options{})
 	if err := mock.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -175,6 +177,7 @@ func TestClaudeScenariosOnHost(t *testing.T) {
 // TestClaudeInterruptSlowTool interrupts the [[slow-tool]] Bash command through the
 // stream-json control protocol and continues the same process with [[echo]].
 func TestClaudeInterruptSlowTool(t *testing.T) {
+	t.Parallel()
 	mock := mockapi.New(mockapi.Options{})
 	if err := mock.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -332,6 +335,7 @@ func hasToolResult(evs []map[string]any, prefix string) bool {
 // image, as uid 2000, on a network the test creates, talking to the mock on that network's
 // gateway IP (and no other address), driven through the podman bindings' exec API.
 func TestClaudeInContainerAgainstMock(t *testing.T) {
+	t.Parallel()
 	bin := testkit.ClaudeBinary(t)
 	if os.Geteuid() != 0 {
 		t.Fatal("this test runs as root (make test): it chowns bind-mounted folders to the container's uid 2000")
@@ -375,7 +379,7 @@ func TestClaudeInContainerAgainstMock(t *testing.T) {
 		}
 	})
 	if err := containers.Start(ctx, created.ID, nil); err != nil {
-		t.Fatalf("start container: %v", err)
+		t.Fatalf("start container: %v (--init needs catatonit on the host: apt-get install catatonit)", err)
 	}
 
 	// The gateway address exists on the host only once a container is on the bridge.

@@ -115,7 +115,15 @@ func (s *Scrubber) AddEnvList(env []string) {
 // LooksSecretName reports whether an env or attribute name suggests a credential.
 func LooksSecretName(name string) bool {
 	up := strings.ToUpper(name)
-	for _, seg := range strings.FieldsFunc(up, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
+	segs := strings.FieldsFunc(up, func(r rune) bool { return r == '_' || r == '-' || r == '.' })
+	if len(segs) == 0 {
+		return false
+	}
+	switch segs[len(segs)-1] {
+	case "SOCK", "SOCKET", "FILE", "PATH", "DIR": // SSH_AUTH_SOCK, GOOGLE_KEY_FILE: a location, not the secret
+		return false
+	}
+	for _, seg := range segs {
 		switch seg {
 		case "PASS", "PASSWORD", "PASSWD", "PASSPHRASE", "AUTH", "PAT", "PRIVATE", "CREDENTIAL", "CREDENTIALS", "COOKIE":
 			return true
@@ -126,7 +134,6 @@ func LooksSecretName(name string) bool {
 			}
 		}
 	}
-	// camelCase names (apiKey, accessToken) arrive here as one segment.
 	return false
 }
 

@@ -71,14 +71,14 @@ func TestAddEnvUsesNames(t *testing.T) {
 	s.AddEnv(map[string]string{
 		"GITHUB_TOKEN": "ghp_tokenvalue", "DB_PASSWORD": "hunter22", "OPENAI_API_KEY": "sk-openai",
 		"apiKey": "camel-key", "GIT_AUTHOR_NAME": "Jane Doe", "HOME": "/home/user", "PWD": "/work",
-		"KEYBOARD": "us-intl",
+		"KEYBOARD": "us-intl", "SSH_AUTH_SOCK": "/tmp/ssh-agent.sock", "GIT_ASKPASS": "/usr/bin/askpass",
 	})
 	for _, secret := range []string{"ghp_tokenvalue", "hunter22", "sk-openai", "camel-key"} {
 		if s.String(secret) != Mask {
 			t.Errorf("%s not masked", secret)
 		}
 	}
-	for _, plain := range []string{"Jane Doe", "/home/user", "/work", "us-intl"} {
+	for _, plain := range []string{"Jane Doe", "/home/user", "/work", "us-intl", "/tmp/ssh-agent.sock", "/usr/bin/askpass"} {
 		if s.String(plain) != plain {
 			t.Errorf("%s masked", plain)
 		}

@@ -1,56 +1,62 @@
 // Command mock-anthropic serves the mock Anthropic Messages API (package mockapi) for
 // Playwright tests and demos. It prints its base URL as the first line of stdout, then
-// serves until killed.
+// serves until killed (SIGINT/SIGTERM).
 //
 //	go run ./internal/testkit/cmd/mock-anthropic --addr 127.0.0.1:0
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "listen address (host:port; port 0 picks a free one)")
-	chunkDelay := flag.Duration("chunk-delay", 0, "pause between streamed deltas, e.g. 50ms, to watch a UI stream")
-	verbose := flag.Bool("v", false, "log every request to stderr")
-	record := flag.String("record", "", "on exit, write every recorded request as JSON lines to this file")
-	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mock-anthropic:", err)
+		os.Exit(1)
+	}
+}
 
+// run serves until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mock-anthropic", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (host:port; port 0 picks a free one)")
+	chunkDelay := fs.Duration("chunk-delay", 0, "pause between streamed deltas, e.g. 50ms, to watch a UI stream")
+	verbose := fs.Bool("v", false, "log every request to stderr")
+	record := fs.String("record", "", "on exit, write every recorded request as JSON lines to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv := mockapi.New(mockapi.Options{ChunkDelay: *chunkDelay, Logger: logger})
 	if err := srv.Listen(*addr); err != nil {
-		fmt.Fprintln(os.Stderr, "mock-anthropic:", err)
-		os.Exit(1)
+		return err
 	}
-	fmt.Println(srv.URL())
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	defer srv.Close()
+	if _, err := fmt.Fprintln(stdout, srv.URL()); err != nil {
+		return fmt.Errorf("print URL: %w", err)
+	}
+	<-ctx.Done()
 	if *record != "" {
-		if err := writeRecord(*record, srv.Requests()); err != nil {
-			fmt.Fprintln(os.Stderr, "mock-anthropic:", err)
-		}
+		return writeRecord(*record, srv.Requests())
 	}
-	done := make(chan struct{})
-	go func() { _ = srv.Close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
+	return nil
 }
 
 func writeRecord(path string, reqs []mockapi.Request) error {
@@ -60,7 +66,8 @@ func writeRecord(path string, reqs []mockapi.Request) error {
 	}
 	enc := json.NewEncoder(f)
 	for _, r := range reqs {
-		line := map[string]any{"method": r.Method, "path": r.Path, "query": r.Query, "header": r.Header, "time": r.Time}
+		line := map[string]any{"method": r.Method, "path": r.Path, "query": r.Query, "header": r.Header,
+			"remote_addr": r.RemoteAddr, "time": r.Time}
 		if json.Valid(r.Body) {
 			line["body"] = json.RawMessage(r.Body)
 		} else {

@@ -104,12 +104,13 @@ func (e *Engine) discover(ctx context.Context) outcome {
 		return e.explicit(ctx, target{source: SourceContainerHost, uri: uri, identity: e.opts.Getenv("CONTAINER_SSHKEY")})
 	}
 	e.step("CONTAINER_HOST", "unset")
-	if e.cfg.Engine.URL != "" {
-		return e.explicit(ctx, target{source: SourceConfig, uri: e.cfg.Engine.URL})
+	cfg := e.config()
+	if cfg.Engine.URL != "" {
+		return e.explicit(ctx, target{source: SourceConfig, uri: cfg.Engine.URL})
 	}
 	e.step("config engine.url", "unset")
 
-	podman, found := findPodman(e.cfg.Engine.Podman, e.opts.GOOS, e.opts.LookPath)
+	podman, found := findPodman(cfg.Engine.Podman, e.opts.GOOS, e.opts.LookPath)
 	e.setPodman(podman)
 	if !found {
 		e.step("podman executable", "not found: "+podman)
@@ -272,12 +273,13 @@ func (e *Engine) fromMachine(ctx context.Context, known *State) outcome {
 		return outcome{state: State{Phase: PhaseError, Reason: "cannot list podman machines: " + err.Error(),
 			Hint: "check that podman works in a terminal: podman machine list"}}
 	}
-	m, ok := machine.Pick(list, e.cfg.Machine.Name)
+	name := e.config().Machine.Name
+	m, ok := machine.Pick(list, name)
 	if !ok {
 		e.step("machine socket", "no machine")
 		reason := "no podman machine has been created yet"
-		if e.cfg.Machine.Name != "" {
-			reason = fmt.Sprintf("podman machine %q does not exist", e.cfg.Machine.Name)
+		if name != "" {
+			reason = fmt.Sprintf("podman machine %q does not exist", name)
 		}
 		return outcome{state: State{Phase: PhaseAbsent, Reason: reason, Hint: NoMachineHint}}
 	}

@@ -125,6 +125,20 @@ func (e *Engine) State() State {
 	return e.state
 }
 
+// SetConfig applies a changed config (engine URL, podman path, machine settings); call
+// Refresh to reconnect with it.
+func (e *Engine) SetConfig(cfg config.Config) {
+	e.mu.Lock()
+	e.cfg = cfg
+	e.mu.Unlock()
+}
+
+func (e *Engine) config() config.Config {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg
+}
+
 // Podman is the podman executable path (the configured name when it is not installed).
 func (e *Engine) Podman() string {
 	e.mu.Lock()
@@ -143,7 +157,7 @@ func (e *Engine) Machines() machine.Provider {
 	if e.opts.Machines != nil {
 		return e.opts.Machines
 	}
-	return machine.NewCLI(e.Podman(), e.cfg.Machine, e.log)
+	return machine.NewCLI(e.Podman(), e.config().Machine, e.log)
 }
 
 // Conn returns ctx carrying the bindings connection when the engine is ready, else a
@@ -210,7 +224,7 @@ func (e *Engine) Refresh(ctx context.Context) State {
 // also stays on the State until the engine is ready.
 func (e *Engine) StartMachine(ctx context.Context, name string) error {
 	if name == "" {
-		name = e.cfg.Machine.Name
+		name = e.config().Machine.Name
 	}
 	e.mu.Lock()
 	e.machineStarting = true
@@ -236,7 +250,7 @@ func (e *Engine) StartMachine(ctx context.Context, name string) error {
 
 // InitMachine creates the machine with the configured sizes (progress on the bus).
 func (e *Engine) InitMachine(ctx context.Context) error {
-	o := machine.DefaultInitOptions(e.cfg.Machine)
+	o := machine.DefaultInitOptions(e.config().Machine)
 	err := e.Machines().Init(ctx, o, machine.BusProgress(e.bus, o.Name, "init"))
 	e.Refresh(ctx)
 	return err
@@ -245,7 +259,7 @@ func (e *Engine) InitMachine(ctx context.Context) error {
 // StopMachine stops the machine; the state becomes machine-stopped.
 func (e *Engine) StopMachine(ctx context.Context, name string) error {
 	if name == "" {
-		name = e.cfg.Machine.Name
+		name = e.config().Machine.Name
 	}
 	machine.BusProgress(e.bus, name, "stop")("stopping podman machine")
 	err := e.Machines().Stop(ctx, name)

@@ -233,7 +233,7 @@ func TestIntegrationDarwinMachineWithFakePodman(t *testing.T) {
 
 	// A hanging start times out with a diagnosis that stays on the state.
 	cfg.Machine.StartTimeout = 2
-	e.cfg = cfg
+	e.SetConfig(cfg)
 	t.Setenv("FAKE_PODMAN_FAIL", "start-hang")
 	began := time.Now()
 	err := e.StartMachine(ctx, "")
@@ -254,7 +254,7 @@ func TestIntegrationDarwinMachineWithFakePodman(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Machine.StartTimeout = 30
-	e.cfg = cfg
+	e.SetConfig(cfg)
 	if err := e.StartMachine(ctx, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestNoPodmanIsAbsentWithPlatformHint(t *testing.T) {
 		e := newTestEngine(t, config.Default(), Options{GOOS: goos, Getenv: env{}.get, LookPath: noPodman})
 		cfg := e.cfg
 		cfg.Engine.Podman = "definitely-not-podman-here"
-		e.cfg = cfg
+		e.SetConfig(cfg)
 		st := e.Refresh(context.Background())
 		if st.Phase != PhaseAbsent || !strings.Contains(st.Hint, hint) {
 			t.Errorf("%s: want absent with hint %q, got %+v", goos, hint, st)

@@ -1,6 +1,6 @@
 // Command mock-anthropic serves the mock Anthropic Messages API (package mockapi) for
 // Playwright tests and demos. It prints its base URL as the first line of stdout, then
-// serves until killed (SIGINT/SIGTERM).
+// serves until killed (SIGINT/SIGTERM) or until its parent process exits.
 //
 //	go run ./internal/testkit/cmd/mock-anthropic --addr 127.0.0.1:0
 package main
@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
@@ -22,10 +23,34 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	ctx = untilOrphaned(ctx)
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "mock-anthropic:", err)
 		os.Exit(1)
 	}
+}
+
+// untilOrphaned ends ctx when the parent process goes away. `go run` does not pass SIGTERM
+// on to the program it built, so killing `go run` would otherwise leave the mock running.
+func untilOrphaned(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	ppid := os.Getppid()
+	go func() {
+		defer cancel()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if os.Getppid() != ppid {
+					return
+				}
+			}
+		}
+	}()
+	return ctx
 }
 
 // run serves until ctx ends.

@@ -95,6 +95,17 @@ func newTransport() *http.Transport {
 	}
 }
 
+// Serve answers HTTP on l (e.g. the loop's yamux stream listener) until l is closed.
+// There is no write timeout: model responses stream for minutes.
+func (g *Gateway) Serve(l net.Listener) error {
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("gateway serve: %w", err)
+	}
+	return nil
+}
+
 // ServeHTTP checks the placeholder and forwards the request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()

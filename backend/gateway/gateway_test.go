@@ -211,3 +211,33 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("placeholder %q", p)
 	}
 }
+
+func TestServeOnAListener(t *testing.T) {
+	var s seen
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.record(r) }))
+	defer upstream.Close()
+	ph := NewPlaceholder()
+	g, err := New(upstream.URL, realKey, ph, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(l) }()
+	resp := post(t, "http://"+l.Addr().String()+"/v1/messages", map[string]string{"x-api-key": ph}, "{}")
+	if resp.StatusCode != 200 || s.key != realKey {
+		t.Fatalf("status %d, upstream key %q", resp.StatusCode, s.key)
+	}
+	l.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the listener closed")
+	}
+}

@@ -100,3 +100,25 @@ func TestDarwinStartFailureKeepsDiagnosis(t *testing.T) {
 		t.Fatalf("diagnosis dropped by monitor: %+v", st)
 	}
 }
+
+// Linux whose default podman connection is a machine: a stopped machine is reported as
+// machine-stopped instead of being bypassed by the local sockets or an own service.
+func TestLinuxMachineConnectionStopped(t *testing.T) {
+	dir := shortDir(t)
+	t.Setenv("FAKE_PODMAN_STATE", filepath.Join(dir, "state"))
+	t.Setenv("FAKE_PODMAN_DELAY", "0")
+	fake := fakePodmanScript(t)
+	if out, err := exec.Command(fake, "machine", "init", "dev").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	rootful := startFakeAPI(t, filepath.Join(dir, "rootful.sock"))
+	cfg := config.Default()
+	cfg.Engine.Podman = fake
+	e := newTestEngine(t, cfg, Options{GOOS: "linux", Getenv: env{}.get, RootfulSocket: rootful.path})
+	if st := e.Refresh(context.Background()); st.Phase != PhaseMachineStopped || st.Machine != "dev" || st.Hint != MachineStoppedHint {
+		t.Fatalf("want machine-stopped for dev, got %+v", st)
+	}
+	if e.service.running() {
+		t.Fatal("own service started although the connection names a machine")
+	}
+}

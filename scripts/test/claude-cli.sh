@@ -12,7 +12,7 @@ native="$prefix/node_modules/@anthropic-ai/claude-code-linux-x64"
 
 installed_version() {
   [ -f "$pkg/package.json" ] || return 0
-  node -p "require('$pkg/package.json').version" 2>/dev/null || true
+  sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$pkg/package.json" | head -1
 }
 
 # find_binary prints the executable ELF file of the native package (its layout is not a

@@ -104,7 +104,7 @@ type hostClaude struct {
 func startHostClaude(t *testing.T, mock *mockapi.Server, extraEnv ...string) *hostClaude {
 	t.Helper()
 	bin := testkit.ClaudeBinary(t)
-	h := &hostClaude{cwd: t.TempDir(), out: newEventStream(t), stderr: &syncBuf{}}
+	h := &hostClaude{cwd: t.TempDir(), out: newEventStream(), stderr: &syncBuf{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	h.cmd = exec.CommandContext(ctx, bin, append(streamJSONArgs, "--allowedTools", "Bash")...)
@@ -405,7 +405,7 @@ func TestClaudeInContainerAgainstMock(t *testing.T) {
 		t.Fatalf("exec create: %v", err)
 	}
 	stdinR, stdinW := io.Pipe()
-	out := newEventStream(t)
+	out := newEventStream()
 	var stderr syncBuf
 	var stdout, errw io.Writer = out, &stderr
 	attached := make(chan error, 1)
@@ -499,14 +499,13 @@ func lastOf(s []string) string {
 
 // eventStream is an io.Writer that parses claude's stream-json stdout into events.
 type eventStream struct {
-	t      *testing.T
 	mu     sync.Mutex
 	buf    []byte
 	events chan map[string]any
 }
 
-func newEventStream(t *testing.T) *eventStream {
-	return &eventStream{t: t, events: make(chan map[string]any, 1024)}
+func newEventStream() *eventStream {
+	return &eventStream{events: make(chan map[string]any, 4096)}
 }
 
 func (e *eventStream) Write(p []byte) (int, error) {
@@ -525,10 +524,13 @@ func (e *eventStream) Write(p []byte) (int, error) {
 		}
 		var ev map[string]any
 		if err := json.Unmarshal(line, &ev); err != nil {
-			e.t.Errorf("stdout line is not JSON: %q", line)
-			continue
+			// Reported by the reader: t.Errorf here could run after the test ended.
+			ev = map[string]any{"type": "not_json", "line": string(line)}
 		}
-		e.events <- ev
+		select {
+		case e.events <- ev:
+		default: // nobody reads any more (the test failed): drop rather than block the CLI
+		}
 	}
 }
 
@@ -541,6 +543,9 @@ func (e *eventStream) turnEvents(t *testing.T, timeout time.Duration) []map[stri
 		select {
 		case ev := <-e.events:
 			evs = append(evs, ev)
+			if ev["type"] == "not_json" {
+				t.Fatalf("claude printed a line that is not JSON: %q", ev["line"])
+			}
 			if ev["type"] == "result" {
 				return evs
 			}

@@ -228,3 +228,5 @@ func agentCmd(args ...string) agentCommand {
 func fmtSscan(s string, n *int) (int, error) { return fmt.Sscan(s, n) }
 
 type agentCommand = agentpkg.Command
+
+func jsonUnmarshal(b []byte, v any) { _ = json.Unmarshal(b, v) }

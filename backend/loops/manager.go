@@ -48,6 +48,8 @@ type Options struct {
 	ExtraMounts []Mount
 	// AgentBinary is the claude executable inside the container (default "claude").
 	AgentBinary string
+	// AgentEnv is extra non-secret environment for the agent (e.g. CLAUDE_CODE_MAX_RETRIES=2).
+	AgentEnv []string
 	// PartialMessages streams deltas (--include-partial-messages).
 	PartialMessages bool
 	// AfterContainerStart runs once a loop container runs, e.g. to attach host exec.
@@ -262,6 +264,10 @@ func (m *Manager) Archive(id string, archived bool) error {
 		return err
 	}
 	if archived {
+		r := m.runFor(id)
+		r.mu.Lock()
+		r.queue = nil // an archived loop sends nothing more
+		r.mu.Unlock()
 		m.stopLoop(context.Background(), id, StatusStopped)
 	}
 	m.publish("loops:changed", map[string]string{"id": id})
@@ -599,6 +605,7 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 		"ANTHROPIC_API_KEY=" + key,
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
 	}
+	env = append(env, m.opt.AgentEnv...)
 	names := make([]string, 0, len(envs))
 	for k := range envs {
 		names = append(names, k)
@@ -649,6 +656,18 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 		if meta, err := m.store.Get(id); err == nil && meta.SessionID != l.SessionID {
 			_, _ = m.store.Update(id, func(x *Meta) { x.SessionID = l.SessionID })
 		}
+	}
+	if l.Type == "system" && l.Subtype == "api_retry" {
+		// The CLI retries failed model calls with backoff for minutes: show it.
+		var rt struct {
+			Attempt    int    `json:"attempt"`
+			MaxRetries int    `json:"max_retries"`
+			Error      string `json:"error"`
+			Status     int    `json:"error_status"`
+		}
+		_ = json.Unmarshal(l.Raw, &rt)
+		m.publish("loop:"+id+":status", map[string]string{"status": StatusWorking,
+			"detail": fmt.Sprintf("model API error %d (%s), retry %d of %d", rt.Status, rt.Error, rt.Attempt, rt.MaxRetries)})
 	}
 	if l.Ephemeral() {
 		if l.Delta != nil && l.Delta.Text != "" {
@@ -710,13 +729,18 @@ func (m *Manager) onExit(id string, r *run, sess *agent.Session, e agent.Exit) {
 		return
 	}
 	msg := fmt.Sprintf("The agent exited unexpectedly (exit code %d)", e.Code)
+	hint := "Send a message to restart the agent; the conversation resumes where it was."
+	if e.Code == 127 {
+		msg += ": the claude CLI was not found in the sandbox image"
+		hint = "Rebuild the sandbox image (Settings › Sandbox), then send the message again."
+	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
 	if e.StderrTail != "" {
 		msg += "\n" + lastLines(e.StderrTail, 10)
 	}
-	m.fail(id, r, msg, "Send a message to restart the agent; the conversation resumes where it was.")
+	m.fail(id, r, msg, hint)
 }
 
 func lastLines(s string, n int) string {

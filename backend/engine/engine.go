@@ -363,7 +363,8 @@ func (e *Engine) rediscoverLocked(ctx context.Context) {
 		}
 		// Keep a machine-start diagnosis visible while the machine is still down.
 		prev := e.State()
-		if prev.Diagnosis != nil && o.state.Phase != PhaseReady && o.state.Phase != PhaseStarting && prev.Machine == o.state.Machine {
+		// A killed hung start can leave podman reporting the machine as "starting" for good.
+		if prev.Diagnosis != nil && !starting && prev.Machine == o.state.Machine {
 			o.state.Diagnosis, o.state.Reason, o.state.Hint = prev.Diagnosis, prev.Reason, prev.Hint
 		}
 		e.setState(o.state)

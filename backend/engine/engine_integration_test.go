@@ -248,6 +248,10 @@ func TestIntegrationDarwinMachineWithFakePodman(t *testing.T) {
 		t.Fatalf("diagnosis not on state: %+v", st)
 	}
 	t.Logf("hang diagnosis: %+v", se.Diagnosis)
+	time.Sleep(1500 * time.Millisecond) // a few monitor rounds: the diagnosis must stay visible
+	if st := e.State(); st.Diagnosis == nil || st.Diagnosis.Code != se.Diagnosis.Code {
+		t.Fatalf("monitor dropped the diagnosis: %+v", st)
+	}
 	t.Setenv("FAKE_PODMAN_FAIL", "")
 	// The hung start left the fake machine "starting"; a stop clears it and start works again.
 	if err := e.StopMachine(ctx, ""); err != nil {

@@ -172,7 +172,11 @@ type call struct {
 // ServeConn serves one host-exec call for loopID on c (identity = the caller's
 // link, never the request) and closes c.
 func (s *Server) ServeConn(loopID string, c net.Conn) {
-	defer c.Close()
+	defer func() {
+		// Unblock our frame reader even if the client keeps its end open.
+		_ = c.SetReadDeadline(time.Now())
+		c.Close()
+	}()
 	cl := &call{s: s, loopID: loopID, conn: c, fw: wire.NewWriter(c), start: time.Now()}
 	cl.entry = AuditEntry{Loop: loopID, Args: []string{}}
 	code, err := cl.serve()

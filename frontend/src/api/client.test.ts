@@ -172,7 +172,7 @@ describe('event subscription', () => {
     expect(timers).toHaveLength(1);
     timers.shift()!();
     FakeSocket.all[2].open();
-    expect(states).toEqual(['connecting', 'open', 'closed', 'connecting', 'closed', 'connecting', 'open']);
+    expect(states).toEqual(['open', 'closed', 'connecting', 'closed', 'connecting', 'open']);
     expect(reconnected).toHaveLength(1);
     c.close();
     expect(FakeSocket.all[2].closed).toBe(true);

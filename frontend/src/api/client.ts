@@ -111,7 +111,7 @@ function httpClient(deps: ClientDeps): Client {
   const connListeners = new Set<(s: ConnectionState) => void>();
   const setT = deps.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
   const clearT = deps.clearTimeout ?? ((id) => clearTimeout(id));
-  let state: ConnectionState = 'closed';
+  let state: ConnectionState = 'connecting'; // until the first attempt fails: no banner flash at start
   let socket: SocketLike | null = null;
   let retryTimer: unknown = null;
   let backoff = 500;

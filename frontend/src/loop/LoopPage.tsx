@@ -3,14 +3,14 @@ import { useNavigate, useParams } from 'react-router-dom';
 import { RECONNECTED } from '../api/client';
 import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type Msg, type QueueItem } from '../api/services';
 import { InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
-import { Transcript, type Streaming } from './Transcript';
+import { Transcript } from './Transcript';
+import { applyDelta, mergeTail, NO_STREAM, type Streaming } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
 
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 
-const NO_STREAM: Streaming = { text: '', thinking: '', tool: '' };
 const BUSY: LoopStatus[] = ['working', 'starting'];
 
 export function LoopPage() {
@@ -21,7 +21,16 @@ export function LoopPage() {
 
 function Loop({ id }: { id: string }) {
   const meta = useLoad<LoopMeta>(() => LoopService.Get(id), [id]);
-  const msgs = useLoad<Msg[]>(() => LoopService.Messages(id), [id]);
+  // Lines that arrive while the transcript is being fetched are merged into the result.
+  const arrived = useRef<Msg[] | null>(null);
+  const msgs = useLoad<Msg[]>(() => {
+    arrived.current = [];
+    return LoopService.Messages(id)
+      .then((fetched) => mergeTail(fetched, arrived.current ?? []))
+      .finally(() => {
+        arrived.current = null;
+      });
+  }, [id]);
   const queue = useLoad<QueueItem[]>(() => LoopService.Queue(id), [id]);
   const [streaming, setStreaming] = useState<Streaming>(NO_STREAM);
   const [statusDetail, setStatusDetail] = useState('');
@@ -29,17 +38,12 @@ function Loop({ id }: { id: string }) {
   const [panelOpen, setPanelOpen] = useState(true);
 
   useEvent(topics.loopMessage(id), (m: Msg) => {
+    arrived.current?.push(m);
     msgs.update((prev) => [...(prev ?? []), m]);
     setStreaming(NO_STREAM); // a whole line supersedes the partial text
   });
   useEvent(topics.loopDelta(id), (d: { kind: string; text: string }) => {
-    setStreaming((s) =>
-      d.kind === 'thinking'
-        ? { ...s, thinking: s.thinking + d.text }
-        : d.kind === 'text'
-          ? { ...s, text: s.text + d.text }
-          : { ...s, tool: s.tool + d.text },
-    );
+    setStreaming((s) => applyDelta(s, d));
   });
   useEvent(topics.loopStatus(id), (s: { status: LoopStatus; detail?: string }) => {
     if (meta.data) meta.update((prev) => (prev ? { ...prev, status: s.status } : prev!));

@@ -6,16 +6,7 @@ import remarkGfm from 'remark-gfm';
 import type { Msg } from '../api/services';
 import { formatTime } from '../ui';
 
-export interface Streaming {
-  text: string;
-  thinking: string;
-  tool: string;
-}
-
-interface ToolResult {
-  content: unknown;
-  is_error?: boolean;
-}
+import { collectToolResults, resultText, summarizeInput, type Streaming, type ToolResult } from './transcript';
 
 export function Transcript({ messages, streaming, working }: { messages: Msg[]; streaming: Streaming; working: boolean }) {
   const results = useMemo(() => collectToolResults(messages), [messages]);
@@ -44,18 +35,6 @@ export function Transcript({ messages, streaming, working }: { messages: Msg[]; 
       )}
     </div>
   );
-}
-
-function collectToolResults(messages: Msg[]): Map<string, ToolResult> {
-  const out = new Map<string, ToolResult>();
-  for (const m of messages) {
-    const content = m.type === 'user' ? m.message?.content : null;
-    if (!Array.isArray(content)) continue;
-    for (const c of content) {
-      if (c?.type === 'tool_result' && c.tool_use_id) out.set(c.tool_use_id, { content: c.content, is_error: c.is_error });
-    }
-  }
-  return out;
 }
 
 const Line = memo(function Line({
@@ -158,42 +137,6 @@ export function MarkdownText({ text }: { text: string }) {
       <Markdown remarkPlugins={[remarkGfm]}>{text}</Markdown>
     </div>
   );
-}
-
-/** One line describing what the tool was asked to do. */
-export function summarizeInput(name: string, input: any): string {
-  if (!input || typeof input !== 'object') return '';
-  switch (name) {
-    case 'Bash':
-      return input.command ?? '';
-    case 'Read':
-    case 'Write':
-    case 'Edit':
-    case 'MultiEdit':
-    case 'NotebookEdit':
-      return input.file_path ?? input.notebook_path ?? '';
-    case 'Glob':
-    case 'Grep':
-      return [input.pattern, input.path].filter(Boolean).join(' in ');
-    case 'WebFetch':
-      return input.url ?? '';
-    case 'WebSearch':
-      return input.query ?? '';
-    case 'Task':
-      return input.description ?? '';
-    case 'TodoWrite':
-      return `${(input.todos ?? []).length} items`;
-  }
-  const first = Object.values(input).find((v) => typeof v === 'string') as string | undefined;
-  return first ?? JSON.stringify(input);
-}
-
-function resultText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content))
-    return content.map((c) => (c?.type === 'text' ? c.text : c?.type === 'image' ? '[image]' : JSON.stringify(c))).join('\n');
-  if (content == null) return '';
-  return JSON.stringify(content, null, 2);
 }
 
 function ToolCard({ use, result }: { use: any; result?: ToolResult }) {

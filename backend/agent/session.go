@@ -16,6 +16,7 @@ type Command struct {
 	Env     []string // KEY=VALUE, given to this exec only (secrets never go into the container config)
 	User    string
 	WorkDir string
+	NoStdin bool // the process gets no stdin (reads see EOF at once)
 }
 
 // Process is a running exec'd process with piped stdio.

@@ -222,7 +222,7 @@ func lastResult(t *testing.T, m *Manager, id string) (string, string) {
 }
 
 func agentCmd(args ...string) agentCommand {
-	return agentCommand{Args: args, User: SandboxUser, WorkDir: SandboxWork}
+	return agentCommand{Args: args, User: SandboxUser, WorkDir: SandboxWork, NoStdin: true}
 }
 
 func fmtSscan(s string, n *int) (int, error) { return fmt.Sscan(s, n) }

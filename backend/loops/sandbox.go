@@ -1,7 +1,6 @@
 package loops
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
@@ -302,7 +304,7 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 	// sh records its pid, then becomes the command (same pid).
 	args := append([]string{"sh", "-c", `echo $$ > "$0"; exec "$@"`, pidFile}, cmd.Args...)
 	opts := dockerContainer.ExecOptions{
-		User: cmd.User, Tty: tty, AttachStdin: true, AttachStdout: true, AttachStderr: !tty,
+		User: cmd.User, Tty: tty, AttachStdin: !cmd.NoStdin, AttachStdout: true, AttachStderr: !tty,
 		Env: cmd.Env, WorkingDir: cmd.WorkDir, Cmd: args,
 	}
 	if tty && cols > 0 && rows > 0 {
@@ -314,18 +316,33 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 		return nil, fmt.Errorf("exec in %s: %w", name, err)
 	}
 	p := &ExecProcess{sb: s, conn: c, container: name, execID: execID, pidFile: pidFile, tty: tty, done: make(chan struct{})}
+	// The connection context, not the caller's: the process outlives the request.
+	rw, err := startExec(c, execID, tty)
+	if err != nil {
+		return nil, fmt.Errorf("start exec in %s: %w", name, err)
+	}
 	stdinR, stdinW := io.Pipe()
 	stdoutR, stdoutW := io.Pipe()
 	stderrR, stderrW := io.Pipe()
 	p.stdinW, p.stdoutR, p.stderrR = stdinW, stdoutR, stderrR
-	var outW, errW io.Writer = stdoutW, stderrW
-	attach := new(containers.ExecStartAndAttachOptions).
-		WithInputStream(*bufio.NewReader(stdinR)).WithAttachInput(true).
-		WithOutputStream(outW).WithAttachOutput(true).
-		WithErrorStream(errW).WithAttachError(!tty)
+	if cmd.NoStdin {
+		stdinW.Close()
+	} else {
+		go func() {
+			_, _ = io.Copy(rw, stdinR)
+		}()
+	}
 	go func() {
-		// The connection context, not the caller's: the process outlives the request.
-		err := containers.ExecStartAndAttach(c, execID, attach)
+		var err error
+		if tty {
+			_, err = io.Copy(stdoutW, rw)
+		} else {
+			err = demux(rw, stdoutW, stderrW)
+		}
+		if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
+			err = nil
+		}
+		rw.Close()
 		p.code = -1
 		if insp, ierr := containers.ExecInspect(c, execID, nil); ierr == nil {
 			p.code = insp.ExitCode
@@ -335,10 +352,67 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 		p.err = err
 		stdoutW.Close()
 		stderrW.Close()
-		stdinW.Close() // ends the bindings stdin copier with EOF
+		stdinW.Close()
+		stdinR.Close()
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// startExec starts an exec session attached over an upgraded connection. We do not use
+// containers.ExecStartAndAttach: it switches the caller's own terminal (os.Stdin) to raw
+// mode when that is a TTY, and swaps the shared client's transport while it dials.
+func startExec(conn context.Context, execID string, tty bool) (io.ReadWriteCloser, error) {
+	c, err := bindings.GetClient(conn)
+	if err != nil {
+		return nil, err
+	}
+	body := fmt.Sprintf(`{"Detach":false,"Tty":%t}`, tty)
+	resp, err := c.DoRequest(conn, strings.NewReader(body), http.MethodPost, "/exec/%s/start", nil,
+		http.Header{"Connection": {"Upgrade"}, "Upgrade": {"tcp"}, "Content-Type": {"application/json"}}, execID)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		defer resp.Body.Close()
+		if err := resp.Process(nil); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("unexpected response %d", resp.StatusCode)
+	}
+	rw, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		resp.Body.Close()
+		return nil, errors.New("exec connection is not writable")
+	}
+	return rw, nil
+}
+
+// demux splits podman's multiplexed stream (8-byte frame headers) into stdout and stderr.
+func demux(r io.Reader, stdout, stderr io.Writer) error {
+	buf := make([]byte, 32*1024)
+	for {
+		fd, size, err := containers.DemuxHeader(r, buf)
+		if err != nil {
+			return err
+		}
+		frame, err := containers.DemuxFrame(r, buf, size)
+		if err != nil {
+			return err
+		}
+		switch fd {
+		case 1:
+			if _, err := stdout.Write(frame); err != nil {
+				return err
+			}
+		case 2:
+			if _, err := stderr.Write(frame); err != nil {
+				return err
+			}
+		case 3:
+			return fmt.Errorf("podman: %s", frame)
+		}
+	}
 }
 
 func (p *ExecProcess) ID() string            { return p.execID }
@@ -385,12 +459,13 @@ func (p *ExecProcess) Kill(ctx context.Context) error {
 			err = fmt.Errorf("kill process: %w", err)
 			return
 		}
-		var sink io.Writer = io.Discard
-		err = containers.ExecStartAndAttach(p.conn, kid, new(containers.ExecStartAndAttachOptions).
-			WithOutputStream(sink).WithErrorStream(sink).WithAttachOutput(true).WithAttachError(true))
-		if err != nil {
+		var rw io.ReadWriteCloser
+		if rw, err = startExec(p.conn, kid, false); err != nil {
 			err = fmt.Errorf("kill process: %w", err)
+			return
 		}
+		_ = demux(rw, io.Discard, io.Discard)
+		rw.Close()
 	})
 	select {
 	case <-p.done:

@@ -169,7 +169,7 @@ func run(n int) error {
 		if err := m.EnsureContainer(ctx, meta.ID); err != nil {
 			return err
 		}
-		p, err := m.Sandbox().Exec(ctx, meta.ID, agent.Command{Args: []string{"true"}, User: loops.SandboxUser}, false, 0, 0)
+		p, err := m.Sandbox().Exec(ctx, meta.ID, agent.Command{Args: []string{"true"}, User: loops.SandboxUser, NoStdin: true}, false, 0, 0)
 		if err != nil {
 			return err
 		}
@@ -247,7 +247,7 @@ func run(n int) error {
 		later = append(later, d)
 		t0 := time.Now()
 		p, err := m.Sandbox().Exec(ctx, meta.ID, agent.Command{
-			Args: []string{"claude", "-p", "--model", "claude-sonnet-4-5", "hello again"}, User: loops.SandboxUser, WorkDir: "/tmp",
+			Args: []string{"claude", "-p", "--model", "claude-sonnet-4-5", "hello again"}, User: loops.SandboxUser, WorkDir: "/tmp", NoStdin: true,
 			Env: []string{"HOME=/tmp/oneshot-home", "ANTHROPIC_BASE_URL=" + mockURL, "ANTHROPIC_API_KEY=sk-bench", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"},
 		}, false, 0, 0)
 		if err != nil {

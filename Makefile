@@ -16,7 +16,7 @@ WAILS_TAGS    := remote exclude_graphdriver_btrfs containers_image_openpgp
 endif
 LDFLAGS       := -X github.com/loopat/desktop/backend/version.Version=$(VERSION)
 # The sandbox runs Linux on the host's CPU architecture (inside the podman VM on macOS).
-SANDBOX_ARCH  := $(shell case "$$(uname -m)" in arm64|aarch64) echo arm64;; *) echo amd64;; esac)
+SANDBOX_ARCH  := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/x86_64/amd64/')
 BIN           := build/bin/loopat
 ITEST_TIMEOUT ?= 60m
 

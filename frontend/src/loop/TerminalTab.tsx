@@ -60,8 +60,25 @@ export function TerminalTab({ loopId, visible }: { loopId: string; visible: bool
         toasts.error(e);
       },
     );
+    // Keystrokes must reach the shell in order, but RPCs over HTTP may overtake each
+    // other: one write in flight at a time, later keystrokes batched behind it.
+    let pending = '';
+    let inFlight = false;
+    const flush = () => {
+      if (inFlight || !pending || !sid || disposed) return;
+      const chunk = pending;
+      pending = '';
+      inFlight = true;
+      TerminalService.Write(sid, toBase64(chunk))
+        .catch((e) => toasts.error(e))
+        .finally(() => {
+          inFlight = false;
+          flush();
+        });
+    };
     const dataSub = term.onData((d) => {
-      if (sid) TerminalService.Write(sid, toBase64(d)).catch((e) => toasts.error(e));
+      pending += d;
+      flush();
     });
     const resizeSub = term.onResize(({ cols, rows }) => {
       if (sid) TerminalService.Resize(sid, cols, rows).catch(() => {});

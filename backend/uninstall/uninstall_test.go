@@ -1,0 +1,374 @@
+package uninstall
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/vault"
+)
+
+// memKeyring stands in for the OS keychain (none here in unit tests); failDelete injects
+// a keychain failure.
+type memKeyring struct {
+	mu         sync.Mutex
+	m          map[string]string
+	failDelete bool
+}
+
+func newMemKeyring() *memKeyring { return &memKeyring{m: map[string]string{}} }
+
+func (k *memKeyring) Set(s, a, v string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[s+"\x00"+a] = v
+	return nil
+}
+
+func (k *memKeyring) Get(s, a string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[s+"\x00"+a]
+	if !ok {
+		return "", vault.ErrNotFound
+	}
+	return v, nil
+}
+
+func (k *memKeyring) Delete(s, a string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.failDelete {
+		return errors.New("keychain is locked")
+	}
+	if _, ok := k.m[s+"\x00"+a]; !ok {
+		return vault.ErrNotFound
+	}
+	delete(k.m, s+"\x00"+a)
+	return nil
+}
+
+func (k *memKeyring) len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.m)
+}
+
+func write(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixture makes a workspace with a loop, logs, a context repo and one secret.
+func fixture(t *testing.T) (Deps, *memKeyring) {
+	t.Helper()
+	ws, err := config.NewWorkspace(filepath.Join(t.TempDir(), ".ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, ws.ConfigPath(), "[ui]\n")
+	write(t, filepath.Join(ws.LogsDir(), "app.log"), "log line\n")
+	write(t, filepath.Join(ws.RunDir(), "podman.sock"), "")
+	loop := filepath.Join(ws.LoopsDir(), "abc123")
+	write(t, filepath.Join(loop, "meta.json"), `{"id":"abc123"}`)
+	write(t, filepath.Join(loop, "messages.jsonl"), "{}\n")
+	write(t, filepath.Join(loop, "workdir", "main.go"), "package main\n")
+	write(t, filepath.Join(loop, "home", ".claude", "projects", "s.jsonl"), "{}\n")
+	write(t, filepath.Join(loop, "home", ".npm", "cache.bin"), strings.Repeat("x", 5000))
+	write(t, filepath.Join(ws.Home, "context", "notes.md"), "# notes\n")
+	kr := newMemKeyring()
+	v := vault.New(ws, kr)
+	if err := v.SetEnv("", "API_TOKEN", "s3cret-value"); err != nil {
+		t.Fatal(err)
+	}
+	return Deps{
+		Workspace: ws,
+		Conn:      func(context.Context) (context.Context, error) { return nil, errors.New("no podman in unit tests") },
+		Keychain:  v,
+		GOOS:      "darwin",
+	}, kr
+}
+
+func TestPlanRendersEverythingAndNoSecretValue(t *testing.T) {
+	d, _ := fixture(t)
+	p, err := MakePlan(context.Background(), d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Containers = []Container{{Name: "loopat-ws-abc123", ID: "0123456789abcdef", Running: true}}
+	p.Images = []Image{
+		{Ref: "localhost/loopat-sandbox-aa:latest", ID: "aaaaaaaaaaaaaaaa", Size: 2_500_000_000, Action: ImageRemove},
+		{Ref: "localhost/loopat-sandbox-bb:latest", ID: "bbbbbbbbbbbbbbbb", Size: 1_000_000, Action: ImageUntag, StaysFor: []string{"workspace ws2"}},
+	}
+	p.Networks = []Network{{Name: "loopat-ws"}}
+	var b bytes.Buffer
+	p.Render(&b)
+	out := b.String()
+	for _, want := range []string{
+		`Uninstall workspace "ws"`,
+		"loopat-ws-abc123  0123456789ab  (running: stopped first)",
+		"localhost/loopat-sandbox-aa:latest  aaaaaaaaaaaa  2.5 GB",
+		"stays: used by workspace ws2",
+		"  - loopat-ws\n",
+		"default/env/API_TOKEN",
+		"  - " + d.Workspace.Home + "  ",
+		"podman machine stop && podman machine rm",
+		"Could not check",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cret-value") {
+		t.Fatal("plan shows a secret value")
+	}
+	if len(p.Keychain) != 1 || !strings.HasPrefix(p.Keychain[0].Service, "loopat:ws:") {
+		t.Fatalf("keychain plan %+v", p.Keychain)
+	}
+	// Images that stay for another workspace are not counted as freed space.
+	if got := p.RemoveBytes(); got < 2_500_000_000 || got >= 2_501_000_000+diskSize(d.Workspace.Home) {
+		t.Fatalf("RemoveBytes %d", got)
+	}
+}
+
+func TestPlanKeepDataListsWhatStays(t *testing.T) {
+	d, _ := fixture(t)
+	d.GOOS = "linux"
+	p, err := MakePlan(context.Background(), d, Options{KeepData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]string{}
+	for _, f := range p.Folders {
+		rel, _ := filepath.Rel(d.Workspace.Home, f.Path)
+		actions[rel] = f.Action
+	}
+	want := map[string]string{
+		"config.toml": FolderKeep, "context": FolderKeep,
+		"loops/abc123/meta.json": FolderKeep, "loops/abc123/messages.jsonl": FolderKeep,
+		"loops/abc123/workdir": FolderKeep, "loops/abc123/home/.claude": FolderKeep,
+		"loops/abc123/home/.npm": FolderRemove, "logs": FolderRemove, "run": FolderRemove, "vaults.json": FolderRemove,
+	}
+	for k, v := range want {
+		if actions[k] != v {
+			t.Errorf("%s: action %q, want %q (all: %v)", k, actions[k], v, actions)
+		}
+	}
+	var b bytes.Buffer
+	p.Render(&b)
+	if !strings.Contains(b.String(), "stays: transcript") || strings.Contains(b.String(), "podman machine") {
+		t.Errorf("linux keep-data plan:\n%s", b.String())
+	}
+}
+
+func TestRunFullRemovesHomeAndSecretsWithoutPodman(t *testing.T) {
+	d, kr := fixture(t)
+	stoppedLoops, stoppedService := false, false
+	d.StopLoops = func(context.Context) error { stoppedLoops = true; return nil }
+	d.StopService = func() error { stoppedService = true; return nil }
+	var steps []Step
+	res := Run(context.Background(), d, Options{}, func(s Step) { steps = append(steps, s) })
+	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("LOOPAT_HOME still there: %v", err)
+	}
+	if kr.len() != 0 {
+		t.Fatalf("%d keychain items left", kr.len())
+	}
+	if !stoppedLoops || !stoppedService {
+		t.Fatalf("stop loops %v, stop service %v", stoppedLoops, stoppedService)
+	}
+	// Podman was unreachable: its steps are skipped and reported as unchecked, not as done.
+	if res.Complete() || len(res.Remaining) != 1 || !strings.Contains(res.Remaining[0].Reason, "not checked") {
+		t.Fatalf("remaining %+v", res.Remaining)
+	}
+	final := map[string]string{}
+	for _, s := range res.Steps {
+		final[s.Step] = s.Status
+	}
+	want := map[string]string{StepStopLoops: StatusSkipped, StepContainers: StatusSkipped, StepImages: StatusSkipped,
+		StepNetworks: StatusSkipped, StepKeychain: StatusDone, StepService: StatusDone, StepData: StatusDone}
+	for k, v := range want {
+		if final[k] != v {
+			t.Errorf("step %s %q, want %q", k, final[k], v)
+		}
+	}
+	if len(steps) != 2*len(Steps) || steps[0] != (Step{Step: StepStopLoops, Status: StatusRunning}) {
+		t.Fatalf("progress %+v", steps)
+	}
+	// A second run finds nothing and succeeds.
+	res2 := Run(context.Background(), d, Options{}, nil)
+	for _, s := range res2.Steps {
+		if s.Status == StatusFailed {
+			t.Fatalf("rerun step failed: %+v", s)
+		}
+	}
+}
+
+func TestRunKeepDataKeepsWhatItPromises(t *testing.T) {
+	d, kr := fixture(t)
+	Run(context.Background(), d, Options{KeepData: true}, nil)
+	h := d.Workspace.Home
+	for _, keep := range []string{"config.toml", "context/notes.md", "loops/abc123/meta.json", "loops/abc123/messages.jsonl",
+		"loops/abc123/workdir/main.go", "loops/abc123/home/.claude/projects/s.jsonl"} {
+		if _, err := os.Stat(filepath.Join(h, keep)); err != nil {
+			t.Errorf("keep-data removed %s: %v", keep, err)
+		}
+	}
+	for _, gone := range []string{"logs", "run", "vaults.json", "loops/abc123/home/.npm"} {
+		if _, err := os.Stat(filepath.Join(h, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("keep-data left %s: %v", gone, err)
+		}
+	}
+	if kr.len() != 0 {
+		t.Fatalf("keep-data left %d keychain items", kr.len())
+	}
+}
+
+func TestRunKeychainFailureKeepsIndexAndRerunFinishes(t *testing.T) {
+	d, kr := fixture(t)
+	kr.failDelete = true
+	res := Run(context.Background(), d, Options{}, nil)
+	idx := filepath.Join(d.Workspace.Home, "vaults.json")
+	if _, err := os.Stat(idx); err != nil {
+		t.Fatalf("vault index removed although the keychain purge failed: %v", err)
+	}
+	if _, err := os.Stat(d.Workspace.LoopsDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the rest of the data step did not continue: %v", err)
+	}
+	if !slices.ContainsFunc(res.Remaining, func(l Leftover) bool { return strings.Contains(l.What, "keychain") }) {
+		t.Fatalf("remaining lacks the keychain: %+v", res.Remaining)
+	}
+	kr.failDelete = false
+	Run(context.Background(), d, Options{}, nil)
+	if kr.len() != 0 {
+		t.Fatalf("rerun left %d keychain items", kr.len())
+	}
+	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rerun left LOOPAT_HOME: %v", err)
+	}
+}
+
+func TestRunInterruptedThenFinishes(t *testing.T) {
+	d, kr := fixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	d.StopLoops = func(context.Context) error { cancel(); return nil } // interrupted after the first step
+	res := Run(ctx, d, Options{}, nil)
+	if _, err := os.Stat(d.Workspace.Home); err != nil {
+		t.Fatalf("interrupted run went on: %v", err)
+	}
+	if res.Steps[len(res.Steps)-1].Status != StatusFailed || !strings.Contains(res.Steps[len(res.Steps)-1].Detail, "interrupted") {
+		t.Fatalf("steps %+v", res.Steps)
+	}
+	d.StopLoops = nil
+	Run(context.Background(), d, Options{}, nil)
+	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) || kr.len() != 0 {
+		t.Fatalf("second run did not finish: home %v, %d secrets", err, kr.len())
+	}
+}
+
+func TestRunDryRunChangesNothing(t *testing.T) {
+	d, kr := fixture(t)
+	before := diskSize(d.Workspace.Home)
+	called := false
+	d.StopService = func() error { called = true; return nil }
+	res := Run(context.Background(), d, Options{DryRun: true}, nil)
+	if diskSize(d.Workspace.Home) != before || kr.len() != 1 || called || len(res.Removed) != 0 {
+		t.Fatalf("dry run changed something: %+v", res)
+	}
+	for _, s := range res.Steps {
+		if s.Status != StatusSkipped {
+			t.Fatalf("dry run step %+v", s)
+		}
+	}
+}
+
+func TestCLINonInteractiveWithoutYesRemovesNothing(t *testing.T) {
+	d, kr := fixture(t)
+	var out, errOut bytes.Buffer
+	code := RunCLI(context.Background(), []string{"uninstall"}, strings.NewReader("ws\n"), &out, &errOut, d, false)
+	if code != ExitNotConfirm || !strings.Contains(errOut.String(), "nothing removed") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "Keychain items (1") {
+		t.Fatalf("plan not printed:\n%s", out.String())
+	}
+	if _, err := os.Stat(d.Workspace.ConfigPath()); err != nil || kr.len() != 1 {
+		t.Fatalf("non-interactive refusal removed something: %v, %d secrets", err, kr.len())
+	}
+}
+
+func TestCLIConfirmation(t *testing.T) {
+	d, kr := fixture(t)
+	var out, errOut bytes.Buffer
+	// A prefix of the name, or another workspace's name, does not confirm.
+	for _, typed := range []string{"w\n", "ws2\n", "\n", "yes\n"} {
+		if code := RunCLI(context.Background(), nil, strings.NewReader(typed), &out, &errOut, d, true); code != ExitNotConfirm {
+			t.Fatalf("typed %q: exit %d", typed, code)
+		}
+	}
+	if _, err := os.Stat(d.Workspace.Home); err != nil || kr.len() != 1 {
+		t.Fatal("a wrong confirmation removed something")
+	}
+	if code := RunCLI(context.Background(), []string{"--dry-run"}, nil, &out, &errOut, d, false); code != ExitOK {
+		t.Fatalf("dry run exit %d", code)
+	}
+	if _, err := os.Stat(d.Workspace.Home); err != nil {
+		t.Fatal("dry run removed the home")
+	}
+	out.Reset()
+	code := RunCLI(context.Background(), nil, strings.NewReader("  ws \n"), &out, &errOut, d, true)
+	// Podman is unreachable in unit tests, so the run is incomplete (exit 1) but the rest went.
+	if code != ExitFailed || !strings.Contains(out.String(), "[done] data") || kr.len() != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("confirmed run left the home")
+	}
+}
+
+func TestCLIFlags(t *testing.T) {
+	d, _ := fixture(t)
+	var out, errOut bytes.Buffer
+	if code := RunCLI(context.Background(), []string{"--bogus"}, nil, &out, &errOut, d, false); code != ExitUsage {
+		t.Fatalf("bad flag exit %d", code)
+	}
+	if code := RunCLI(context.Background(), []string{"extra"}, nil, &out, &errOut, d, false); code != ExitUsage {
+		t.Fatalf("extra arg exit %d", code)
+	}
+	if Confirmed("", "") {
+		t.Fatal("empty name confirmed")
+	}
+}
+
+func TestImageSelectionHelpers(t *testing.T) {
+	for ref, want := range map[string][2]string{
+		"localhost/loopat-sandbox-ab:ws-ws": {"localhost/loopat-sandbox-ab", "ws-ws"},
+		"localhost:5000/x":                  {"localhost:5000/x", ""},
+		"x:latest":                          {"x", "latest"},
+	} {
+		if r, tag := splitRef(ref); r != want[0] || tag != want[1] {
+			t.Errorf("splitRef(%q) = %q %q", ref, r, tag)
+		}
+	}
+	if !notFound(errors.New("no such container")) || notFound(errors.New("image is in use by a container")) {
+		t.Fatal("notFound")
+	}
+	if HumanSize(999) != "999 B" || HumanSize(1_500_000) != "1.5 MB" {
+		t.Fatal(HumanSize(1_500_000))
+	}
+}

@@ -32,7 +32,10 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const dismiss = (id: number) => setToasts((t) => t.filter((x) => x.id !== id));
   const push = useCallback((t: Omit<Toast, 'id'>) => {
     const id = next.current++;
-    setToasts((all) => [...all.slice(-4), { ...t, id }]);
+    // A failure repeated by a background refresh shows once, not as a stack.
+    setToasts((all) =>
+      all.some((x) => x.kind === t.kind && x.text === t.text && x.where === t.where) ? all : [...all.slice(-4), { ...t, id }],
+    );
     // Errors stay until dismissed; notes fade.
     if (t.kind === 'info') setTimeout(() => dismiss(id), 4000);
   }, []);

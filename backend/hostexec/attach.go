@@ -1,16 +1,19 @@
 package hostexec
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	dockerContainer "github.com/docker/docker/api/types/container"
 
@@ -52,40 +55,33 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 	}
 
 	log := s.log.With("loop", loopID, "container", shortID(containerID))
-	stdinR, stdinW := io.Pipe()
-	outR, outW := io.Pipe()
+	rw, err := startExec(conn, execID)
+	if err != nil {
+		return nil, fmt.Errorf("attach host exec to loop %s: start relay exec: %w", loopID, err)
+	}
 	relayLog := &tailWriter{log: log, max: 4 << 10}
-	var stdout, stderr io.Writer = outW, relayLog
-	opts := new(containers.ExecStartAndAttachOptions).
-		WithInputStream(*bufio.NewReader(stdinR)).WithOutputStream(stdout).WithErrorStream(stderr).
-		WithAttachInput(true).WithAttachOutput(true).WithAttachError(true)
-
-	attachCtx, cancelAttach := context.WithCancel(conn)
-	attachDone := make(chan error, 1)
+	outR, outW := io.Pipe()
 	go func() {
-		err := containers.ExecStartAndAttach(attachCtx, execID, opts)
-		if err == nil {
+		err := demux(rw, outW, relayLog)
+		if err == nil || errors.Is(err, net.ErrClosed) {
 			err = io.EOF
 		}
 		outW.CloseWithError(err)
-		attachDone <- err
 	}()
-
-	pipe := link.Pipe{Reader: outR, Writer: stdinW, Closer: func() error {
-		// Closing the relay's stdin makes it exit; reading side unblocks too.
-		stdinW.Close()
+	pipe := link.Pipe{Reader: outR, Writer: rw, Closer: func() error {
+		// Closing the attach connection closes the relay's stdin: it exits.
+		rw.Close()
 		outR.Close()
 		return nil
 	}}
 	sess, err := link.Serve(pipe, log)
 	if err != nil {
 		pipe.Close()
-		cancelAttach()
 		return nil, err
 	}
 	if err := s.Bind(loopID, p, sess); err != nil {
 		sess.Close()
-		cancelAttach()
+		pipe.Close()
 		return nil, err
 	}
 
@@ -94,12 +90,6 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 		endOnce.Do(func() {
 			sess.Close()
 			pipe.Close()
-			// The relay exits on stdin EOF; give the exec a moment, then drop the API call.
-			select {
-			case <-attachDone:
-			case <-time.After(5 * time.Second):
-			}
-			cancelAttach()
 			s.unbind(loopID, sess)
 		})
 	}
@@ -128,6 +118,59 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 	case <-ctx.Done():
 		end()
 		return nil, fmt.Errorf("attach host exec to loop %s: %w", loopID, ctx.Err())
+	}
+}
+
+// startExec starts an exec session attached over its own upgraded API connection.
+// containers.ExecStartAndAttach is not used: it swaps the shared client's transport
+// while dialing (racy with other API calls) and may put the app's own TTY in raw mode.
+func startExec(conn context.Context, execID string) (io.ReadWriteCloser, error) {
+	c, err := bindings.GetClient(conn)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.DoRequest(conn, strings.NewReader(`{"Detach":false,"Tty":false}`), http.MethodPost, "/exec/%s/start", nil,
+		http.Header{"Connection": {"Upgrade"}, "Upgrade": {"tcp"}, "Content-Type": {"application/json"}}, execID)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		defer resp.Body.Close()
+		if err := resp.Process(nil); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("unexpected response %d", resp.StatusCode)
+	}
+	rw, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		resp.Body.Close()
+		return nil, errors.New("exec connection is not writable")
+	}
+	return rw, nil
+}
+
+// demux splits podman's multiplexed attach stream (8-byte frame headers).
+func demux(r io.Reader, stdout, stderr io.Writer) error {
+	buf := make([]byte, 32<<10)
+	for {
+		fd, size, err := containers.DemuxHeader(r, buf)
+		if err != nil {
+			return err
+		}
+		frame, err := containers.DemuxFrame(r, buf, size)
+		if err != nil {
+			return err
+		}
+		switch fd {
+		case 1:
+			if _, err := stdout.Write(frame); err != nil {
+				return err
+			}
+		case 2:
+			_, _ = stderr.Write(frame)
+		case 3:
+			return fmt.Errorf("podman: %s", frame)
+		}
 	}
 }
 

@@ -40,12 +40,23 @@ func startPodmanService(t *testing.T) context.Context {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "podman.sock")
 	svc := exec.Command("podman", "system", "service", "--time=0", "unix://"+sock)
-	svc.Stderr = os.Stderr
+	// The service logs a "broken pipe" per closed attach; show its log only on failure.
+	svcLog, err := os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Stderr = svcLog
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(svcLog.Name())
+			t.Logf("podman service log:\n%s", b)
+		}
+	})
 	if err := svc.Start(); err != nil {
 		t.Fatalf("start podman service: %v", err)
 	}
 	t.Cleanup(func() { svc.Process.Kill(); svc.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second) // slow when the machine is busy
 	for {
 		if _, err := os.Stat(sock); err == nil {
 			break

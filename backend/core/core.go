@@ -17,6 +17,7 @@ import (
 	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/logging"
 	"github.com/loopat/desktop/backend/rpc"
+	"github.com/loopat/desktop/backend/secrets"
 	"github.com/loopat/desktop/backend/services"
 	"github.com/loopat/desktop/backend/vault"
 )
@@ -38,6 +39,7 @@ type Core struct {
 	Engine *engine.Engine
 	Images *images.Builder
 	Vault  *vault.Vault
+	Scrub  *secrets.Scrubber
 
 	System *services.SystemService
 
@@ -56,11 +58,17 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	if err := ws.Ensure(); err != nil {
 		return nil, fmt.Errorf("prepare workspace: %w", err)
 	}
-	log, logCloser, err := logging.Setup(logging.Options{Dir: ws.LogsDir(), Stderr: o.Stderr, Verbose: o.Verbose})
+	// Every secret value the app handles is registered with the scrubber, which masks it
+	// in logs, transcripts and audit lines.
+	scrub := secrets.New()
+	log, logCloser, err := logging.Setup(logging.Options{
+		Dir: ws.LogsDir(), Stderr: o.Stderr, Verbose: o.Verbose,
+		Wrap: func(h slog.Handler) slog.Handler { return secrets.NewLogHandler(h, scrub) },
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &Core{Workspace: ws, Bus: events.New(), Log: log}
+	c := &Core{Workspace: ws, Bus: events.New(), Log: log, Scrub: scrub}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.closers = append(c.closers, logCloser.Close)
 
@@ -83,7 +91,9 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	c.System = services.NewSystemService(ws, c.Config, c.ConfigErr, c.Bus, nil, c.Doctor)
 	engineSvc := services.NewEngineService(c.ctx, c.Engine, c.doctorDeps())
 	imageSvc := services.NewImageService(c.ctx, c.Images, func() (context.Context, error) { return c.Engine.Conn(c.ctx) })
-	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc)
+	vaultSvc := services.NewVaultService(c.Vault, c.Bus, scrub)
+	providerSvc := services.NewProviderService(c.ctx, c.System.CurrentConfig, c.Vault, vault.DefaultVault)
+	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc, vaultSvc, providerSvc)
 	return c, nil
 }
 

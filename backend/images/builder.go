@@ -144,10 +144,13 @@ func (b *Builder) ensure(ctx, conn context.Context, ref string, c *buildContext,
 	defer stop()
 	wsRef := workspaceRef(ref, b.ws.Name)
 	if !force {
-		// The workspace tag implies the image: one lookup on the hot path.
-		ok, err := pimages.Exists(call, wsRef, nil)
+		// Hot path: both tags exist, two cheap lookups, no context tar, no build.
+		ok, err := pimages.Exists(call, ref, nil)
+		if err == nil && ok {
+			ok, err = pimages.Exists(call, wsRef, nil)
+		}
 		if err != nil {
-			return fmt.Errorf("look up image %s: %w", wsRef, err)
+			return fmt.Errorf("look up image %s: %w", ref, err)
 		}
 		if ok {
 			return nil
@@ -190,6 +193,9 @@ func (b *Builder) buildOrTag(call context.Context, ref, wsRef string, c *buildCo
 			return tagRef(call, ref, wsRef)
 		}
 		oldID = info.ID
+	} else if ok, _ := pimages.Exists(call, wsRef, nil); ok && !force {
+		// Someone removed only the canonical tag: restore it from the workspace tag.
+		return tagRef(call, wsRef, ref)
 	}
 	id, err := b.build(call, ref, wsRef, c, pull, force, progress)
 	if err != nil {
@@ -247,6 +253,10 @@ func (b *Builder) build(call context.Context, ref, wsRef string, c *buildContext
 	opts.Layers = true
 	opts.NoCache = noCache
 	opts.RemoveIntermediateCtrs = true
+	// Without an explicit format and isolation the server finds no cached layers (the podman
+	// CLI sends these too), so every build would start from scratch.
+	opts.OutputFormat = buildahDefine.OCIv1ImageManifest
+	opts.Isolation = buildahDefine.IsolationOCI
 	opts.Out = parser
 	report, err := pimages.Build(call, []string{filepath.Join(dir, "Containerfile")}, opts)
 	if err == nil && (report == nil || report.ID == "") {

@@ -101,7 +101,7 @@ func runOnce(call context.Context, image, workspace string, cmd []string) (strin
 		defer wg.Done()
 		for l := range ch {
 			mu.Lock()
-			lines = append(lines, l)
+			lines = append(lines, strings.TrimSuffix(l, "\n"))
 			mu.Unlock()
 		}
 	}

@@ -108,8 +108,13 @@ func untagWorkspace(t *testing.T, name string) {
 
 func removeImage(t *testing.T, ref string) {
 	t.Cleanup(func() {
-		if _, errs := pimages.Remove(svc.Conn, []string{ref}, nil); len(errs) > 0 {
-			t.Logf("remove %s: %v", ref, errs)
+		info, err := pimages.GetImage(svc.Conn, ref, nil)
+		if err != nil || info.ImageData == nil {
+			return // never built (or already gone)
+		}
+		// By ID: removing one of several tags would only untag and leave the image behind.
+		if _, errs := pimages.Remove(svc.Conn, []string{info.ID}, new(pimages.RemoveOptions).WithForce(true)); len(errs) > 0 {
+			t.Errorf("remove %s: %v", ref, errs)
 		}
 	})
 }
@@ -121,6 +126,13 @@ func inspect(t *testing.T, ref string) *types.ImageInspectReport {
 		t.Fatalf("inspect %s: %v", ref, err)
 	}
 	return info
+}
+
+// probe runs cmd in a throwaway container of ref.
+func probe(ctx context.Context, ref, ws string, cmd []string) (string, int, error) {
+	call, stop := joinContexts(svc.Conn, ctx)
+	defer stop()
+	return runOnce(call, ref, ws, cmd)
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -230,8 +242,8 @@ func TestBaseImageBuildLabelsCacheAndContents(t *testing.T) {
 	}
 
 	// What the loop user gets.
-	out, code, err := runOnce(ctx, ref, b.ws.Name, []string{"sh", "-c",
-		"id -u; id -g; echo $HOME; sudo -n true && echo sudo-ok; command -v claude mise loopat-host; echo $PATH; test -w /opt/loopat-mise/shims && echo shims-writable"})
+	out, code, err := probe(ctx, ref, b.ws.Name, []string{"sh", "-c",
+		"id -u; id -g; echo $HOME; sudo -n true && echo sudo-ok; for c in claude mise loopat-host; do command -v $c; done; echo $PATH; test -w /opt/loopat-mise/shims && echo shims-writable"})
 	if err != nil || code != 0 {
 		t.Fatalf("probe: %d %v %s", code, err, out)
 	}
@@ -312,8 +324,23 @@ func TestLoopImageShimsSameRefAndCoalescing(t *testing.T) {
 		t.Errorf("same toml rebuilt (%d builds)", n)
 	}
 
-	out, code, err := runOnce(ctx, want, b.ws.Name, []string{"sh", "-c",
-		"command -v aone gh; cat /opt/loopat-mise/shims/aone; stat -c %a /opt/loopat-mise/shims/gh; grep -c host /opt/loopat-mise/config/config.toml || true"})
+	// Only the canonical tag removed (podman rmi of one tag): restored from the workspace tag.
+	repo, tag := want[:strings.LastIndex(want, ":")], latestTag
+	if err := pimages.Untag(svc.Conn, want, tag, repo, nil); err != nil {
+		t.Fatal(err)
+	}
+	if again, _, err := b.EnsureLoopImage(ctx, svc.Conn, toml, nil); err != nil || again != want {
+		t.Fatalf("after untag: %s %v", again, err)
+	}
+	if restored := inspect(t, want); restored.ID != info.ID {
+		t.Errorf("canonical tag not restored onto the same image: %s vs %s", restored.ID, info.ID)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("restoring a tag rebuilt (%d builds)", n)
+	}
+
+	out, code, err := probe(ctx, want, b.ws.Name, []string{"sh", "-c",
+		"for c in aone gh; do command -v $c; done; cat /opt/loopat-mise/shims/aone; stat -c %a /opt/loopat-mise/shims/gh; grep -c host /opt/loopat-mise/config/config.toml || true"})
 	if err != nil || code != 0 {
 		t.Fatalf("probe: %d %v %s", code, err, out)
 	}
@@ -338,7 +365,7 @@ func TestLoopImageRealTool(t *testing.T) {
 	if err != nil || warn != "" || ref != want {
 		t.Fatalf("ensure: %s %q %v", ref, warn, err)
 	}
-	out, code, err := runOnce(ctx, ref, b.ws.Name, []string{"cowsay", "loopat"})
+	out, code, err := probe(ctx, ref, b.ws.Name, []string{"cowsay", "loopat"})
 	if err != nil || code != 0 || !strings.Contains(out, "< loopat >") {
 		t.Fatalf("cowsay in the child image: %d %v\n%s", code, err, out)
 	}
@@ -369,7 +396,8 @@ func TestLoopImageBrokenFallsBackWithWarning(t *testing.T) {
 	if err != nil || ref != base {
 		t.Fatalf("broken child: ref %s err %v, want base %s", ref, err, base)
 	}
-	for _, w := range []string{"base sandbox image", "STEP 3/3: RUN", "mise install", "9999.1.1"} {
+	// buildah appends a LABEL step: FROM, COPY, RUN mise install, LABEL.
+	for _, w := range []string{"base sandbox image", "STEP 3/4: RUN", "mise install", "9999.1.1"} {
 		if !strings.Contains(warn, w) {
 			t.Errorf("warning lacks %q:\n%s", w, warn)
 		}
@@ -414,13 +442,13 @@ func TestFailedBuildReportsStepAndTail(t *testing.T) {
 	if !errors.As(err, &berr) {
 		t.Fatalf("want a BuildError, got %v", err)
 	}
-	if !strings.HasPrefix(berr.Step, "STEP 2/2: RUN echo marker-") {
+	if !strings.HasPrefix(berr.Step, "STEP 2/3: RUN echo marker-") {
 		t.Errorf("failing step %q", berr.Step)
 	}
 	if len(berr.Tail) == 0 || berr.Tail[len(berr.Tail)-1] != "line40" || len(berr.Tail) > tailLines {
 		t.Errorf("tail %q", berr.Tail)
 	}
-	if !strings.Contains(err.Error(), "STEP 2/2") || !strings.Contains(err.Error(), "line40") {
+	if !strings.Contains(err.Error(), "STEP 2/3") || !strings.Contains(err.Error(), "line40") {
 		t.Errorf("error text: %v", err)
 	}
 }

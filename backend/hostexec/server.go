@@ -286,13 +286,16 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 	}
 
 	var (
-		mu     sync.Mutex
-		exited bool
-		reason error
-		code   = -1
+		mu       sync.Mutex
+		exited   bool
+		stopping bool
+		reason   error
+		code     = -1
 	)
 	finished := make(chan struct{})
-	// stop signals the process group once per cause and escalates to SIGKILL.
+	// stop signals the process group and escalates to SIGKILL after the grace
+	// period. The whole group goes: a child that ignores the signal (e.g. a shell's
+	// background job ignoring SIGINT) must not outlive the call.
 	stop := func(why error, exitCode int, sig syscall.Signal) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -302,14 +305,9 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 		if reason == nil && why != nil {
 			reason, code = why, exitCode
 		}
+		stopping = true
 		signalGroup(cmd, sig)
-		time.AfterFunc(cl.s.KillGrace, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if !exited {
-				signalGroup(cmd, syscall.SIGKILL)
-			}
-		})
+		time.AfterFunc(cl.s.KillGrace, func() { signalGroup(cmd, syscall.SIGKILL) })
 	}
 	if pol.Timeout > 0 {
 		t := time.AfterFunc(pol.Timeout, func() {
@@ -373,9 +371,12 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 	waitErr := cmd.Wait()
 	mu.Lock()
 	exited = true
-	why, forced := reason, code
+	why, forced, stopped := reason, code, stopping
 	mu.Unlock()
 	close(finished)
+	if stopped {
+		signalGroup(cmd, syscall.SIGKILL) // stragglers of a stopped call
+	}
 
 	exit := exitCode(cmd, waitErr)
 	if why != nil {

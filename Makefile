@@ -10,7 +10,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 GO_TAGS       := remote,exclude_graphdriver_btrfs,containers_image_openpgp
 UNAME_S       := $(shell uname -s)
 ifeq ($(UNAME_S),Linux)
-WAILS_TAGS    := webkit2_41 remote exclude_graphdriver_btrfs containers_image_openpgp
+WAILS_TAGS    := webkit2_41 libsqlite3 remote exclude_graphdriver_btrfs containers_image_openpgp
 else
 WAILS_TAGS    := remote exclude_graphdriver_btrfs containers_image_openpgp
 endif

@@ -5,7 +5,7 @@ set -euo pipefail
 mode="${1:-run}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-pkgs=(build-essential pkg-config git curl ca-certificates libgtk-3-dev libwebkit2gtk-4.1-dev podman runc catatonit uidmap
+pkgs=(build-essential pkg-config git curl ca-certificates libgtk-3-dev libwebkit2gtk-4.1-dev libsqlite3-dev podman runc catatonit uidmap
       slirp4netns fuse-overlayfs iptables containernetworking-plugins
       dbus dbus-daemon libglib2.0-bin gnome-keyring libsecret-tools xvfb xauth)
 if [ "$mode" = "test" ]; then

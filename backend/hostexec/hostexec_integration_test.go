@@ -272,7 +272,23 @@ func TestHostExecWithRealContainers(t *testing.T) {
 		if after.ID != before.ID || !after.State.StartedAt.Equal(before.State.StartedAt) || !after.State.Running {
 			t.Fatalf("container changed: %s %v -> %s %v", before.ID, before.State.StartedAt, after.ID, after.State.StartedAt)
 		}
-		// Exactly one relay runs in the container: the old one was replaced.
+		// A crashed app never closes its link: the next Attach must take over from
+		// the still-running relay, which is stopped and replaced.
+		srv3 := NewServer(ws, bus)
+		sess3, err := srv3.Attach(ctx, conn, "loop-a", ctrA, policyA)
+		if err != nil {
+			t.Fatalf("attach over a live relay: %v", err)
+		}
+		defer sess3.Close()
+		select {
+		case <-sess2.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the replaced relay's link did not end")
+		}
+		if r := inLoop(t, ctrA, nil, "", "loopat-host", "printf", "third"); r.code != 0 || r.stdout != "third" {
+			t.Fatalf("after takeover: %+v", r)
+		}
+		// Exactly one relay runs in the container: the old ones were replaced.
 		r = inLoop(t, ctrA, nil, "", "sh", "-c", `for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < $f; echo; done | grep -c '^loopat-host relay'`)
 		if strings.TrimSpace(r.stdout) != "1" {
 			t.Fatalf("relays in container: %q", r.stdout)

@@ -253,6 +253,7 @@ func (b *Builder) build(call context.Context, ref, wsRef string, c *buildContext
 	opts.Layers = true
 	opts.NoCache = noCache
 	opts.RemoveIntermediateCtrs = true
+	opts.ForceRmIntermediateCtrs = true // also after a failed step, or its container pins the layers
 	// Without an explicit format and isolation the server finds no cached layers (the podman
 	// CLI sends these too), so every build would start from scratch.
 	opts.OutputFormat = buildahDefine.OCIv1ImageManifest

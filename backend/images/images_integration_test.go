@@ -135,6 +135,31 @@ func probe(ctx context.Context, ref, ws string, cmd []string) (string, int, erro
 	return runOnce(call, ref, ws, cmd)
 }
 
+// removeNewDangling removes, at cleanup, the untagged images that appeared during the test:
+// a failed build leaves the layers of its successful steps behind as cache.
+func removeNewDangling(t *testing.T) {
+	dangling := func() map[string]bool {
+		list, err := pimages.List(svc.Conn, new(pimages.ListOptions).WithFilters(map[string][]string{"dangling": {"true"}}))
+		if err != nil {
+			t.Fatalf("list dangling images: %v", err)
+		}
+		ids := map[string]bool{}
+		for _, img := range list {
+			ids[img.ID] = true
+		}
+		return ids
+	}
+	before := dangling()
+	t.Cleanup(func() {
+		for id := range dangling() {
+			if !before[id] {
+				// Not forced: an image a container uses is someone else's.
+				_, _ = pimages.Remove(svc.Conn, []string{id}, nil)
+			}
+		}
+	})
+}
+
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -392,6 +417,7 @@ func TestLoopImageBrokenFallsBackWithWarning(t *testing.T) {
 	removeImage(t, child)
 	ch, cancel := bus.Subscribe(4096, func(topic string) bool { return topic == ProgressTopic })
 	defer cancel()
+	removeNewDangling(t)
 	ref, warn, err = b.EnsureLoopImage(ctx, svc.Conn, toml, nil)
 	if err != nil || ref != base {
 		t.Fatalf("broken child: ref %s err %v, want base %s", ref, err, base)
@@ -437,6 +463,7 @@ func TestFailedBuildReportsStepAndTail(t *testing.T) {
 	c := &buildContext{}
 	c.addFile("Containerfile", 0o644, []byte("FROM "+base+"\nRUN echo marker-"+uuid.NewString()[:8]+" && for i in $(seq 1 40); do echo line$i; done && exit 3\n"))
 	ref := RefForHash(c.hash())
+	removeNewDangling(t)
 	err = b.ensure(ctx, svc.Conn, ref, c, buildahDefine.PullNever, false, nil)
 	var berr *BuildError
 	if !errors.As(err, &berr) {

@@ -1,0 +1,142 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/hostexec"
+	"github.com/loopat/desktop/backend/link"
+)
+
+// The test binary doubles as loopat-host when re-executed with this variable.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOOPAT_HOST_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func self(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "LOOPAT_HOST_TEST_MAIN=1")
+	return cmd
+}
+
+// startRelay runs `loopat-host relay` as a child whose stdio is the link, served
+// by a real hostexec.Server: everything but podman exec.
+func startRelay(t *testing.T) (socket string, sess *link.Session, relay *exec.Cmd) {
+	t.Helper()
+	dir := t.TempDir()
+	socket = filepath.Join(dir, "run", "host.sock")
+	relay = self("relay", "--socket", socket)
+	stdin, err := relay.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := relay.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay.Stderr = os.Stderr
+	if err := relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Process.Kill(); relay.Wait() })
+	sess, err = link.Serve(link.Pipe{Reader: stdout, Writer: stdin, Closer: stdin.Close}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := config.NewWorkspace(filepath.Join(dir, "home"))
+	srv := hostexec.NewServer(ws, nil)
+	srv.Bind("loop-t", hostexec.Policy{Enabled: true, CLIs: []string{"printf", "cat", "sh", "sleep"}, Timeout: time.Minute}, sess)
+	select {
+	case <-sess.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay never said hello")
+	}
+	return socket, sess, relay
+}
+
+func forwardCmd(socket, stdin string, args ...string) (string, string, int) {
+	cmd := self(args...)
+	cmd.Env = append(cmd.Env, "LOOPAT_HOST_SOCKET="+socket)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestForwarderThroughRelay(t *testing.T) {
+	socket, sess, relay := startRelay(t)
+	if fi, err := os.Stat(socket); err != nil || fi.Mode().Perm() != 0o666 {
+		t.Fatalf("socket: %v %v", fi, err)
+	}
+	out, _, code := forwardCmd(socket, "", "--", "printf", "%s|", "a'b\"c", "x\ny", `\$(z)`, "\xff")
+	if code != 0 || out != "a'b\"c|x\ny|\\$(z)|\xff|" {
+		t.Fatalf("printf: %d %q", code, out)
+	}
+	in := strings.Repeat("stdin\x00data\n", 10000)
+	if out, _, code := forwardCmd(socket, in, "cat"); code != 0 || out != in {
+		t.Fatalf("cat: code %d, %d of %d bytes", code, len(out), len(in))
+	}
+	if _, errOut, code := forwardCmd(socket, "", "sh", "-c", "echo e >&2; exit 3"); code != 3 || errOut != "e\n" {
+		t.Fatalf("exit/stderr: %d %q", code, errOut)
+	}
+	if _, errOut, code := forwardCmd(socket, "", "ls"); code != 126 || !strings.Contains(errOut, "not declared") {
+		t.Fatalf("undeclared: %d %q", code, errOut)
+	}
+	if _, errOut, code := forwardCmd(filepath.Join(t.TempDir(), "none.sock"), "", "printf", "x"); code != 127 || !strings.Contains(errOut, "cannot reach the host") {
+		t.Fatalf("unreachable: %d %q", code, errOut)
+	}
+
+	// SIGINT to the forwarder stops the host process.
+	cmd := self("sleep", "30")
+	cmd.Env = append(cmd.Env, "LOOPAT_HOST_SOCKET="+socket)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || time.Since(start) > 5*time.Second {
+		t.Fatalf("after SIGINT: %v after %s", err, time.Since(start))
+	}
+
+	// The relay exits when the host goes away, and removes its socket.
+	sess.Close()
+	done := make(chan error, 1)
+	go func() { done <- relay.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay kept running after the host left")
+	}
+	if _, err := os.Stat(socket); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if _, errOut, code := forwardCmd("/nonexistent", ""); code != 2 || !strings.Contains(errOut, "usage") {
+		t.Fatalf("no args: %d %q", code, errOut)
+	}
+}

@@ -105,10 +105,16 @@ func Run(ctx context.Context, d Deps, o Options, progress func(Step)) Result {
 		}
 		if err := ctx.Err(); err != nil {
 			r.fail(s.name, fmt.Errorf("interrupted: %w", err))
+			res.Remaining = append(res.Remaining, Leftover{What: "step " + s.name, Reason: "not run: interrupted"})
 			continue
 		}
 		r.report(Step{Step: s.name, Status: StatusRunning})
+		left := len(res.Remaining)
 		detail, err := s.fn(ctx)
+		if err != nil && !errors.Is(err, errSkip) && len(res.Remaining) == left {
+			// Every failure is listed, even one that named no single leftover.
+			res.Remaining = append(res.Remaining, Leftover{What: "step " + s.name, Reason: err.Error()})
+		}
 		switch {
 		case errors.Is(err, errSkip):
 			r.report(Step{Step: s.name, Status: StatusSkipped, Detail: detail})

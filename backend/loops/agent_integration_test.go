@@ -4,6 +4,7 @@ package loops
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +12,38 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/loopat/desktop/backend/workdir"
 )
+
+func newRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	r, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("project\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := r.Worktree()
+	if _, err := wt.Add("README.md"); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "dev", Email: "dev@example.com", When: time.Now()}
+	if _, err := wt.Commit("initial", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
 
 func TestLoopTurnsInOneProcess(t *testing.T) {
 	h := newHarness(t)
 	m := h.manager()
-	meta, err := m.Create(CreateRequest{Title: "turns"})
+	repo := newRepo(t)
+	meta, err := m.Create(CreateRequest{Title: "turns", Repo: repo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +85,25 @@ func TestLoopTurnsInOneProcess(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(data)) != "made-in-sandbox" {
 		_, all := transcript(t, m, meta.ID)
 		t.Fatalf("file from Bash tool: %q %v\n%s", data, err, all)
+	}
+
+	// The change shows in git status of the loop branch and commits from the host; the
+	// sandbox user can still write the repository afterwards.
+	st, err := workdir.GitStatus(m.Store().WorkDir(meta.ID))
+	if err != nil || st.Branch != meta.Branch || len(st.Files) != 1 || st.Files[0].Path != "from-agent.txt" {
+		t.Fatalf("git status = %+v %v", st, err)
+	}
+	if _, err := workdir.Commit(m.Store().WorkDir(meta.ID), "agent output", workdir.Author{}); err != nil {
+		t.Fatal(err)
+	}
+	probe, err := m.Sandbox().Exec(context.Background(), meta.ID, agentCmd("sh", "-c", "touch .git/probe && mkdir -p .git/objects/zz && echo ok"), false, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, probe.Stderr())
+	io.Copy(io.Discard, probe.Stdout()) // unread output would block the process
+	if code, _ := probe.Wait(); code != 0 {
+		t.Fatalf("sandbox user cannot write .git after a host commit (exit %d)", code)
 	}
 
 	// Third turn: same process, and the model saw the whole conversation.
@@ -206,14 +252,17 @@ func TestLoopResumesAfterBackendRestart(t *testing.T) {
 	}
 	m1.Close() // the backend goes away; the container stays
 
+	// The next turn goes through `loopat loop send` (id shortened to a prefix).
 	m2 := h.manager()
-	if _, err := m2.Send(meta.ID, "three"); err != nil {
-		t.Fatal(err)
+	var out, errOut strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if code := RunCLI(ctx, []string{"loop", "send", meta.ID[:8], "three"}, nil, &out, &errOut, m2); code != 0 {
+		t.Fatalf("loop send exit %d: %s", code, errOut.String())
 	}
-	waitTurn(t, m2, meta.ID, 2*time.Minute)
-	res, all := lastResult(t, m2, meta.ID)
-	if !strings.Contains(res, "echo: three") || !strings.Contains(res, "history: 3 user messages") {
-		t.Fatalf("conversation did not continue after restart:\n%s", all)
+	if !strings.Contains(out.String(), "echo: three") || !strings.Contains(out.String(), "history: 3 user messages") {
+		_, all := transcript(t, m2, meta.ID)
+		t.Fatalf("conversation did not continue after restart; CLI printed %q\n%s", out.String(), all)
 	}
 }
 

@@ -270,6 +270,7 @@ func isNoSuchContainer(err error) bool {
 }
 
 // ExecProcess is a process exec'd in a loop container; it implements agent.Process.
+// Like os/exec pipes, Stdout and Stderr must be read or the process blocks on output.
 type ExecProcess struct {
 	sb        *Sandbox
 	conn      context.Context

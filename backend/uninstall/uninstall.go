@@ -135,13 +135,13 @@ type Plan struct {
 	KeepData  bool   `json:"keepData"`
 	DryRun    bool   `json:"dryRun"`
 
-	Containers []Container     `json:"containers"`
-	Images     []Image         `json:"images"`
-	Networks   []Network       `json:"networks"`
-	Keychain   []KeychainItem  `json:"keychain"`
-	Folders    []Folder        `json:"folders"`
-	Service    Service         `json:"service"`
-	Stays      []Stay          `json:"stays"`
+	Containers []Container    `json:"containers"`
+	Images     []Image        `json:"images"`
+	Networks   []Network      `json:"networks"`
+	Keychain   []KeychainItem `json:"keychain"`
+	Folders    []Folder       `json:"folders"`
+	Service    Service        `json:"service"`
+	Stays      []Stay         `json:"stays"`
 	// Unchecked lists what could not be inspected (podman unreachable, keychain locked).
 	Unchecked []string `json:"unchecked,omitempty"`
 }

@@ -250,4 +250,3 @@ func (s *Store) DiscardProposal(ctx context.Context, id string) error {
 	_ = g.Storer.RemoveReference(plumbing.ReferenceName(prop))
 	return nil
 }
-

@@ -254,10 +254,10 @@ func (s *Store) remote(repo string) (Remote, bool, error) {
 var seeds = map[string]map[string]string{
 	Knowledge: {"README.md": "# Knowledge\n\nCurated team knowledge. Loops read it; changes arrive as proposals you review.\n"},
 	Notes: {
-		"memory/MEMORY.md": "# Team memory\n\nOne line per memory file in this folder.\n",
-		"focus/boards/default/todo.md":  "# To do\n",
-		"focus/boards/default/doing.md": "# Doing\n",
-		"focus/boards/default/done.md":  "# Done\n",
+		"memory/MEMORY.md":                 "# Team memory\n\nOne line per memory file in this folder.\n",
+		"focus/boards/default/todo.md":     "# To do\n",
+		"focus/boards/default/doing.md":    "# Doing\n",
+		"focus/boards/default/done.md":     "# Done\n",
 		"focus/boards/default/config.yaml": "columns:\n  - file: todo.md\n  - file: doing.md\n  - file: done.md\n",
 	},
 	Personal: {"memory/MEMORY.md": "# Personal memory index\n"},

@@ -2,11 +2,11 @@
 // focus/boards/<board>/<column>.md, one file per column. A column file has optional
 // front matter, a first "# Title", and cards as top-level task items:
 //
-//	- [ ] Card text #topic
-//	  > priority: high
-//	  > loop: 3f2a9c
-//	  - [ ] a subtask
-//	  Description lines, indented.
+//   - [ ] Card text #topic
+//     > priority: high
+//     > loop: 3f2a9c
+//   - [ ] a subtask
+//     Description lines, indented.
 //
 // Parsing keeps front matter and any other text, so a parse/serialise round trip keeps
 // the file's meaning, and a file already in this canonical shape byte for byte.

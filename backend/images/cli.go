@@ -115,16 +115,12 @@ func cliList(ctx context.Context, out io.Writer, b *Builder, conn context.Contex
 	for _, img := range list {
 		ref, users := "", []string{}
 		for _, t := range img.RepoTags {
-			repo, tag, _ := strings.Cut(t, ":")
-			if i := strings.LastIndex(t, ":"); i >= 0 {
-				repo, tag = t[:i], t[i+1:]
-			}
+			tag := t[strings.LastIndex(t, ":")+1:]
 			if tag == latestTag {
 				ref = t
 			} else if strings.HasPrefix(tag, "ws-") {
 				users = append(users, strings.TrimPrefix(tag, "ws-"))
 			}
-			_ = repo
 		}
 		if ref == "" && len(img.RepoTags) > 0 {
 			ref = img.RepoTags[0]

@@ -285,6 +285,18 @@ func TestBaseImageBuildLabelsCacheAndContents(t *testing.T) {
 	if ref, present, err := b.SandboxImageStatus(ctx, svc.Conn); err != nil || !present || ref != want {
 		t.Errorf("SandboxImageStatus = %s %v %v", ref, present, err)
 	}
+
+	// The UI's background build (ImageService.Build) on an existing image: done, no error.
+	if !b.StartBaseBuild(ctx, svc.Conn) {
+		t.Fatal("StartBaseBuild did not start")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for b.BuildState().Building && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := b.BuildState(); st.Building || st.LastError != "" {
+		t.Errorf("background ensure: %+v", st)
+	}
 }
 
 func TestSandboxImageStatusAbsent(t *testing.T) {

@@ -89,7 +89,7 @@ func (b *Builder) EnsureLoopImage(ctx, conn context.Context, miseToml []byte, pr
 		return child, "", nil
 	}
 	var berr *BuildError
-	if !errors.As(err, &berr) || ctx.Err() != nil {
+	if !errors.As(err, &berr) || (ctx != nil && ctx.Err() != nil) {
 		return "", "", err // engine trouble or cancellation, not the user's mise.toml
 	}
 	w := b.fallbackWarning(err)

@@ -72,7 +72,12 @@ func run(full bool, n int) error {
 	if err != nil {
 		return err
 	}
-	defer pimages.Remove(svc.Conn, []string{childRef}, nil)
+	defer func() {
+		// By ID: it also carries the workspace tag, and removing one tag would only untag.
+		if info, err := pimages.GetImage(svc.Conn, childRef, nil); err == nil && info.ImageData != nil {
+			_, _ = pimages.Remove(svc.Conn, []string{info.ID}, new(pimages.RemoveOptions).WithForce(true))
+		}
+	}()
 	childHits := make([]time.Duration, 0, n)
 	for range n {
 		s := time.Now()

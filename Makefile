@@ -52,7 +52,7 @@ frontend: frontend-deps
 
 ## forwarder: the static host-exec forwarder baked into the sandbox image
 forwarder:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(SANDBOX_ARCH) $(GO) build -trimpath -ldflags "-s -w" \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(SANDBOX_ARCH) $(GO) build -buildvcs=false -trimpath -ldflags "-s -w" \
 	  -o backend/images/bin/loopat-host ./cmd/loopat-host
 
 ## test: install what the tests need, then run every suite

@@ -25,9 +25,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":   {"serve the app to a browser: loopat serve [--addr 127.0.0.1:10001]", runServe},
-	"doctor":  {"run the bootstrap checklist: loopat doctor [--json]", runDoctor},
-	"version": {"print versions", runVersion},
+	"serve":     {"serve the app to a browser: loopat serve [--addr 127.0.0.1:10001]", runServe},
+	"doctor":    {"run the bootstrap checklist: loopat doctor [--json]", runDoctor},
+	"version":   {"print versions", runVersion},
+	"image":     {"sandbox images: loopat image build [--no-cache] [--mise FILE] | ls", runImage},
+	"vault":     {"secrets in the OS keychain: loopat vault ls | set NAME | rotate NAME | rm NAME (values from stdin)", runVault},
+	"uninstall": {"remove this workspace's containers, images, network, secrets and data: loopat uninstall [--yes] [--keep-data] [--dry-run]", runUninstall},
 }
 
 // Main runs one subcommand and returns the process exit code.

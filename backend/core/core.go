@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/doctor"
@@ -19,6 +20,7 @@ import (
 	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/secrets"
 	"github.com/loopat/desktop/backend/services"
+	"github.com/loopat/desktop/backend/uninstall"
 	"github.com/loopat/desktop/backend/vault"
 )
 
@@ -93,7 +95,8 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	imageSvc := services.NewImageService(c.ctx, c.Images, func() (context.Context, error) { return c.Engine.Conn(c.ctx) })
 	vaultSvc := services.NewVaultService(c.Vault, c.Bus, scrub)
 	providerSvc := services.NewProviderService(c.ctx, c.System.CurrentConfig, c.Vault, vault.DefaultVault)
-	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc, vaultSvc, providerSvc)
+	uninstallSvc := services.NewUninstallService(c.ctx, c.UninstallDeps(), c.Bus)
+	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc, vaultSvc, providerSvc, uninstallSvc)
 	return c, nil
 }
 
@@ -129,6 +132,29 @@ func (c *Core) doctorDeps() doctor.Deps {
 		Engine: c.Engine, Images: c.Images, Keychain: c.Vault.Probe,
 	}
 }
+
+// UninstallDeps is what uninstall needs; Conn waits for the engine so the CLI can run
+// right after start.
+func (c *Core) UninstallDeps() uninstall.Deps {
+	return uninstall.Deps{
+		Workspace: c.Workspace,
+		Conn: func(ctx context.Context) (context.Context, error) {
+			wait, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			if _, err := c.Engine.WaitReady(wait); err != nil {
+				return nil, err
+			}
+			return c.Engine.Conn(ctx)
+		},
+		Keychain:    c.Vault,
+		StopLoops:   c.stopLoops,
+		StopService: c.Engine.Close,
+		BaseImage:   c.Config.Sandbox.BaseImage,
+	}
+}
+
+// stopLoops stops every running loop (uninstall's first step).
+func (c *Core) stopLoops(ctx context.Context) error { return nil }
 
 // Doctor runs the bootstrap checklist (it discovers the engine if Start has not run).
 func (c *Core) Doctor(ctx context.Context) []doctor.Result {

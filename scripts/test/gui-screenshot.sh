@@ -3,29 +3,31 @@
 # and fails if the window never appears or the screenshot is blank.
 # Usage: gui-screenshot.sh BINARY OUT.png
 set -euo pipefail
+if [ "${1:-}" = "--inner" ]; then
+  # Runs inside Xvfb + a private D-Bus session: start the app, wait for its window, capture.
+  bin="$2"; out="$3"; home="$4"
+  LOOPAT_HOME="$home/ws" "$bin" >"$home/app.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+  visible() { [ -n "$(xdotool search --onlyvisible --name 'loopat' 2>/dev/null || true)" ]; }
+  for _ in $(seq 1 60); do
+    if visible; then break; fi
+    if ! kill -0 $pid 2>/dev/null; then echo "gui: app exited early:"; cat "$home/app.log"; exit 1; fi
+    sleep 0.5
+  done
+  visible || { echo "gui: no visible window after 30 s"; cat "$home/app.log"; exit 1; }
+  # Let the frontend finish its first render (the window is shown on DOM ready).
+  sleep 5
+  import -window root "$out"
+  exit 0
+fi
 bin="$(realpath "$1")"; out="$2"
 mkdir -p "$(dirname "$out")"
 out="$(realpath "$out")"
 home="$(mktemp -d /tmp/loopat-gui.XXXXXX)"
 trap 'rm -rf "$home"' EXIT
 
-inner() {
-  set -euo pipefail
-  LOOPAT_HOME="$home/ws" "$bin" >"$home/app.log" 2>&1 &
-  pid=$!
-  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-  for _ in $(seq 1 60); do
-    if xdotool search --onlyvisible --name 'loopat' >/dev/null 2>&1; then break; fi
-    if ! kill -0 $pid 2>/dev/null; then echo "gui: app exited early:"; cat "$home/app.log"; exit 1; fi
-    sleep 0.5
-  done
-  xdotool search --onlyvisible --name 'loopat' >/dev/null || { echo "gui: no visible window after 30 s"; cat "$home/app.log"; exit 1; }
-  # Let the frontend finish its first render (the window is shown on DOM ready).
-  sleep 4
-  import -window root "$out"
-}
-export -f inner; export bin out home
-xvfb-run -a -s "-screen 0 1280x900x24" dbus-run-session -- bash -c inner
+xvfb-run -a -s "-screen 0 1280x900x24" dbus-run-session -- "$0" --inner "$bin" "$out" "$home"
 
 # Not blank: a rendered UI has many colours and visible contrast.
 colours=$(convert "$out" -format '%k' info:)

@@ -1,0 +1,27 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/loopat/desktop/backend/core"
+	"github.com/loopat/desktop/backend/uninstall"
+)
+
+func runUninstall(ctx context.Context, args []string, env Env) int {
+	c, err := core.Open(ctx, core.Options{Stderr: env.Stderr})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "loopat uninstall: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	c.Start(ctx)
+	interactive := false
+	if f, ok := env.Stdin.(*os.File); ok {
+		interactive = term.IsTerminal(int(f.Fd()))
+	}
+	return uninstall.RunCLI(ctx, args, env.Stdin, env.Stdout, env.Stderr, c.UninstallDeps(), interactive)
+}

@@ -177,3 +177,49 @@ export function formatTime(s?: string): string {
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
 }
+
+/**
+ * A destructive action asked inline (window.confirm is not reliable in every webview):
+ * the first click shows the question with Confirm and Cancel.
+ */
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel = 'Delete',
+  onConfirm,
+  disabled,
+  testid,
+}: {
+  label: string;
+  question: string;
+  confirmLabel?: string;
+  onConfirm: () => void;
+  disabled?: boolean;
+  testid?: string;
+}) {
+  const [asking, setAsking] = useState(false);
+  if (!asking)
+    return (
+      <button className="btn btn-small btn-danger" disabled={disabled} onClick={() => setAsking(true)} data-testid={testid}>
+        {label}
+      </button>
+    );
+  return (
+    <span className="confirm-inline" role="alertdialog" aria-label={question}>
+      <span>{question}</span>
+      <button
+        className="btn btn-small btn-danger-solid"
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+        data-testid={testid ? `${testid}-confirm` : undefined}
+      >
+        {confirmLabel}
+      </button>
+      <button className="btn btn-small" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </span>
+  );
+}

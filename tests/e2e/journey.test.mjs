@@ -131,8 +131,8 @@ describe('loop journey', { skip }, () => {
 
   it('deletes the loop with its sandbox', async () => {
     const { page } = browser;
-    page.once('dialog', (d) => d.accept());
-    await page.getByRole('button', { name: 'Delete' }).first().click();
+    await page.getByTestId('loop-delete').click();
+    await page.getByTestId('loop-delete-confirm').click();
     await page.getByTestId('empty-state').waitFor({ timeout: 60_000 });
   });
 });

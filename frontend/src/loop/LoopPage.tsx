@@ -2,7 +2,7 @@ import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
 import { RECONNECTED } from '../api/client';
 import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type Msg, type QueueItem } from '../api/services';
-import { InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { Transcript } from './Transcript';
 import { applyDelta, mergeTail, NO_STREAM, type Streaming } from './transcript';
 import { FilesTab } from './FilesTab';
@@ -231,16 +231,15 @@ function LoopHeader({
         >
           {meta.archived ? 'Unarchive' : 'Archive'}
         </button>
-        <button
-          className="btn btn-small btn-danger"
+        <ConfirmButton
+          label="Delete"
+          question="Delete this loop, its sandbox and its working copy?"
           disabled={busy}
-          onClick={async () => {
-            if (!window.confirm(`Delete loop “${meta.title}”, its sandbox and its working copy? This cannot be undone.`)) return;
+          testid="loop-delete"
+          onConfirm={async () => {
             if ((await run(async () => (await LoopService.Delete(meta.id), true))) !== undefined) nav('/');
           }}
-        >
-          Delete
-        </button>
+        />
         <button className="btn btn-small" onClick={togglePanel} title="Toggle the side panel">
           {panelOpen ? '⇥' : '⇤'}
         </button>

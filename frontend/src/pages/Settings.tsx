@@ -15,7 +15,7 @@ import {
   type VaultEntry,
   type VaultStatus,
 } from '../api/services';
-import { formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { MachinePanel } from './MachinePanel';
 
 const SECTIONS = [
@@ -186,7 +186,7 @@ function Vault() {
   const [mode, setMode] = useState('0600');
   const [value, setValue] = useState('');
 
-  const names = Array.from(new Set(['default', ...(vaults.data ?? [])]));
+  const names = Array.from(new Set(['default', ...(vaults.data ?? []), vault]));
   const save = async () => {
     if (!name.trim()) {
       toasts.error(new Error(kind === 'env' ? 'Give the variable a name.' : 'Give the file a path.'));
@@ -206,9 +206,9 @@ function Vault() {
     }
   };
   const remove = async (e: VaultEntry) => {
-    if (!window.confirm(`Delete ${e.kind} “${e.name}” from vault ${vault}?`)) return;
     if ((await run(async () => (await VaultService.Delete(vault, e.kind, e.name), true))) !== undefined) entries.reload();
   };
+  const [newVault, setNewVault] = useState<string | null>(null);
 
   return (
     <section>
@@ -231,15 +231,25 @@ function Vault() {
             ))}
           </select>
         </label>
-        <button
-          className="btn btn-small"
-          onClick={() => {
-            const n = window.prompt('New vault name');
-            if (n?.trim()) setVault(n.trim());
-          }}
-        >
-          New vault…
-        </button>
+        {newVault === null ? (
+          <button className="btn btn-small" onClick={() => setNewVault('')}>
+            New vault…
+          </button>
+        ) : (
+          <form
+            className="row gap"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (newVault.trim()) setVault(newVault.trim());
+              setNewVault(null);
+            }}
+          >
+            <input className="input input-small" autoFocus placeholder="vault name" value={newVault} onChange={(e) => setNewVault(e.target.value)} />
+            <button className="btn btn-small" type="submit">
+              Use
+            </button>
+          </form>
+        )}
       </div>
       <InlineError text={entries.error} onRetry={() => entries.reload()} />
       <table className="table" data-testid="vault-entries">
@@ -264,9 +274,7 @@ function Vault() {
               <td>{formatBytes(e.size)}</td>
               <td>{formatTime(e.updated)}</td>
               <td>
-                <button className="btn btn-small btn-danger" disabled={busy} onClick={() => remove(e)}>
-                  Delete
-                </button>
+                <ConfirmButton label="Delete" question={`Delete ${e.name}?`} disabled={busy} onConfirm={() => remove(e)} />
               </td>
             </tr>
           ))}

@@ -376,3 +376,13 @@ func TestPullConflictIsReported(t *testing.T) {
 		t.Errorf("local edit lost: %q", got)
 	}
 }
+
+func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
+	lines := "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n" +
+		"example.com ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDUNxmXHs9kE0dH+dhUs4kjtq/tkVyA6XrCjXlHKmKtdT5OAsNV8ZtxDtu0+6ihEsUkeCiEGyfOlv7+7+2O2J6Zki8VYfmiu0Le1VwSXL7I7XuJ2vlEnLmESHVeBeENbtgoGxmxSzjSSfTd+J1JfXrS6kw3+aQLsX+GvYrZxjn+GQ==\n"
+	got := hostKeyAlgorithms(lines)
+	want := []string{"ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("algorithms %v, want %v", got, want)
+	}
+}

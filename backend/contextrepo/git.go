@@ -63,6 +63,9 @@ func (s *Store) auth(r Remote) (transport.AuthMethod, error) {
 				return nil, err
 			}
 			pk.HostKeyCallback = cb
+			// Ask only for the listed key types: a server offering another type first
+			// would otherwise fail the check with a key mismatch.
+			pk.HostKeyAlgorithms = hostKeyAlgorithms(r.KnownHosts)
 		}
 		return pk, nil
 	case "http", "https":
@@ -102,6 +105,32 @@ func knownHostsCallback(lines string) (ssh.HostKeyCallback, error) {
 		return nil, fmt.Errorf("parse known hosts: %w", err)
 	}
 	return cb, nil
+}
+
+// hostKeyAlgorithms lists the key types in known_hosts lines.
+func hostKeyAlgorithms(lines string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	rest := []byte(lines)
+	for len(rest) > 0 {
+		_, _, key, _, r, err := ssh.ParseKnownHosts(rest)
+		if err != nil {
+			break
+		}
+		rest = r
+		if key.Type() == ssh.KeyAlgoRSA {
+			add(ssh.KeyAlgoRSASHA512)
+			add(ssh.KeyAlgoRSASHA256)
+		}
+		add(key.Type())
+	}
+	return out
 }
 
 // defaultBranch is the branch HEAD names (checked out or unborn).

@@ -386,3 +386,55 @@ func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
 		t.Errorf("algorithms %v, want %v", got, want)
 	}
 }
+
+func TestPromoteSummary(t *testing.T) {
+	r := PromoteResult{LoopID: "x1", Repos: []RepoPromote{
+		{Repo: Knowledge, Status: Proposed, Files: []string{"a.md"}},
+		{Repo: Notes, Status: Conflict, Files: []string{"memory/MEMORY.md", "b.md"}},
+		{Repo: Personal, Status: Failed, Error: "boom"},
+	}}
+	want := "knowledge: proposed for review as proposal/x1 (1 file(s))\n" +
+		"notes: CONFLICT in memory/MEMORY.md, b.md; your version is kept on loop/x1, nothing was pushed to the shared branch\n" +
+		"personal: failed: boom\n"
+	if got := r.Summary(); got != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// After a conflict the agent merges in its clone with git, resolves without committing,
+// and promotes again: the resolution lands, with both histories.
+func TestConflictResolvedInLoopThenPromoted(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.PrepareLoop(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(s.LoopDir("a", Notes), "memory", "MEMORY.md"), "A\n")
+	writeFile(t, filepath.Join(s.LoopDir("b", Notes), "memory", "MEMORY.md"), "B\n")
+	if _, err := s.Promote(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := s.Promote(ctx, "b"); status(t, res, Notes).Status != Conflict {
+		t.Fatalf("want conflict: %+v", res)
+	}
+	dir := s.LoopDir("b", Notes)
+	if out, err := s.gitCLI(ctx, dir, "merge", "origin/main"); err == nil {
+		t.Fatalf("agent's merge did not conflict: %s", out)
+	}
+	writeFile(t, filepath.Join(dir, "memory", "MEMORY.md"), "A and B\n")
+	res, err := s.Promote(ctx, "b")
+	if err != nil || status(t, res, Notes).Status != Promoted {
+		t.Fatalf("promote after resolving: %+v %v", res, err)
+	}
+	if got := fileAt(t, s.OriginDir(Notes), "refs/heads/main", "memory/MEMORY.md"); got != "A and B\n" {
+		t.Errorf("origin: %q", got)
+	}
+	g, _ := git.PlainOpen(s.OriginDir(Notes))
+	ref, _ := g.Reference("refs/heads/main", true)
+	c, _ := g.CommitObject(ref.Hash())
+	if c.NumParents() != 2 {
+		t.Errorf("resolution commit has %d parents, want 2 (a's work must stay in history)", c.NumParents())
+	}
+}

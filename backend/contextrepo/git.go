@@ -162,9 +162,24 @@ func (s *Store) commitAll(g *git.Repository, msg string) (string, error) {
 		return "", nil
 	}
 	sig := s.signature()
-	h, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+	opts := &git.CommitOptions{Author: sig, Committer: sig}
+	// A merge the agent started with the git CLI and resolved without committing: go-git
+	// ignores MERGE_HEAD, so record it as the second parent ourselves.
+	gitDir := filepath.Join(wt.Filesystem.Root(), ".git")
+	if b, err := os.ReadFile(filepath.Join(gitDir, "MERGE_HEAD")); err == nil {
+		if head, err := g.Head(); err == nil && plumbing.IsHash(strings.TrimSpace(string(b))) {
+			opts.Parents = []plumbing.Hash{head.Hash(), plumbing.NewHash(strings.TrimSpace(string(b)))}
+			msg = "merge: " + msg
+		}
+	}
+	h, err := wt.Commit(msg, opts)
 	if err != nil {
 		return "", fmt.Errorf("commit: %w", err)
+	}
+	if len(opts.Parents) == 2 {
+		for _, f := range []string{"MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"} {
+			_ = os.Remove(filepath.Join(gitDir, f))
+		}
 	}
 	return h.String(), nil
 }

@@ -59,6 +59,9 @@ func (s *Store) prepareOne(ctx context.Context, loopID, repo string) error {
 		return nil
 	}
 	defer s.lock(repo)()
+	if _, err := git.PlainOpen(dir); err == nil {
+		return nil // prepared meanwhile by a concurrent call
+	}
 	main, err := s.ensure(ctx, repo)
 	if err != nil {
 		return err

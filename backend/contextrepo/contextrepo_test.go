@@ -438,3 +438,32 @@ func TestConflictResolvedInLoopThenPromoted(t *testing.T) {
 		t.Errorf("resolution commit has %d parents, want 2 (a's work must stay in history)", c.NumParents())
 	}
 }
+
+func TestFailedFetchWarnsAndUsesLocalState(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Write(Notes, "local.md", "here\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Push(ctx, Notes); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(t.TempDir(), "gone.git")
+	if err := s.SetRemote(Notes, Remote{URL: gone}); err != nil {
+		t.Fatal(err)
+	}
+	ms, warnings, err := s.PrepareLoopWarnings(ctx, "w", false)
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("prepare: %v %+v", err, ms)
+	}
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "notes: fetch failed") {
+		t.Fatalf("warnings %q", warnings)
+	}
+	if got := readFile(t, filepath.Join(s.LoopDir("w", Notes), "local.md")); got != "here\n" {
+		t.Errorf("loop clone from local state: %q", got)
+	}
+	st, err := s.Status(ctx, Notes)
+	if err != nil || st.FetchError == "" || st.Solo {
+		t.Errorf("status with an unreachable remote: %+v %v", st, err)
+	}
+}

@@ -39,39 +39,52 @@ func checkLoopID(id string) error {
 // Loop clones are self-contained repositories without remotes: nothing in them points
 // at a host path, and promote runs on the host (Promote).
 func (s *Store) PrepareLoop(ctx context.Context, loopID string, distill bool) ([]Mount, error) {
+	ms, _, err := s.PrepareLoopWarnings(ctx, loopID, distill)
+	return ms, err
+}
+
+// PrepareLoopWarnings is PrepareLoop that also returns what the loop should be told,
+// e.g. "notes: fetch failed (…); the loop starts from the local state" (spec: contextWarnings).
+func (s *Store) PrepareLoopWarnings(ctx context.Context, loopID string, distill bool) ([]Mount, []string, error) {
 	if err := checkLoopID(loopID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var mounts []Mount
+	var warnings []string
 	for _, repo := range Repos {
 		dir := s.LoopDir(loopID, repo)
-		if err := s.prepareOne(ctx, loopID, repo); err != nil {
-			return nil, fmt.Errorf("context %s for loop %s: %w", repo, loopID, err)
+		warn, err := s.prepareOne(ctx, loopID, repo)
+		if err != nil {
+			return nil, warnings, fmt.Errorf("context %s for loop %s: %w", repo, loopID, err)
+		}
+		if warn != "" {
+			warnings = append(warnings, repo+": "+warn)
 		}
 		mounts = append(mounts, Mount{Source: dir, Target: ContainerRoot + "/" + repo, ReadOnly: repo == Knowledge && !distill})
 	}
-	return mounts, nil
+	return mounts, warnings, nil
 }
 
-func (s *Store) prepareOne(ctx context.Context, loopID, repo string) error {
+func (s *Store) prepareOne(ctx context.Context, loopID, repo string) (warning string, err error) {
 	dir := s.LoopDir(loopID, repo)
 	if _, err := git.PlainOpen(dir); err == nil {
-		return nil
+		return "", nil
 	}
 	defer s.lock(repo)()
 	if _, err := git.PlainOpen(dir); err == nil {
-		return nil // prepared meanwhile by a concurrent call
+		return "", nil // prepared meanwhile by a concurrent call
 	}
 	main, err := s.ensure(ctx, repo)
 	if err != nil {
-		return err
+		return "", err
 	}
 	br, err := defaultBranch(main)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := s.fetchMain(ctx, repo, main, br); err != nil {
 		s.log.Warn("fetch before loop creation failed; using the local state", "repo", repo, "loop", loopID, "err", err)
+		warning = fmt.Sprintf("fetch failed (%v); the loop starts from the local state", err)
 	}
 	startRef := "refs/remotes/origin/" + br
 	start, err := refHash(main, startRef)
@@ -79,7 +92,7 @@ func (s *Store) prepareOne(ctx context.Context, loopID, repo string) error {
 		// Nothing fetched yet (e.g. an unpushed seed): start from the local branch.
 		startRef = "refs/heads/" + br
 		if start, err = refHash(main, startRef); err != nil {
-			return fmt.Errorf("no %s branch to start from: %w", br, err)
+			return "", fmt.Errorf("no %s branch to start from: %w", br, err)
 		}
 	}
 	_ = os.RemoveAll(dir)
@@ -87,22 +100,22 @@ func (s *Store) prepareOne(ctx context.Context, loopID, repo string) error {
 		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(LoopBranch(loopID))},
 	})
 	if err != nil {
-		return fmt.Errorf("init loop clone: %w", err)
+		return "", fmt.Errorf("init loop clone: %w", err)
 	}
 	// Fetch straight from the main clone (same host, fast) without recording its path.
 	if err := fetchRefs(ctx, loop, s.Dir(repo), "+"+startRef+":refs/remotes/origin/"+br); err != nil {
 		_ = os.RemoveAll(dir)
-		return fmt.Errorf("fill loop clone: %w", err)
+		return "", fmt.Errorf("fill loop clone: %w", err)
 	}
 	wt, err := loop.Worktree()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := wt.Checkout(&git.CheckoutOptions{Hash: start, Branch: plumbing.NewBranchReferenceName(LoopBranch(loopID)), Create: true, Force: true}); err != nil {
 		_ = os.RemoveAll(dir)
-		return fmt.Errorf("check out %s: %w", LoopBranch(loopID), err)
+		return "", fmt.Errorf("check out %s: %w", LoopBranch(loopID), err)
 	}
-	return chownForSandbox(dir)
+	return warning, chownForSandbox(dir)
 }
 
 func fetchRefs(ctx context.Context, g *git.Repository, url string, specs ...string) error {

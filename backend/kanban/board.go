@@ -150,7 +150,13 @@ func (c *Column) card(id string) (int, error) {
 func writeColumn(root, board string, c *Column) error {
 	c.normalize()
 	p := filepath.Join(boardDir(root, board), c.ID+".md")
-	if err := os.WriteFile(p, []byte(c.String()), 0o644); err != nil {
+	// Write and rename, so a reader never sees half a column.
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(c.String()), 0o644); err != nil {
+		return fmt.Errorf("write column %s: %w", c.ID, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("write column %s: %w", c.ID, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/contextrepo"
 	"github.com/loopat/desktop/backend/doctor"
 	"github.com/loopat/desktop/backend/engine"
 	"github.com/loopat/desktop/backend/events"
@@ -42,6 +43,8 @@ type Core struct {
 	Images *images.Builder
 	Vault  *vault.Vault
 	Scrub  *secrets.Scrubber
+	// Context is the knowledge/notes/personal repos (pulled into loops, promoted back).
+	Context *contextrepo.Store
 
 	System *services.SystemService
 
@@ -96,7 +99,10 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	vaultSvc := services.NewVaultService(c.Vault, c.Bus, scrub)
 	providerSvc := services.NewProviderService(c.ctx, c.System.CurrentConfig, c.Vault, vault.DefaultVault)
 	uninstallSvc := services.NewUninstallService(c.ctx, c.UninstallDeps(), c.Bus)
-	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc, vaultSvc, providerSvc, uninstallSvc)
+	c.Context = contextrepo.New(contextrepo.Options{Workspace: ws, Secrets: c.Vault, Log: log})
+	contextSvc := services.NewContextService(c.ctx, c.Context, c.Bus)
+	kanbanSvc := services.NewKanbanService(c.Context, c.Bus)
+	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc, vaultSvc, providerSvc, uninstallSvc, contextSvc, kanbanSvc)
 	return c, nil
 }
 

@@ -52,7 +52,9 @@ type Options struct {
 	AgentEnv []string
 	// PartialMessages streams deltas (--include-partial-messages).
 	PartialMessages bool
-	// AfterContainerStart runs once a loop container runs, e.g. to attach host exec.
+	// AfterContainerStart runs each time the agent starts in a running container, e.g. to
+	// attach host exec (hostexec.Server.Attach). ctx ends when the start is done: work
+	// that must outlive it uses its own (app) context; conn stays valid.
 	AfterContainerStart func(ctx, conn context.Context, loopID, containerName string) error
 	// InterruptGrace is how long an interrupted turn may take to end before the process
 	// is killed (default 5s).

@@ -103,6 +103,11 @@ func TestLoopContainerLifecycle(t *testing.T) {
 	if ok, _ := containers.Exists(h.conn, orphanName, nil); !ok {
 		t.Fatal("orphan was deleted")
 	}
+	// A container left running by the previous backend is still subject to the idle stop.
+	m2.sweepIdle(context.Background(), time.Nanosecond)
+	if _, running := containerID(t, h, name); running {
+		t.Fatal("container left running by the previous backend was not idle-stopped")
+	}
 
 	if _, err := m2.Send(meta.ID, "third"); err != nil {
 		t.Fatal(err)

@@ -179,6 +179,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	var orphans []Orphan
 	for _, c := range conts {
+		if known[c.LoopID] && c.State == "running" {
+			m.runFor(c.LoopID) // left running by a previous run: the idle sweep will see it
+		}
 		if !known[c.LoopID] {
 			orphans = append(orphans, c)
 			m.log.Warn("orphan loop container: its loop folder is gone; left in place", "container", c.Name, "loop", c.LoopID)
@@ -283,6 +286,10 @@ func (m *Manager) Delete(id string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	r := m.runFor(id)
+	r.mu.Lock()
+	r.queue = nil
+	r.mu.Unlock()
 	m.killAgent(ctx, id)
 	if err := m.sb.Remove(ctx, id); err != nil {
 		return fmt.Errorf("delete loop %s: %w", id, err)

@@ -67,7 +67,7 @@ func TestLoopTurnsInOneProcess(t *testing.T) {
 		t.Fatal("no agent process after first turn")
 	}
 	got, _ := m.Get(meta.ID)
-	if got.SessionID == "" || got.Status != StatusIdle || got.Usage["claude-sonnet-4-5"].OutputTokens == 0 {
+	if got.SessionID == "" || got.Status != StatusIdle || got.Usage.ByModel["claude-sonnet-4-5"].Output == 0 {
 		t.Fatalf("meta after turn: %+v", got)
 	}
 	select {

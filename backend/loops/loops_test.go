@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/zalando/go-keyring"
 
+	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/vault"
@@ -56,12 +57,12 @@ func TestTranscriptIgnoresTornLastLine(t *testing.T) {
 func TestMetaRoundTripAndJSONNames(t *testing.T) {
 	dir := t.TempDir()
 	m := Meta{ID: "abc123", Title: "t", Created: time.Now().UTC().Truncate(time.Second), Status: StatusIdle,
-		Usage: map[string]Usage{"m": {InputTokens: 3, OutputTokens: 4}}}
+		Usage: LoopUsage{ByModel: map[string]ModelUsage{"m": {Input: 3, Output: 4}}}}
 	if err := writeMeta(dir, m); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readMeta(dir)
-	if err != nil || got.Usage["m"].OutputTokens != 4 || !got.Created.Equal(m.Created) {
+	if err != nil || got.Usage.ByModel["m"].Output != 4 || !got.Created.Equal(m.Created) {
 		t.Fatalf("round trip = %+v %v", got, err)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, "meta.json"))
@@ -71,6 +72,15 @@ func TestMetaRoundTripAndJSONNames(t *testing.T) {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("meta.json lacks %q", k)
 		}
+	}
+	if _, ok := keys["usage"].(map[string]any)["byModel"].(map[string]any)["m"].(map[string]any)["cacheWrite"]; !ok {
+		t.Errorf("usage JSON shape: %s", raw)
+	}
+	var u LoopUsage
+	u.Add(map[string]agent.Usage{"m": {InputTokens: 1, OutputTokens: 2, CacheReadInputTokens: 3, CacheCreationInputTokens: 4}})
+	u.Add(map[string]agent.Usage{"m": {InputTokens: 1}})
+	if u.ByModel["m"] != (ModelUsage{Input: 2, Output: 2, CacheRead: 3, CacheWrite: 4}) {
+		t.Errorf("usage add = %+v", u.ByModel["m"])
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("temp files left behind: %v", ents)

@@ -689,14 +689,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 		return
 	}
 	res := l.Result
-	if _, err := m.store.Update(id, func(x *Meta) {
-		if x.Usage == nil {
-			x.Usage = map[string]Usage{}
-		}
-		for model, u := range res.Usage {
-			x.Usage[model] = x.Usage[model].Add(u)
-		}
-	}); err != nil {
+	if _, err := m.store.Update(id, func(x *Meta) { x.Usage.Add(res.Usage) }); err != nil {
 		m.log.Warn("save usage", "loop", id, "err", err)
 	}
 	r.mu.Lock()

@@ -23,24 +23,51 @@ const (
 
 // Meta is meta.json of one loop. Field names are the UI contract.
 type Meta struct {
-	ID             string           `json:"id"`
-	Title          string           `json:"title"`
-	Created        time.Time        `json:"created"`
-	Status         string           `json:"status"`
-	Archived       bool             `json:"archived"`
-	Repo           string           `json:"repo"`
-	Branch         string           `json:"branch"`
-	Vault          string           `json:"vault"`
-	Provider       string           `json:"provider"`
-	Model          string           `json:"model"`
-	PermissionMode string           `json:"permissionMode"`
-	SessionID      string           `json:"sessionId"`
-	Warning        string           `json:"warning"`
-	Usage          map[string]Usage `json:"usage"`
+	ID             string    `json:"id"`
+	Title          string    `json:"title"`
+	Created        time.Time `json:"created"`
+	Status         string    `json:"status"`
+	Archived       bool      `json:"archived"`
+	Repo           string    `json:"repo"`
+	Branch         string    `json:"branch"`
+	Vault          string    `json:"vault"`
+	Provider       string    `json:"provider"`
+	Model          string    `json:"model"`
+	PermissionMode string    `json:"permissionMode"`
+	SessionID      string    `json:"sessionId"`
+	Warning        string    `json:"warning"`
+	Usage          LoopUsage `json:"usage"`
 }
 
-// Usage is the token count of one model in one loop, summed over turns.
-type Usage = agent.Usage
+// LoopUsage is the loop's token count per model, summed over turns.
+type LoopUsage struct {
+	ByModel map[string]ModelUsage `json:"byModel"`
+}
+
+// ModelUsage is one model's tokens in a loop.
+type ModelUsage struct {
+	Input      int64   `json:"input"`
+	Output     int64   `json:"output"`
+	CacheRead  int64   `json:"cacheRead"`
+	CacheWrite int64   `json:"cacheWrite"`
+	CostUSD    float64 `json:"costUSD"`
+}
+
+// Add books one turn's usage as the CLI reports it.
+func (u *LoopUsage) Add(byModel map[string]agent.Usage) {
+	if u.ByModel == nil {
+		u.ByModel = map[string]ModelUsage{}
+	}
+	for model, a := range byModel {
+		m := u.ByModel[model]
+		m.Input += a.InputTokens
+		m.Output += a.OutputTokens
+		m.CacheRead += a.CacheReadInputTokens
+		m.CacheWrite += a.CacheCreationInputTokens
+		m.CostUSD += a.CostUSD
+		u.ByModel[model] = m
+	}
+}
 
 // readMeta loads dir/meta.json.
 func readMeta(dir string) (Meta, error) {
@@ -52,8 +79,8 @@ func readMeta(dir string) (Meta, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return Meta{}, fmt.Errorf("parse %s: %w", filepath.Join(dir, "meta.json"), err)
 	}
-	if m.Usage == nil {
-		m.Usage = map[string]Usage{}
+	if m.Usage.ByModel == nil {
+		m.Usage.ByModel = map[string]ModelUsage{}
 	}
 	return m, nil
 }

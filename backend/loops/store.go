@@ -68,7 +68,7 @@ func (s *Store) Create(n NewLoop) (Meta, error) {
 	dir := filepath.Join(s.root, id)
 	m := Meta{
 		ID: id, Title: title, Created: time.Now().UTC(), Status: StatusIdle, Vault: n.Vault,
-		Provider: n.Provider, Model: n.Model, PermissionMode: n.PermissionMode, Usage: map[string]Usage{},
+		Provider: n.Provider, Model: n.Model, PermissionMode: n.PermissionMode, Usage: LoopUsage{ByModel: map[string]ModelUsage{}},
 	}
 	if m.Vault == "" {
 		m.Vault = "default"

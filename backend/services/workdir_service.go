@@ -61,11 +61,17 @@ func (s *WorkdirService) GitDiff(loopID, path string) (string, error) {
 	return workdir.GitDiff(root, path)
 }
 
-// Commit stages all changes and commits them; it returns the commit hash.
-func (s *WorkdirService) Commit(loopID, message string) (string, error) {
+// CommitResult names the new commit.
+type CommitResult struct {
+	Hash string `json:"hash"`
+}
+
+// Commit stages all changes and commits them.
+func (s *WorkdirService) Commit(loopID, message string) (CommitResult, error) {
 	root, err := s.root(loopID)
 	if err != nil {
-		return "", err
+		return CommitResult{}, err
 	}
-	return workdir.Commit(root, message, s.author)
+	h, err := workdir.Commit(root, message, s.author)
+	return CommitResult{Hash: h}, err
 }

@@ -29,6 +29,7 @@ type Author struct {
 // FileStatus is one changed path.
 type FileStatus struct {
 	Path     string `json:"path"`
+	Status   string `json:"status"`   // porcelain XY, e.g. " M", "A ", "??"
 	Staging  string `json:"staging"`  // git porcelain letter: ' ', M, A, D, R, C, U, ?
 	Worktree string `json:"worktree"` // same letters
 }
@@ -72,7 +73,7 @@ func GitStatus(root string) (Status, error) {
 		if s.Staging == git.Unmodified && s.Worktree == git.Unmodified {
 			continue
 		}
-		out.Files = append(out.Files, FileStatus{Path: p, Staging: string(s.Staging), Worktree: string(s.Worktree)})
+		out.Files = append(out.Files, FileStatus{Path: p, Status: string(s.Staging) + string(s.Worktree), Staging: string(s.Staging), Worktree: string(s.Worktree)})
 	}
 	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].Path < out.Files[j].Path })
 	out.Clean = len(out.Files) == 0

@@ -116,6 +116,9 @@ func TestGitStatusDiffCommit(t *testing.T) {
 	if err != nil || !st.IsRepo || st.Clean || len(st.Files) != 2 || st.Head != h1 {
 		t.Fatalf("status = %+v %v", st, err)
 	}
+	if st.Files[0].Path != "keep.txt" || st.Files[0].Status != " M" || st.Files[1].Status != "??" {
+		t.Fatalf("porcelain status = %+v", st.Files)
+	}
 	d, err := GitDiff(root, "keep.txt")
 	if err != nil {
 		t.Fatal(err)

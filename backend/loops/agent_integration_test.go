@@ -4,6 +4,7 @@ package loops
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -106,6 +107,11 @@ func TestLoopTurnsInOneProcess(t *testing.T) {
 		t.Fatalf("sandbox user cannot write .git after a host commit (exit %d)", code)
 	}
 
+	// The permission mode changes in the running CLI (no restart).
+	if err := m.SetPermissionMode(meta.ID, "acceptEdits"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Third turn: same process, and the model saw the whole conversation.
 	start = time.Now()
 	if _, err := m.Send(meta.ID, "[[echo]] third"); err != nil {
@@ -119,6 +125,17 @@ func TestLoopTurnsInOneProcess(t *testing.T) {
 	}
 	if p := m.AgentProcessID(meta.ID); p != proc {
 		t.Fatalf("agent process changed between turns: %s -> %s", proc, p)
+	}
+	raw, _ := m.Messages(meta.ID)
+	mode := ""
+	for _, r := range raw {
+		var l struct{ Type, Subtype, PermissionMode string }
+		if json.Unmarshal(r, &l) == nil && l.Type == "system" && l.Subtype == "init" {
+			mode = l.PermissionMode
+		}
+	}
+	if mode != "acceptEdits" {
+		t.Fatalf("permission mode of the last turn = %q, want acceptEdits", mode)
 	}
 	if n := len(h.mock.MessagesRequests()); n < 4 {
 		t.Fatalf("mock saw %d message requests, want >= 4", n)
@@ -138,7 +155,6 @@ func TestLoopTurnsInOneProcess(t *testing.T) {
 			t.Fatalf("secret in container env: %s", e)
 		}
 	}
-	_ = context.Background
 }
 
 // sleepers counts processes running "sleep 60" in the loop's container.

@@ -164,7 +164,10 @@ func closedChan() chan struct{} { c := make(chan struct{}); close(c); return c }
 // Start reconciles containers with loops (orphans are reported, never deleted), resets
 // statuses left by a previous run and starts the idle-stop sweep.
 func (m *Manager) Start(ctx context.Context) error {
-	list, _ := m.store.List()
+	list, err := m.store.List()
+	if err != nil {
+		return err
+	}
 	known := map[string]bool{}
 	for _, meta := range list {
 		known[meta.ID] = true
@@ -811,9 +814,10 @@ func (m *Manager) EnsureContainer(ctx context.Context, id string) error {
 	if _, err := m.sb.Ensure(ctx, id, ContainerSpec{Image: ref, ImageID: imageID, Mounts: m.mounts(id)}); err != nil {
 		return err
 	}
-	m.runFor(id).mu.Lock()
-	m.runFor(id).lastActive = time.Now()
-	m.runFor(id).mu.Unlock()
+	r := m.runFor(id)
+	r.mu.Lock()
+	r.lastActive = time.Now()
+	r.mu.Unlock()
 	return nil
 }
 

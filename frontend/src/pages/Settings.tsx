@@ -179,6 +179,11 @@ function Vault() {
   const vaults = useLoad<string[]>(() => VaultService.Vaults(), []);
   const [vault, setVault] = useState('default');
   const entries = useLoad<VaultEntry[]>(() => VaultService.List(vault), [vault]);
+  // The CLI (`loopat vault ...`) may change secrets while this page is open.
+  useEvent('vault:changed', (d: { vault?: string } | null) => {
+    vaults.reload();
+    if (!d?.vault || d.vault === vault) entries.reload();
+  });
   const { busy, run } = useAction();
   const toasts = useToasts();
   const [kind, setKind] = useState<'env' | 'file'>('env');

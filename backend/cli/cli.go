@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"version":   {"print versions", runVersion},
 	"image":     {"sandbox images: loopat image build [--no-cache] [--mise FILE] | ls", runImage},
 	"vault":     {"secrets in the OS keychain: loopat vault ls | set NAME | rotate NAME | rm NAME (values from stdin)", runVault},
+	"loop":      {"loops: loopat loop new TITLE [--repo PATH] | ls | send ID TEXT | rm ID", runLoop},
 	"uninstall": {"remove this workspace's containers, images, network, secrets and data: loopat uninstall [--yes] [--keep-data] [--dry-run]", runUninstall},
 }
 

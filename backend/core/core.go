@@ -16,8 +16,10 @@ import (
 	"github.com/loopat/desktop/backend/doctor"
 	"github.com/loopat/desktop/backend/engine"
 	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/hostexec"
 	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/logging"
+	"github.com/loopat/desktop/backend/loops"
 	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/secrets"
 	"github.com/loopat/desktop/backend/services"
@@ -44,7 +46,9 @@ type Core struct {
 	Vault  *vault.Vault
 	Scrub  *secrets.Scrubber
 	// Context is the knowledge/notes/personal repos (pulled into loops, promoted back).
-	Context *contextrepo.Store
+	Context  *contextrepo.Store
+	Loops    *loops.Manager
+	HostExec *hostexec.Server
 
 	System *services.SystemService
 
@@ -102,7 +106,13 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	c.Context = contextrepo.New(contextrepo.Options{Workspace: ws, Secrets: c.Vault, Log: log})
 	contextSvc := services.NewContextService(c.ctx, c.Context, c.Bus)
 	kanbanSvc := services.NewKanbanService(c.Context, c.Bus)
-	c.registry = rpc.NewRegistry(c.System, engineSvc, imageSvc, vaultSvc, providerSvc, uninstallSvc, contextSvc, kanbanSvc)
+	loopSvcs, err := c.openLoops()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.registry = rpc.NewRegistry(append([]any{c.System, engineSvc, imageSvc, vaultSvc, providerSvc,
+		uninstallSvc, contextSvc, kanbanSvc}, loopSvcs...)...)
 	return c, nil
 }
 
@@ -130,6 +140,7 @@ func (c *Core) Close() {
 // Start launches background work (engine discovery and monitoring). It returns at once.
 func (c *Core) Start(ctx context.Context) {
 	c.Engine.Start(c.ctx)
+	c.startLoops()
 }
 
 func (c *Core) doctorDeps() doctor.Deps {
@@ -159,8 +170,11 @@ func (c *Core) UninstallDeps() uninstall.Deps {
 	}
 }
 
-// stopLoops stops every running loop (uninstall's first step).
-func (c *Core) stopLoops(ctx context.Context) error { return nil }
+// stopLoops ends every agent process (uninstall's first step; containers are removed next).
+func (c *Core) stopLoops(ctx context.Context) error {
+	c.Loops.Close()
+	return nil
+}
 
 // Doctor runs the bootstrap checklist (it discovers the engine if Start has not run).
 func (c *Core) Doctor(ctx context.Context) []doctor.Result {

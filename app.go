@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -13,6 +14,7 @@ import (
 	wailsruntime "github.com/wailsapp/wails/v2/pkg/runtime"
 
 	"github.com/loopat/desktop/backend/core"
+	"github.com/loopat/desktop/backend/services"
 )
 
 // App is the Wails side of the app: lifecycle hooks and the bridge from the event bus
@@ -34,6 +36,14 @@ func (a *App) startup(ctx context.Context) {
 				return
 			case ev := <-events:
 				wailsruntime.EventsEmit(ctx, ev.Topic, ev.Data)
+				// After a full uninstall the workspace is gone: give the UI a moment to show
+				// the result, then quit.
+				if done, ok := ev.Data.(services.UninstallDone); ok && ev.Topic == services.TopicUninstallDone && done.Quit {
+					go func() {
+						time.Sleep(3 * time.Second)
+						wailsruntime.Quit(ctx)
+					}()
+				}
 			}
 		}
 	}()

@@ -2,6 +2,7 @@
 //
 //	loopat-host [--] CLI [ARGS...]   run CLI on the host (what the shims call)
 //	loopat-host relay [flags]        the in-sandbox end of the host link (started by the app)
+//	loopat-host promote              hand this loop's context changes back (runs Promote on the host)
 //
 // The forwarder connects to the relay's unix socket, sends argv as length-prefixed
 // raw bytes, streams stdin, prints stdout/stderr as they arrive, forwards
@@ -30,6 +31,7 @@ var socketCandidates = []string{"/run/loopat/host.sock", "/tmp/loopat/host.sock"
 var envForwarded = []string{"TERM", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR"}
 
 const usage = `usage: loopat-host [--] CLI [ARGS...]    run a host CLI declared for this loop
+       loopat-host promote                     promote this loop's context (knowledge, notes, personal)
        loopat-host relay [--socket PATH] [--gateway ADDR]
 `
 
@@ -37,6 +39,9 @@ func main() {
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == "relay" {
 		os.Exit(relayMain(args[1:]))
+	}
+	if len(args) > 0 && args[0] == "promote" {
+		os.Exit(promoteMain(args[1:], os.Stdout, os.Stderr))
 	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]

@@ -36,6 +36,12 @@ func relayMain(args []string) int {
 		return 1
 	}
 	defer cleanupSocket(path)
+	pl, err := listenPromote(promoteSocket(path))
+	if err != nil {
+		log.Error("listen promote", "err", err)
+		return 1
+	}
+	defer pl.Close()
 
 	rel, err := link.NewRelay(link.Pipe{Reader: os.Stdin, Writer: os.Stdout, Closer: os.Stdin.Close})
 	if err != nil {
@@ -55,6 +61,7 @@ func relayMain(args []string) int {
 		go acceptLoop(gl, rel, link.TagGateway, log)
 	}
 	go acceptLoop(l, rel, link.TagHostExec, log)
+	go acceptLoop(pl, rel, TagPromote, log)
 
 	hello := link.Hello{Version: 1, PID: os.Getpid(), Socket: path}
 	if gl != nil {
@@ -74,6 +81,7 @@ func relayMain(args []string) int {
 		log.Info("stopping", "signal", s.String())
 	}
 	l.Close()
+	pl.Close()
 	return 0
 }
 
@@ -143,6 +151,23 @@ func listenAt(path string, log *slog.Logger) (net.Listener, error) {
 	return l, nil
 }
 
+// listenPromote listens on the promote socket (the old relay was stopped by listenAt).
+func listenPromote(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale promote socket: %w", err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o666); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
 func pidFile(socket string) string { return strings.TrimSuffix(socket, ".sock") + ".pid" }
 
 // stopOldRelay terminates the relay recorded in pidfile if it is still running.
@@ -177,5 +202,6 @@ func cleanupSocket(path string) {
 		return
 	}
 	_ = os.Remove(path)
+	_ = os.Remove(promoteSocket(path))
 	_ = os.Remove(pidFile(path))
 }

@@ -87,6 +87,11 @@ test-e2e: build
 ## test-gui: the real window under Xvfb, screenshot saved to artifacts/
 test-gui: build
 	scripts/test/gui-screenshot.sh $(BIN) artifacts/desktop-window.png
+	scripts/test/single-instance.sh $(BIN)
+
+## package: the Linux .deb (binary, .desktop entry, icons) in build/package/
+package: build
+	scripts/package-deb.sh $(BIN) $(VERSION) build/package
 
 ## bench: speed goals, measured side by side
 bench: forwarder test-setup

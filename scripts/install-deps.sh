@@ -7,7 +7,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 pkgs=(build-essential pkg-config git curl ca-certificates libgtk-3-dev libwebkit2gtk-4.1-dev libsqlite3-dev podman runc catatonit uidmap
       slirp4netns fuse-overlayfs iptables containernetworking-plugins
-      dbus dbus-daemon libglib2.0-bin gnome-keyring libsecret-tools xvfb xauth)
+      dbus dbus-daemon libglib2.0-bin gnome-keyring libsecret-tools xvfb xauth imagemagick)
 if [ "$mode" = "test" ]; then
   pkgs+=(imagemagick xdotool chromium fonts-liberation debootstrap iproute2)
 fi

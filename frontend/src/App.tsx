@@ -11,6 +11,8 @@ import { Spinner, ToastProvider, useLoad } from './ui';
 
 // The loop view carries the heavy parts (terminal, markdown, highlighting): load it on demand.
 const LoopPage = lazy(() => import('./loop/LoopPage').then((m) => ({ default: m.LoopPage })));
+const ContextPage = lazy(() => import('./pages/ContextPage').then((m) => ({ default: m.ContextPage })));
+const KanbanPage = lazy(() => import('./pages/KanbanPage').then((m) => ({ default: m.KanbanPage })));
 
 export function App() {
   return (
@@ -53,6 +55,10 @@ function Shell() {
                 </Suspense>
               }
             />
+            <Route path="/context" element={<Navigate to="/context/knowledge" replace />} />
+            <Route path="/context/:repo" element={<Suspense fallback={<Spinner label="Loading…" />}><ContextPage /></Suspense>} />
+            <Route path="/kanban" element={<Suspense fallback={<Spinner label="Loading…" />}><KanbanPage /></Suspense>} />
+            <Route path="/kanban/:board" element={<Suspense fallback={<Spinner label="Loading…" />}><KanbanPage /></Suspense>} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         </main>

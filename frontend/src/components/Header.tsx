@@ -27,6 +27,12 @@ export function Header({ workspace }: { workspace?: string }) {
       </Link>
       <div className="header-right">
         <EnginePill />
+        <NavLink to="/kanban" className="header-link" data-testid="kanban-link">
+          Focus
+        </NavLink>
+        <NavLink to="/context" className="header-link" data-testid="context-link">
+          Context
+        </NavLink>
         <NavLink to="/onboarding" className="header-link">
           Checks
         </NavLink>

@@ -17,6 +17,7 @@ import {
 } from '../api/services';
 import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { MachinePanel } from './MachinePanel';
+import { UninstallSection } from './UninstallSection';
 
 const SECTIONS = [
   ['general', 'General'],
@@ -25,6 +26,7 @@ const SECTIONS = [
   ['sandbox', 'Sandbox'],
   ['machine', 'Machine'],
   ['about', 'About'],
+  ['uninstall', 'Uninstall'],
 ] as const;
 
 export function Settings({ info }: { info?: Info }) {
@@ -50,6 +52,7 @@ export function Settings({ info }: { info?: Info }) {
           </>
         )}
         {section === 'about' && <About info={info} />}
+        {section === 'uninstall' && <UninstallSection />}
       </div>
     </div>
   );

@@ -27,12 +27,15 @@ import (
 // relay that replaces the old one inside the same container: nothing is recreated.
 //
 // The container is identified by the caller, so every stream on the returned
-// session acts as loopID and nothing else.
+// session acts as loopID and nothing else. With GatewayAddr set, a policy that is not
+// Enabled still attaches (for the gateway and other tags) and host exec is refused.
 func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, containerID string, p Policy) (*link.Session, error) {
 	if err := validLoopID(loopID); err != nil {
 		return nil, err
 	}
-	if !p.Enabled {
+	// The link also carries the model gateway: a loop without [host].clis still gets
+	// it, and ServeConn refuses its host-exec streams (policy not enabled).
+	if !p.Enabled && s.GatewayAddr == "" {
 		return nil, fmt.Errorf("attach host exec to loop %s: not enabled (no [host].clis declared)", loopID)
 	}
 	info, err := containers.Inspect(conn, containerID, nil)

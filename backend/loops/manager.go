@@ -44,17 +44,28 @@ type Options struct {
 	Secrets   Secrets          // nil = no vault
 	Events    events.Publisher // nil = none
 	Log       *slog.Logger
-	// ExtraMounts go into every loop container (context folders; tests mount the CLI).
+	// ExtraMounts go into every loop container (tests mount the CLI).
 	ExtraMounts []Mount
+	// Context gives each loop its context repositories (mounts, warnings, agent
+	// instructions and settings); nil = none.
+	Context ContextFunc
+	// Gateway routes model traffic through the host so the provider key never enters
+	// the sandbox. nil = the agent gets the provider URL and key directly (only for
+	// tests without a host link).
+	Gateway Gateway
+	// Scrub learns every secret handed to a sandbox and masks transcripts; nil = none.
+	Scrub Scrubber
 	// AgentBinary is the claude executable inside the container (default "claude").
 	AgentBinary string
 	// AgentEnv is extra non-secret environment for the agent (e.g. CLAUDE_CODE_MAX_RETRIES=2).
 	AgentEnv []string
 	// PartialMessages streams deltas (--include-partial-messages).
 	PartialMessages bool
-	// AfterContainerStart runs each time the agent starts in a running container, e.g. to
-	// attach host exec (hostexec.Server.Attach). ctx ends when the start is done: work
-	// that must outlive it uses its own (app) context; conn stays valid.
+	// AfterContainerStart runs each time the agent starts in a running container, and at
+	// Start for each loop container a previous run left running, e.g. to
+	// attach the host link (hostexec.Server.Attach). ctx ends when the start is done: work
+	// that must outlive it uses its own (app) context; conn stays valid. With a Gateway
+	// its error fails the start: the agent reaches its model only over that link.
 	AfterContainerStart func(ctx, conn context.Context, loopID, containerName string) error
 	// InterruptGrace is how long an interrupted turn may take to end before the process
 	// is killed (default 5s).
@@ -181,9 +192,11 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("reconcile loop containers: %w", err)
 	}
 	var orphans []Orphan
+	var running []ContainerInfo
 	for _, c := range conts {
 		if known[c.LoopID] && c.State == "running" {
 			m.runFor(c.LoopID) // left running by a previous run: the idle sweep will see it
+			running = append(running, c)
 		}
 		if !known[c.LoopID] {
 			orphans = append(orphans, c)
@@ -193,8 +206,27 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	m.orphans = orphans
 	m.mu.Unlock()
+	if m.opt.AfterContainerStart != nil && len(running) > 0 {
+		go m.relink(running)
+	}
 	go m.idleLoop()
 	return nil
+}
+
+// relink runs AfterContainerStart for containers a previous run left running, so
+// their host link (gateway, host exec, promote) is back before the next turn.
+func (m *Manager) relink(running []ContainerInfo) {
+	for _, c := range running {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		conn, err := m.opt.Conn.Conn(ctx)
+		if err == nil {
+			err = m.opt.AfterContainerStart(ctx, conn, c.LoopID, m.sb.ContainerName(c.LoopID))
+		}
+		cancel()
+		if err != nil {
+			m.log.Warn("re-link running loop container", "loop", c.LoopID, "err", err)
+		}
+	}
 }
 
 // Orphans are the containers found by Start without a loop.
@@ -242,6 +274,25 @@ func (m *Manager) Create(req CreateRequest) (Meta, error) {
 	})
 	if err != nil {
 		return Meta{}, err
+	}
+	if m.opt.Context != nil {
+		// The pull edge: the loop starts from the latest shared context.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		lc, err := m.opt.Context(ctx, meta.ID)
+		cancel()
+		warnings := lc.Warnings
+		if err != nil {
+			m.log.Warn("prepare loop context", "loop", meta.ID, "err", err)
+			warnings = append(warnings, "unavailable: "+err.Error())
+		}
+		if len(warnings) > 0 {
+			if updated, err := m.store.Update(meta.ID, func(x *Meta) {
+				x.ContextWarnings = warnings
+				x.Warning = composeWarning("", warnings)
+			}); err == nil {
+				meta = updated
+			}
+		}
 	}
 	m.publish("loops:changed", map[string]string{"id": meta.ID})
 	return meta, nil
@@ -485,8 +536,17 @@ func (m *Manager) setStatus(id, status, detail string) {
 	m.publish("loop:"+id+":status", map[string]string{"status": status, "detail": detail})
 }
 
-// appendLine stores a transcript line and publishes it.
+// scrub masks registered secrets in b.
+func (m *Manager) scrub(b []byte) []byte {
+	if m.opt.Scrub == nil {
+		return b
+	}
+	return m.opt.Scrub.Bytes(b)
+}
+
+// appendLine stores a transcript line (secrets masked) and publishes it.
 func (m *Manager) appendLine(id string, line []byte) {
+	line = m.scrub(line)
 	if err := m.store.Transcript(id).Append(line); err != nil {
 		m.log.Error("append transcript", "loop", id, "err", err)
 	}
@@ -584,6 +644,19 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 		return nil, fmt.Sprintf("No API key for provider %q: secret %s is not in vault %q", prov.Name, prov.KeyRef, meta.Vault),
 			fmt.Sprintf("Add the secret %s to vault %q in Settings › Vault, then send the message again.", prov.KeyRef, meta.Vault)
 	}
+	if m.opt.Scrub != nil {
+		m.opt.Scrub.Add(key)
+		for _, v := range envs {
+			m.opt.Scrub.Add(v)
+		}
+	}
+	route := ModelRoute{BaseURL: prov.BaseURL, APIKey: key}
+	if m.opt.Gateway != nil {
+		envs = sandboxEnvs(envs, prov.KeyRef, key)
+		if route, err = m.opt.Gateway.Route(id, *prov, key); err != nil {
+			return nil, fmt.Sprintf("Provider %q cannot be used: %v", prov.Name, err), "Fix the provider's base URL in Settings, then send the message again."
+		}
+	}
 	conn, err := m.opt.Conn.Conn(ctx)
 	if err != nil {
 		return nil, "The container engine is not available: " + err.Error(), "Start podman from the engine panel (or check `podman info`), then send the message again."
@@ -595,26 +668,31 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 	if err != nil {
 		return nil, "Building the sandbox image failed: " + err.Error(), "Open the image panel for the build log; fix mise.toml or the network/CA settings and send again."
 	}
-	if warning != meta.Warning {
-		_, _ = m.store.Update(id, func(x *Meta) { x.Warning = warning })
+	if w := composeWarning(warning, meta.ContextWarnings); w != meta.Warning {
+		_, _ = m.store.Update(id, func(x *Meta) { x.Warning = w })
 	}
 	imageID, err := m.sb.ImageID(ctx, ref)
 	if err != nil {
 		return nil, "Sandbox image missing: " + err.Error(), "Rebuild the sandbox image, then send again."
 	}
-	spec := ContainerSpec{Image: ref, ImageID: imageID, Mounts: m.mounts(id)}
+	mounts, lc := m.containerMounts(ctx, id)
+	spec := ContainerSpec{Image: ref, ImageID: imageID, Mounts: mounts}
 	if _, err := m.sb.Ensure(ctx, id, spec); err != nil {
 		return nil, "Could not start the loop's container: " + err.Error(), "Check the engine panel; `podman logs " + m.sb.ContainerName(id) + "` may tell more."
 	}
 	if m.opt.AfterContainerStart != nil {
 		if err := m.opt.AfterContainerStart(ctx, conn, id, m.sb.ContainerName(id)); err != nil {
+			if m.opt.Gateway != nil {
+				return nil, "Could not link the sandbox to the app: " + err.Error(),
+					"The agent reaches its model through this link. Rebuild the sandbox image (it needs loopat-host), then send again."
+			}
 			m.log.Warn("after container start", "loop", id, "err", err)
 		}
 	}
 	env := []string{
 		"HOME=" + SandboxHome,
-		"ANTHROPIC_BASE_URL=" + prov.BaseURL,
-		"ANTHROPIC_API_KEY=" + key,
+		"ANTHROPIC_BASE_URL=" + route.BaseURL,
+		"ANTHROPIC_API_KEY=" + route.APIKey,
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
 	}
 	env = append(env, m.opt.AgentEnv...)
@@ -626,13 +704,11 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 	for _, k := range names {
 		env = append(env, k+"="+envs[k])
 	}
-	cmd := agent.Command{
-		Args: agent.Args(agent.Options{
-			Binary: m.opt.AgentBinary, Model: meta.Model, PermissionMode: meta.PermissionMode,
-			Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages,
-		}),
-		Env: env, User: SandboxUser, WorkDir: SandboxWork,
-	}
+	args := agent.Args(agent.Options{
+		Binary: m.opt.AgentBinary, Model: meta.Model, PermissionMode: meta.PermissionMode,
+		Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages,
+	})
+	cmd := agent.Command{Args: append(args, contextArgs(lc)...), Env: env, User: SandboxUser, WorkDir: SandboxWork}
 	var sess *agent.Session
 	sess, err = agent.Start(ctx, starter{m.sb, id}, cmd, meta.Model,
 		func(l agent.Line) { m.onLine(id, r, l) },
@@ -646,12 +722,24 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 	return sess, "", ""
 }
 
-func (m *Manager) mounts(id string) []Mount {
+// containerMounts are the loop container's mounts (home, workdir, context, extras) and
+// the loop's context. A context that cannot be prepared is logged and left out: the
+// loop still runs.
+func (m *Manager) containerMounts(ctx context.Context, id string) ([]Mount, LoopContext) {
 	ms := []Mount{
 		{Source: m.store.HomeDir(id), Target: SandboxHome},
 		{Source: m.store.WorkDir(id), Target: SandboxWork},
 	}
-	return append(ms, m.opt.ExtraMounts...)
+	var lc LoopContext
+	if m.opt.Context != nil {
+		var err error
+		if lc, err = m.opt.Context(ctx, id); err != nil {
+			m.log.Warn("loop context not mounted", "loop", id, "err", err)
+			lc = LoopContext{}
+		}
+		ms = append(ms, lc.Mounts...)
+	}
+	return append(ms, m.opt.ExtraMounts...), lc
 }
 
 type starter struct {
@@ -683,7 +771,9 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 	}
 	if l.Ephemeral() {
 		if l.Delta != nil && l.Delta.Text != "" {
-			m.publish("loop:"+id+":delta", l.Delta)
+			d := *l.Delta
+			d.Text = string(m.scrub([]byte(d.Text)))
+			m.publish("loop:"+id+":delta", &d)
 		}
 		return
 	}
@@ -705,7 +795,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 	case res.IsError:
 		m.appendOwn(id, map[string]any{"type": "error", "message": "The model API returned an error: " + res.Text,
 			"hint": "Check the provider's base URL, API key and model in Settings, then send again."})
-		m.setStatus(id, StatusError, res.Text)
+		m.setStatus(id, StatusError, string(m.scrub([]byte(res.Text))))
 	default:
 		m.setStatus(id, StatusIdle, "")
 	}
@@ -811,7 +901,8 @@ func (m *Manager) EnsureContainer(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.sb.Ensure(ctx, id, ContainerSpec{Image: ref, ImageID: imageID, Mounts: m.mounts(id)}); err != nil {
+	mounts, _ := m.containerMounts(ctx, id)
+	if _, err := m.sb.Ensure(ctx, id, ContainerSpec{Image: ref, ImageID: imageID, Mounts: mounts}); err != nil {
 		return err
 	}
 	r := m.runFor(id)

@@ -35,8 +35,10 @@ type Meta struct {
 	Model          string    `json:"model"`
 	PermissionMode string    `json:"permissionMode"`
 	SessionID      string    `json:"sessionId"`
-	Warning        string    `json:"warning"`
-	Usage          LoopUsage `json:"usage"`
+	Warning        string    `json:"warning"` // image and context warnings, for the UI
+	// ContextWarnings are what preparing the context repositories reported (part of Warning).
+	ContextWarnings []string  `json:"contextWarnings,omitempty"`
+	Usage           LoopUsage `json:"usage"`
 }
 
 // LoopUsage is the loop's token count per model, summed over turns.

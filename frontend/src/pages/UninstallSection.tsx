@@ -1,7 +1,7 @@
 // Settings → Uninstall: the exact plan (what goes, what stays and how to remove it by
 // hand), a confirmation by typing the workspace name, then live progress and the result.
 import { useEffect, useState } from 'react';
-import { RECONNECTED } from '../api/client';
+import { client, RECONNECTED } from '../api/client';
 import {
   moreTopics,
   UninstallService,
@@ -283,8 +283,11 @@ function ResultView({ done }: { done: UninstallDone }) {
     <div className="card" data-testid="uninstall-result" data-complete={remaining.length === 0 ? 'true' : 'false'}>
       {done.quit ? (
         <p data-testid="uninstall-quit">
-          <strong>loopat is uninstalled.</strong> The app will close now. To remove the program itself, delete it the way you
-          installed it.
+          <strong>loopat is uninstalled.</strong>{' '}
+          {client().transport === 'wails'
+            ? 'The app will close now.'
+            : 'The desktop app would close now; here, close this tab and stop `loopat serve`.'}{' '}
+          To remove the program itself, delete it the way you installed it.
         </p>
       ) : remaining.length === 0 ? (
         <p>

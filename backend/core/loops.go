@@ -210,13 +210,13 @@ func (l *loopLinks) attach(_ context.Context, conn context.Context, loopID, cont
 		return err
 	}
 	l.current[loopID] = loopLink{sess: sess, containerID: info.ID}
-	go l.watch(conn, loopID, container, sess)
+	go l.watch(loopID, container, sess)
 	return nil
 }
 
 // watch re-attaches when sess ends (relay killed, exec session lost) while the
 // container still runs; a stopped or recreated container ends it.
-func (l *loopLinks) watch(conn context.Context, loopID, container string, sess *link.Session) {
+func (l *loopLinks) watch(loopID, container string, sess *link.Session) {
 	c := l.c
 	select {
 	case <-sess.Done():
@@ -236,6 +236,12 @@ func (l *loopLinks) watch(conn context.Context, loopID, container string, sess *
 		l.mu.Unlock()
 		if cur.sess != sess {
 			return // replaced by a newer link
+		}
+		// A fresh connection: the one the link was made with may belong to a finished request.
+		conn, err := c.Engine.Conn(c.ctx)
+		if err != nil {
+			c.Log.Warn("re-attach host link: engine not available", "loop", loopID, "attempt", attempt+1, "err", err)
+			continue
 		}
 		info, err := containers.Inspect(conn, container, nil)
 		if err != nil || info.State == nil || !info.State.Running || info.ID != cur.containerID {

@@ -292,7 +292,9 @@ type ExecProcess struct {
 // Exec starts cmd in the loop's container. With tty the process gets a terminal and
 // stderr is merged into stdout. The process's pid is recorded so Kill can end its tree.
 func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tty bool, cols, rows int) (*ExecProcess, error) {
-	c, err := s.conn.Conn(ctx)
+	// The process outlives the request that starts it: its connection (used later to
+	// read the exit code and to kill it) must not end with ctx.
+	c, err := s.conn.Conn(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/network"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/contextrepo"
 	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/loops"
 	"github.com/loopat/desktop/internal/testkit"
@@ -231,6 +232,10 @@ func TestLoopThroughAppGatewayContextPromote(t *testing.T) {
 	// The agent's system prompt carries the context instructions.
 	if body := string(reqs[0].Body); !strings.Contains(body, core.PromoteCommand) || !strings.Contains(body, "/loopat/context") {
 		t.Errorf("system prompt lacks the context instructions (%d bytes)", len(body))
+	}
+	// Claude's auto memory lives in the personal repository (--settings autoMemoryDirectory).
+	if body := string(reqs[0].Body); !strings.Contains(body, contextrepo.MemoryDir) {
+		t.Errorf("system prompt does not name the memory directory %s", contextrepo.MemoryDir)
 	}
 
 	// The env secret reached the tool, and the transcript masks it.

@@ -318,6 +318,13 @@ func (g *modelGateway) Route(loopID string, p config.Provider, key string) (loop
 	return loops.ModelRoute{BaseURL: "http://" + GatewayAddr, APIKey: ph}, nil
 }
 
+// Forget drops a deleted loop's route.
+func (g *modelGateway) Forget(loopID string) {
+	g.mu.Lock()
+	delete(g.routes, loopID)
+	g.mu.Unlock()
+}
+
 // ServeConn takes one gateway stream of loopID's link (hostexec.Server.HandleTag).
 func (g *modelGateway) ServeConn(loopID string, c net.Conn) {
 	select {

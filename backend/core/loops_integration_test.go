@@ -321,6 +321,14 @@ func TestLoopThroughAppGatewayContextPromote(t *testing.T) {
 		t.Fatal("no model request after the restart")
 	}
 	grepTree(t, c2.Workspace.LogsDir(), f.realKey)
+
+	// Deleting a loop removes its container (and its link with it).
+	if err := c2.Loops.Delete(b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c2.Loops.Sandbox().Running(context.Background(), b.ID); err != nil || ok {
+		t.Fatalf("deleted loop's container still running: %v %v", ok, err)
+	}
 }
 
 // waitNewRelay waits until a relay other than oldPid owns the link in the container.

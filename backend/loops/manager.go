@@ -354,6 +354,9 @@ func (m *Manager) Delete(id string) error {
 	m.mu.Lock()
 	delete(m.runs, id)
 	m.mu.Unlock()
+	if m.opt.Gateway != nil {
+		m.opt.Gateway.Forget(id)
+	}
 	m.publish("loops:changed", map[string]string{"id": id})
 	return nil
 }

@@ -20,6 +20,8 @@ type Gateway interface {
 	// Route sends loopID's model requests to p with key and returns what the agent
 	// gets instead (e.g. http://127.0.0.1:4141 and a placeholder key).
 	Route(loopID string, p config.Provider, key string) (ModelRoute, error)
+	// Forget drops a deleted loop's route (and the key it held).
+	Forget(loopID string)
 }
 
 // LoopContext is what a loop gets from the workspace's context repositories.

@@ -16,7 +16,7 @@ const (
 
 // PromoteCommand is the command the agent runs inside a sandbox to promote its context
 // (served on the host by Store.Promote for the calling loop).
-const PromoteCommand = "loopat-promote"
+const PromoteCommand = "loopat-host promote"
 
 // AgentInstructions is the paragraph for the agent's instructions (CLAUDE.md) that
 // explains the context repositories and how to hand changes back.

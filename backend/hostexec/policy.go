@@ -13,7 +13,8 @@ import (
 
 // Policy is one loop's host-exec permission.
 type Policy struct {
-	// Enabled opts the loop in; a disabled loop gets no channel at all.
+	// Enabled opts the loop into host CLIs; a disabled loop still gets the link (model
+	// gateway, promote) but every host-exec request is refused.
 	Enabled bool `json:"enabled"`
 	// CLIs are the command names the loop may run (its [host].clis).
 	CLIs []string `json:"clis"`

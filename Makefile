@@ -76,13 +76,16 @@ test-setup: forwarder
 
 ## test-integration: real podman, real claude, real Secret Service (under a private D-Bus)
 test-integration: forwarder
-	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" PATH="$(CURDIR)/build/test-bin:$$PATH" \
+	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" \
 	  scripts/test/with-keyring.sh $(GO) test -count=1 -p 1 -timeout $(ITEST_TIMEOUT) \
 	  -tags integration,$(GO_TAGS) ./...
 
 ## test-e2e: Playwright (playwright-core + Debian Chromium) against `loopat serve`
-test-e2e: build
-	cd tests/e2e && npm ci --no-audit --no-fund && LOOPAT_BIN="$(CURDIR)/$(BIN)" node --test
+test-e2e: build test-setup
+	$(GO) build -o build/test-bin/mock-anthropic ./internal/testkit/cmd/mock-anthropic
+	cd tests/e2e && npm ci --no-audit --no-fund && \
+	  LOOPAT_BIN="$(CURDIR)/$(BIN)" LOOPAT_E2E_AGENT=1 LOOPAT_E2E_MOCK_BIN="$(CURDIR)/build/test-bin/mock-anthropic" \
+	  ../../scripts/test/with-keyring.sh node --test
 
 ## test-gui: the real window under Xvfb, screenshot saved to artifacts/
 test-gui: build

@@ -77,7 +77,7 @@ function SyncBar({ repo }: { repo: string }) {
           <span title="local commits the origin does not have">↑ {s.ahead}</span>{' '}
           <span title="origin commits not pulled yet">↓ {s.behind}</span>{' '}
           <span className="muted">
-            {s.branch || 'no branch'} · {s.solo ? 'local only (no remote set)' : s.remote}
+            {s.branch || 'no branch'} · {s.solo ? 'solo: this workspace’s own origin (no team remote set)' : s.remote}
           </span>
           {s.dirty && <span className="muted"> · uncommitted changes</span>}
         </span>

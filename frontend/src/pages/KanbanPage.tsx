@@ -43,14 +43,21 @@ export function KanbanPage() {
           ))}
           <NewBoard
             onCreated={(name) => {
+              boards.update((prev) => (prev ?? []).concat((prev ?? []).includes(name) ? [] : [name]));
               boards.reload();
               nav(`/kanban/${encodeURIComponent(name)}`);
             }}
           />
         </aside>
         <div className="board-area">
-          {board ? (
+          {/* Boards() prepares the notes repository, so a board is read only after it answered. */}
+          {board && boards.data && boards.data.includes(board) ? (
             <BoardView key={board} name={board} />
+          ) : board && boards.data ? (
+            <div className="empty" data-testid="kanban-no-board">
+              <div className="empty-title">No board named “{board}”</div>
+              <p>Pick a board on the left or create it there.</p>
+            </div>
           ) : (
             boards.data &&
             boards.data.length === 0 && (

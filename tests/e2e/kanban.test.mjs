@@ -4,10 +4,11 @@
 // loop (claude CLI in a sandbox, mock model API) and shows that loop's live state.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, repoRoot, screenshot, spawnAndWait, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, loopatBin, repoRoot, screenshot, spawnAndWait, startServe, stop, tempDir } from './lib.mjs';
 
 const BOARD = 'e2e-board';
 // Column ids are file names (a new board's "To do" is to-do.md); read them from the page.
@@ -152,18 +153,20 @@ describe('Focus board → loop', { skip: skipAgent }, () => {
 
   before(async () => {
     root = tempDir('loopat-e2e-kanban-agent-');
-    // Same setup as journey.test.mjs: the sandbox reaches the mock through the podman bridge.
+    // The model traffic leaves the sandbox through loopat's gateway on the host, so the mock
+    // listens on loopback only.
     const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
       ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
       : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
-    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '0.0.0.0:0'], {
+    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '127.0.0.1:0'], {
       cwd: repoRoot,
       env: process.env,
       pattern: /https?:\/\/\S+:(\d+)/,
       timeoutMs: 180_000,
     });
     const port = (await mock.match)[1];
-    const home = join(root, 'ws-kanban-agent');
+    // Unique name: the cleanup uninstalls everything labelled with it.
+    const home = join(root, `ws-kagent-${randomBytes(4).toString('hex')}`);
     mkdirSync(home, { recursive: true });
     const caDir = process.env.LOOPAT_E2E_CA_CERTS ?? '/usr/local/share/ca-certificates';
     const cas = existsSync(caDir) && readdirSync(caDir).length > 0 ? [caDir] : [];
@@ -178,7 +181,7 @@ describe('Focus board → loop', { skip: skipAgent }, () => {
         'default_model = "claude-sonnet-4-5"',
         '[[providers]]',
         'name = "mock"',
-        `base_url = "http://host.containers.internal:${port}"`,
+        `base_url = "http://127.0.0.1:${port}"`,
         'models = ["claude-sonnet-4-5"]',
         'key = "ANTHROPIC_API_KEY"',
         '',
@@ -191,6 +194,12 @@ describe('Focus board → loop', { skip: skipAgent }, () => {
     await browser?.close();
     await serve?.close();
     await stop(mock?.child);
+    // The loop is deleted in the test; if it failed first, its container, network and image
+    // tag would stay: uninstall the test's workspace (only objects labelled with its name).
+    if (serve) {
+      const u = spawnSync(loopatBin(), ['uninstall', '--yes'], { env: serve.env, encoding: 'utf8', timeout: 120_000 });
+      if (u.status !== 0) console.error(`cleanup: loopat uninstall exited ${u.status}:\n${u.stdout}\n${u.stderr}`);
+    }
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
@@ -218,12 +227,13 @@ describe('Focus board → loop', { skip: skipAgent }, () => {
       const badge = card(page, 'todo', 'Card loop task').getByTestId('card-loop');
       await badge.waitFor({ timeout: 20_000 });
       assert.match(columnFile(serve.home, 'default', 'todo'), /> loop: \S+/);
-      // The live state follows loop:<id>:status until the turn ends.
+      // The live state follows loop:<id>:status until the turn ends (the first turn starts the sandbox).
       await page.waitForFunction(
-        () => ['idle', 'waiting'].includes(document.querySelector('[data-testid="card-loop"]')?.getAttribute('data-status') ?? ''),
+        () => ['idle', 'waiting', 'error'].includes(document.querySelector('[data-testid="card-loop"]')?.getAttribute('data-status') ?? ''),
         null,
-        { timeout: 300_000 },
+        { timeout: 240_000 },
       );
+      assert.notEqual(await badge.getAttribute('data-status'), 'error', `loop failed; serve output:\n${serve.output().slice(-2000)}`);
       await screenshot(page, 'e2e-kanban-loop-card.png');
       await badge.click();
       await page.getByTestId('loop-page').waitFor({ timeout: 20_000 });

@@ -99,4 +99,13 @@ describe('Context view', () => {
       await page.getByTestId('context-empty').waitFor();
     }
   });
+
+  it('opens the personal repository with its own tree and no errors', async () => {
+    const { page } = browser;
+    await page.getByTestId('context-tab-personal').click();
+    await page.locator('[data-testid="context-page"][data-repo="personal"]').waitFor();
+    await page.locator('[data-testid="context-tree"], [data-testid="context-empty"]').first().waitFor({ timeout: 20_000 });
+    assert.equal(await page.getByTestId('context-new-file').count(), 1, 'personal files can be created');
+    assert.equal(await page.getByTestId('toast-error').count(), 0, await page.getByTestId('toast-error').allInnerTexts().then(String));
+  });
 });

@@ -19,12 +19,12 @@ describe('loop journey', { skip }, () => {
 
   before(async () => {
     workRoot = tempDir('loopat-journey-');
-    // The sandbox reaches the mock through the podman bridge (host.containers.internal), so it
-    // listens on all interfaces; only the test's own containers talk to it.
+    // Model requests leave the sandbox through loopat's gateway on the host (it holds the
+    // key), so the mock stays on loopback.
     const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
       ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
       : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
-    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '0.0.0.0:0', '--chunk-delay', '40ms'], {
+    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '127.0.0.1:0', '--chunk-delay', '40ms'], {
       cwd: repoRoot,
       env: process.env,
       pattern: /https?:\/\/\S+:(\d+)/,
@@ -46,7 +46,7 @@ describe('loop journey', { skip }, () => {
         'default_model = "claude-sonnet-4-5"',
         '[[providers]]',
         'name = "mock"',
-        `base_url = "http://host.containers.internal:${port}"`,
+        `base_url = "http://127.0.0.1:${port}"`,
         'models = ["claude-sonnet-4-5"]',
         'key = "ANTHROPIC_API_KEY"',
         '',
@@ -79,6 +79,17 @@ describe('loop journey', { skip }, () => {
 
   it('creates a loop, streams a reply with a Bash tool card, and shows the file it wrote', async () => {
     const { page } = browser;
+    try {
+      await chatJourney(page);
+    } catch (e) {
+      await screenshot(page, 'e2e-loop-chat-failure.png').catch(() => {});
+      const transcript = await page.getByTestId('messages').innerText().catch(() => '(no transcript)');
+      e.message += `\n--- transcript on screen ---\n${transcript}\n--- loopat serve output (tail) ---\n${serve.output().slice(-3000)}`;
+      throw e;
+    }
+  });
+
+  async function chatJourney(page) {
     await page.goto(`${serve.origin}/#/`);
     await page.getByTestId('new-loop').click();
     await page.getByTestId('new-loop-title').fill('e2e journey');
@@ -100,7 +111,7 @@ describe('loop journey', { skip }, () => {
     const messages = page.getByTestId('messages');
     await messages.getByTestId('msg-user').first().waitFor({ timeout: 30_000 });
     const card = messages.locator('[data-testid="tool-card"][data-tool="Bash"]').first();
-    await card.waitFor({ timeout: 240_000 }); // first turn may start the container
+    await card.waitFor({ timeout: 180_000 }); // first turn may start the container
     assert.match(await card.innerText(), /e2e-proof\.txt/);
     await messages.getByText('tool result: e2e-42').waitFor({ timeout: 120_000 });
     assert.match(await card.getByTestId('tool-result').innerText(), /e2e-42/);
@@ -111,10 +122,11 @@ describe('loop journey', { skip }, () => {
     assert.equal(await page.getByTestId('error-card').count(), 0, 'no error cards');
 
     await page.getByTestId('tab-files').click();
-    await page.getByRole('button', { name: 'e2e-proof.txt' }).click();
+    await page.getByTestId('files-refresh').click();
+    await page.getByTestId('tree-e2e-proof.txt').click({ timeout: 20_000 });
     await page.getByTestId('file-content').getByText('e2e-42').waitFor({ timeout: 20_000 });
     await screenshot(page, 'e2e-loop-chat.png');
-  });
+  }
 
   it('runs a command in the loop terminal', async () => {
     const { page } = browser;

@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import { WorkdirService, type FileContent, type TreeEntry } from '../api/services';
-import { formatBytes, InlineError, Spinner, useLoad, useToasts } from '../ui';
+import { topics, WorkdirService, type FileContent, type TreeEntry } from '../api/services';
+import { formatBytes, InlineError, Spinner, useEvent, useLoad, useToasts } from '../ui';
 import { CodeView } from './CodeView';
 import { languageFor } from './highlight';
 
@@ -8,6 +8,11 @@ export function FilesTab({ loopId }: { loopId: string }) {
   const [file, setFile] = useState<FileContent | null>(null);
   const [loading, setLoading] = useState('');
   const toasts = useToasts();
+  // The agent changes files during a turn: re-read the tree when it finishes one.
+  const [version, setVersion] = useState(0);
+  useEvent(topics.loopStatus(loopId), (s: { status: string }) => {
+    if (s.status !== 'working' && s.status !== 'starting') setVersion((v) => v + 1);
+  });
   const open = async (path: string) => {
     setLoading(path);
     try {
@@ -21,7 +26,10 @@ export function FilesTab({ loopId }: { loopId: string }) {
   return (
     <div className="files" data-testid="files">
       <div className="file-tree">
-        <Dir loopId={loopId} path="" depth={0} onOpen={open} selected={file?.path ?? loading} />
+        <button className="tree-refresh btn btn-small" onClick={() => setVersion((v) => v + 1)} data-testid="files-refresh">
+          Refresh
+        </button>
+        <Dir loopId={loopId} path="" depth={0} onOpen={open} selected={file?.path ?? loading} version={version} />
       </div>
       <div className="file-view">
         {loading && <Spinner label={`Opening ${loading}…`} />}
@@ -50,14 +58,16 @@ function Dir({
   depth,
   onOpen,
   selected,
+  version,
 }: {
   loopId: string;
   path: string;
   depth: number;
   onOpen: (p: string) => void;
   selected: string;
+  version: number;
 }) {
-  const entries = useLoad<TreeEntry[]>(() => WorkdirService.Tree(loopId, path), [loopId, path]);
+  const entries = useLoad<TreeEntry[]>(() => WorkdirService.Tree(loopId, path), [loopId, path, version]);
   const [open, setOpen] = useState<Record<string, boolean>>({});
   if (entries.loading && !entries.data) return <div className="muted small" style={{ paddingLeft: depth * 12 + 8 }}>…</div>;
   if (entries.error && !entries.data) return <InlineError text={entries.error} onRetry={() => entries.reload()} />;
@@ -65,17 +75,11 @@ function Dir({
   if (depth === 0 && list.length === 0) return <div className="muted pad">The working directory is empty.</div>;
   return (
     <ul className="tree">
-      {depth === 0 && (
-        <li>
-          <button className="tree-refresh btn btn-small" onClick={() => entries.reload()}>
-            Refresh
-          </button>
-        </li>
-      )}
       {list.map((e) => (
         <li key={e.path}>
           <button
             className={`tree-row ${selected === e.path ? 'active' : ''}`}
+            data-testid={`tree-${e.path}`}
             style={{ paddingLeft: depth * 12 + 8 }}
             onClick={() => (e.dir ? setOpen((o) => ({ ...o, [e.path]: !o[e.path] })) : onOpen(e.path))}
             title={e.dir ? e.path : `${e.path} · ${formatBytes(e.size)}`}
@@ -83,7 +87,7 @@ function Dir({
             <span className="tree-icon">{e.dir ? (open[e.path] ? '▾' : '▸') : ' '}</span>
             {e.name}
           </button>
-          {e.dir && open[e.path] && <Dir loopId={loopId} path={e.path} depth={depth + 1} onOpen={onOpen} selected={selected} />}
+          {e.dir && open[e.path] && <Dir loopId={loopId} path={e.path} depth={depth + 1} onOpen={onOpen} selected={selected} version={version} />}
         </li>
       ))}
     </ul>

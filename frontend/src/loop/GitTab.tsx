@@ -1,10 +1,13 @@
 import { useState } from 'react';
-import { WorkdirService, type GitStatus } from '../api/services';
-import { InlineError, Spinner, useAction, useLoad, useToasts } from '../ui';
+import { topics, WorkdirService, type GitStatus } from '../api/services';
+import { InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { CodeView } from './CodeView';
 
 export function GitTab({ loopId }: { loopId: string }) {
   const status = useLoad<GitStatus>(() => WorkdirService.GitStatus(loopId), [loopId]);
+  useEvent(topics.loopStatus(loopId), (s: { status: string }) => {
+    if (s.status !== 'working' && s.status !== 'starting') status.reload();
+  });
   const [selected, setSelected] = useState<string | null>(null);
   const diff = useLoad<string>(() => (selected === null ? Promise.resolve('') : WorkdirService.GitDiff(loopId, selected)), [loopId, selected]);
   const [message, setMessage] = useState('');

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { launchBrowser, repoRoot, screenshot, spawnAndWait, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
@@ -16,6 +17,7 @@ describe('loop journey', { skip }, () => {
   let serve;
   let browser;
   let workRoot;
+  const workspace = `ws-journey-${process.pid}`;
 
   before(async () => {
     workRoot = tempDir('loopat-journey-');
@@ -31,7 +33,7 @@ describe('loop journey', { skip }, () => {
       timeoutMs: 180_000,
     });
     const port = (await mock.match)[1];
-    const home = join(workRoot, 'ws-journey');
+    const home = join(workRoot, workspace);
     mkdirSync(home, { recursive: true });
     const caDir = process.env.LOOPAT_E2E_CA_CERTS ?? '/usr/local/share/ca-certificates';
     const cas = existsSync(caDir) && readdirSync(caDir).length > 0 ? [caDir] : [];
@@ -60,6 +62,17 @@ describe('loop journey', { skip }, () => {
     await browser?.close();
     await serve?.close(); // the server removes nothing; the loop is deleted in the last step
     await stop(mock?.child);
+    // Whatever the app left for this workspace (containers, its network) goes with the test.
+    const label = `label=loopat.workspace=${workspace}`;
+    const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    const containers = ids(['ps', '-aq', '--filter', label]);
+    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
+    const networks = ids(['network', 'ls', '-q', '--filter', label]);
+    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
+    // The shared sandbox image stays (cached by tag); only this workspace's tag on it goes.
+    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
+      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
+    }
     if (workRoot) rmSync(workRoot, { recursive: true, force: true });
   });
 

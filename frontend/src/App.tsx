@@ -1,6 +1,6 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
-import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
-import { client, type ConnectionState } from './api/client';
+import { HashRouter, Navigate, Route, Routes, useNavigate } from 'react-router-dom';
+import { client, on, type ConnectionState } from './api/client';
 import { SystemService, type Info } from './api/services';
 import { Header } from './components/Header';
 import { Sidebar } from './components/Sidebar';
@@ -27,6 +27,12 @@ export function App() {
 function Shell() {
   const info = useLoad<Info>(() => SystemService.Info(), []);
   const conn = useConnection();
+  const navigate = useNavigate();
+  // The tray and OS notifications ask the window to open a loop.
+  useEffect(() => on('app:open-loop', (d) => {
+    const id = (d as { id?: string } | undefined)?.id;
+    if (id) navigate(`/loops/${id}`);
+  }), [navigate]);
   useEffect(() => {
     if (info.data?.workspace) document.title = `loopat · ${info.data.workspace}`;
   }, [info.data?.workspace]);

@@ -63,7 +63,7 @@ test-deps:
 	scripts/install-deps.sh test
 
 ## test-unit: no cgo, no GTK, no podman
-test-unit: forwarder
+test-unit: forwarder frontend-deps
 	CGO_ENABLED=0 $(GO) test -count=1 -tags $(GO_TAGS) ./...
 	cd frontend && npm test --silent
 

@@ -38,7 +38,13 @@ func (s *KanbanService) Boards() ([]string, error) {
 }
 
 // Board returns a board with its columns and cards.
-func (s *KanbanService) Board(name string) (kanban.Board, error) { return s.ks.Board(name) }
+// The notes repo is prepared first so a direct link to a board works on a fresh workspace.
+func (s *KanbanService) Board(name string) (kanban.Board, error) {
+	if err := s.st.Ensure(context.Background(), contextrepo.Notes); err != nil {
+		return kanban.Board{}, err
+	}
+	return s.ks.Board(name)
+}
 
 // CreateBoard makes a board with To do / Doing / Done.
 func (s *KanbanService) CreateBoard(name string) (kanban.Board, error) {

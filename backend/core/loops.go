@@ -270,10 +270,13 @@ type modelGateway struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	routes map[string]*gateway.Gateway
-	conns  chan net.Conn
-	done   chan struct{}
-	once   sync.Once
-	srv    *http.Server
+	// placeholders stay the same for a loop across routes: the agent and terminals
+	// opened earlier keep working when another exec routes the loop again.
+	placeholders map[string]string
+	conns        chan net.Conn
+	done         chan struct{}
+	once         sync.Once
+	srv          *http.Server
 }
 
 type loopIDKey struct{}
@@ -286,7 +289,7 @@ type loopConn struct {
 
 func newModelGateway(log *slog.Logger) *modelGateway {
 	g := &modelGateway{log: log.With("component", "gateway"), routes: map[string]*gateway.Gateway{},
-		conns: make(chan net.Conn), done: make(chan struct{})}
+		placeholders: map[string]string{}, conns: make(chan net.Conn), done: make(chan struct{})}
 	g.srv = &http.Server{
 		Handler: g, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
@@ -305,16 +308,20 @@ func newModelGateway(log *slog.Logger) *modelGateway {
 	return g
 }
 
-// Route gives loopID a fresh placeholder and a gateway to p with the real key.
+// Route points loopID's gateway at p with the real key; the loop keeps its placeholder.
 func (g *modelGateway) Route(loopID string, p config.Provider, key string) (loops.ModelRoute, error) {
-	ph := gateway.NewPlaceholder()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ph := g.placeholders[loopID]
+	if ph == "" {
+		ph = gateway.NewPlaceholder()
+	}
 	gw, err := gateway.New(p.BaseURL, key, ph, g.log.With("loop", loopID))
 	if err != nil {
 		return loops.ModelRoute{}, err
 	}
-	g.mu.Lock()
 	g.routes[loopID] = gw
-	g.mu.Unlock()
+	g.placeholders[loopID] = ph
 	return loops.ModelRoute{BaseURL: "http://" + GatewayAddr, APIKey: ph}, nil
 }
 
@@ -322,6 +329,7 @@ func (g *modelGateway) Route(loopID string, p config.Provider, key string) (loop
 func (g *modelGateway) Forget(loopID string) {
 	g.mu.Lock()
 	delete(g.routes, loopID)
+	delete(g.placeholders, loopID)
 	g.mu.Unlock()
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -113,7 +112,10 @@ type run struct {
 	cancelStart  bool
 	lastActive   time.Time
 	terminals    int
-	idle         chan struct{} // closed when the loop becomes idle; replaced on each turn
+	// filesDelivered: file secrets were put into the container, so an emptied vault
+	// must still be delivered (to clear them).
+	filesDelivered bool
+	idle           chan struct{} // closed when the loop becomes idle; replaced on each turn
 }
 
 // NewManager opens the workspace's loops.
@@ -626,39 +628,13 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 	if err != nil {
 		return nil, "Loop not readable: " + err.Error(), "Check the loop folder " + m.store.WorkDir(id)
 	}
-	c := m.cfg()
-	var prov *config.Provider
-	for i := range c.Providers {
-		if c.Providers[i].Name == meta.Provider {
-			prov = &c.Providers[i]
+	modelEnv, secretEnv, err := m.execEnv(id, meta, true)
+	if err != nil {
+		var p *envProblem
+		if errors.As(err, &p) {
+			return nil, p.msg, p.hint
 		}
-	}
-	if prov == nil {
-		return nil, fmt.Sprintf("Provider %q is not configured", meta.Provider), "Add it under [[providers]] in Settings or pick another provider for this loop."
-	}
-	envs := map[string]string{}
-	if m.opt.Secrets != nil {
-		if envs, err = m.opt.Secrets.Envs(meta.Vault); err != nil {
-			return nil, fmt.Sprintf("Could not read vault %q: %v", meta.Vault, err), "Unlock the system keychain, then send the message again."
-		}
-	}
-	key := envs[prov.KeyRef]
-	if key == "" {
-		return nil, fmt.Sprintf("No API key for provider %q: secret %s is not in vault %q", prov.Name, prov.KeyRef, meta.Vault),
-			fmt.Sprintf("Add the secret %s to vault %q in Settings › Vault, then send the message again.", prov.KeyRef, meta.Vault)
-	}
-	if m.opt.Scrub != nil {
-		m.opt.Scrub.Add(key)
-		for _, v := range envs {
-			m.opt.Scrub.Add(v)
-		}
-	}
-	route := ModelRoute{BaseURL: prov.BaseURL, APIKey: key}
-	if m.opt.Gateway != nil {
-		envs = sandboxEnvs(envs, prov.KeyRef, key)
-		if route, err = m.opt.Gateway.Route(id, *prov, key); err != nil {
-			return nil, fmt.Sprintf("Provider %q cannot be used: %v", prov.Name, err), "Fix the provider's base URL in Settings, then send the message again."
-		}
+		return nil, err.Error(), ""
 	}
 	conn, err := m.opt.Conn.Conn(ctx)
 	if err != nil {
@@ -692,21 +668,13 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 			m.log.Warn("after container start", "loop", id, "err", err)
 		}
 	}
-	env := []string{
-		"HOME=" + SandboxHome,
-		"ANTHROPIC_BASE_URL=" + route.BaseURL,
-		"ANTHROPIC_API_KEY=" + route.APIKey,
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+	if err := m.deliverFiles(ctx, id, meta.Vault, r); err != nil {
+		return nil, "Could not deliver the vault's file secrets: " + err.Error(),
+			"Check that the sandbox image has sh, tar and find; send the message again to retry."
 	}
+	env := append([]string{"HOME=" + SandboxHome}, modelEnv...)
 	env = append(env, m.opt.AgentEnv...)
-	names := make([]string, 0, len(envs))
-	for k := range envs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		env = append(env, k+"="+envs[k])
-	}
+	env = append(env, secretEnv...)
 	args := agent.Args(agent.Options{
 		Binary: m.opt.AgentBinary, Model: meta.Model, PermissionMode: meta.PermissionMode,
 		Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages,
@@ -917,12 +885,24 @@ func (m *Manager) EnsureContainer(ctx context.Context, id string) error {
 
 // ExecTTY starts an interactive process with a terminal in the loop's container.
 func (m *Manager) ExecTTY(ctx context.Context, id string, args []string, cols, rows int) (*ExecProcess, error) {
+	meta, err := m.store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	// The same secrets and model route as the agent, so `claude` run by hand works.
+	modelEnv, secretEnv, err := m.execEnv(id, meta, false)
+	if err != nil {
+		return nil, fmt.Errorf("terminal environment: %w", err)
+	}
 	if err := m.EnsureContainer(ctx, id); err != nil {
 		return nil, err
 	}
+	if err := m.deliverFiles(ctx, id, meta.Vault, m.runFor(id)); err != nil {
+		return nil, err
+	}
+	env := append([]string{"HOME=" + SandboxHome, "TERM=xterm-256color"}, modelEnv...)
 	return m.sb.Exec(ctx, id, agent.Command{
-		Args: args, User: SandboxUser, WorkDir: SandboxWork,
-		Env: []string{"HOME=" + SandboxHome, "TERM=xterm-256color"},
+		Args: args, User: SandboxUser, WorkDir: SandboxWork, Env: append(env, secretEnv...),
 	}, true, cols, rows)
 }
 

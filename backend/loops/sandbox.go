@@ -42,6 +42,9 @@ const (
 	SandboxUID  = 2000
 	SandboxHome = "/home/loopat"
 	SandboxWork = "/home/loopat/work"
+	// SecretsDir is a tmpfs (0700, the sandbox user's) holding the loop's file secrets:
+	// the home is a host folder, so values live here and the home gets symlinks.
+	SecretsDir = "/run/loopat-secrets"
 )
 
 // ConnProvider yields a podman bindings connection context (engine.Engine implements it).
@@ -68,7 +71,7 @@ func (s ContainerSpec) Hash() string {
 	ms := append([]Mount(nil), s.Mounts...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Target < ms[j].Target })
 	h := sha256.New()
-	fmt.Fprintf(h, "image=%s\nimage-id=%s\nuser=%s\n", s.Image, s.ImageID, SandboxUser)
+	fmt.Fprintf(h, "image=%s\nimage-id=%s\nuser=%s\ntmpfs=%s\n", s.Image, s.ImageID, SandboxUser, SecretsDir)
 	for _, m := range ms {
 		fmt.Fprintf(h, "mount=%s:%s:%t\n", m.Source, m.Target, m.ReadOnly)
 	}
@@ -184,6 +187,10 @@ func (s *Sandbox) Ensure(ctx context.Context, loopID string, cs ContainerSpec) (
 		}
 		g.Mounts = append(g.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: []string{"rbind", opt}})
 	}
+	// File secrets are streamed in after each start (deliverFiles): memory only.
+	g.Mounts = append(g.Mounts, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: SecretsDir,
+		// "U" chowns it to the container user (podman 4.3 rejects uid=/gid=).
+		Options: []string{"rw", "nosuid", "nodev", "noexec", "size=16m", "mode=0700", "U"}})
 	if _, err := containers.CreateWithSpec(c, g, nil); err != nil {
 		return recreated, fmt.Errorf("create container %s: %w", name, err)
 	}

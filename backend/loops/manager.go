@@ -876,6 +876,13 @@ func (m *Manager) EnsureContainer(ctx context.Context, id string) error {
 	if _, err := m.sb.Ensure(ctx, id, ContainerSpec{Image: ref, ImageID: imageID, Mounts: mounts}); err != nil {
 		return err
 	}
+	if m.opt.AfterContainerStart != nil {
+		// The link (model gateway, host exec) serves hand-run tools in a terminal too;
+		// it is idempotent for a container already linked.
+		if err := m.opt.AfterContainerStart(ctx, conn, id, m.sb.ContainerName(id)); err != nil {
+			m.log.Warn("link the loop container", "loop", id, "err", err)
+		}
+	}
 	r := m.runFor(id)
 	r.mu.Lock()
 	r.lastActive = time.Now()

@@ -115,6 +115,7 @@ type run struct {
 	// filesDelivered: file secrets were put into the container, so an emptied vault
 	// must still be delivered (to clear them).
 	filesDelivered bool
+	deliverMu      sync.Mutex    // one file-secret delivery at a time (agent and terminal race)
 	idle           chan struct{} // closed when the loop becomes idle; replaced on each turn
 }
 

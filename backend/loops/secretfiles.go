@@ -47,6 +47,8 @@ func (m *Manager) deliverFiles(ctx context.Context, id, vaultName string, r *run
 	if !ok {
 		return nil
 	}
+	r.deliverMu.Lock()
+	defer r.deliverMu.Unlock()
 	files, err := fs.Files(vaultName)
 	if err != nil {
 		return fmt.Errorf("read file secrets of vault %q: %w", vaultName, err)

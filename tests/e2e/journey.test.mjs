@@ -154,6 +154,26 @@ describe('loop journey', { skip }, () => {
     await screenshot(page, 'e2e-loop-terminal.png');
   });
 
+  it('promotes a note written in the sandbox back to the workspace', async () => {
+    const { page } = browser;
+    // Write into the loop's notes clone from the terminal, as the agent would.
+    await page.locator('[data-testid="terminal"] .xterm').click();
+    await page.keyboard.type('echo promoted-by-e2e > /loopat/context/notes/e2e-note.md && echo wrote-$((2*21))');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-testid="terminal"] .xterm-rows')?.textContent?.includes('wrote-42'), null, {
+      timeout: 30_000,
+    });
+    await page.getByTestId('loop-promote').click();
+    const result = page.getByTestId('loop-promote-result');
+    await result.getByText('notes: promoted').waitFor({ timeout: 60_000 });
+    // The workspace's notes now hold it: the Context page reads the main notes repo.
+    const loopUrl = page.url();
+    await page.goto(loopUrl.replace(/#.*$/, '#/context/notes'));
+    await page.getByText('e2e-note.md').first().waitFor({ timeout: 30_000 });
+    await page.goto(loopUrl);
+    await page.getByTestId('loop-page').waitFor({ timeout: 30_000 });
+  });
+
   it('deletes the loop with its sandbox', async () => {
     const { page } = browser;
     await page.getByTestId('loop-delete').click();

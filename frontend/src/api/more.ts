@@ -48,7 +48,21 @@ export interface Proposal {
   files: string[] | null;
 }
 
+/** What promote did in one context repo (backend/contextrepo RepoPromote). */
+export interface RepoPromote {
+  repo: string;
+  status: string;
+  commit?: string;
+  files?: string[];
+  error?: string;
+}
+export interface PromoteResult {
+  loopId: string;
+  repos: RepoPromote[] | null;
+}
+
 export const ContextService = {
+  Promote: (loopId: string) => call<PromoteResult>('ContextService', 'Promote', loopId),
   Repos: () => list(call<string[]>('ContextService', 'Repos')),
   Tree: (repo: string, path: string) => list(call<ContextEntry[]>('ContextService', 'Tree', repo, path)),
   Read: (repo: string, path: string) => call<ContextFile>('ContextService', 'Read', repo, path),

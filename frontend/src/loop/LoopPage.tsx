@@ -8,6 +8,7 @@ import { applyDelta, mergeTail, NO_STREAM, type Streaming } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
+import { PromoteButton } from './PromoteButton';
 
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 
@@ -224,6 +225,7 @@ function LoopHeader({
           </span>
         )}
         <span className="grow" />
+        <PromoteButton loopId={meta.id} />
         <button
           className="btn btn-small"
           disabled={busy}

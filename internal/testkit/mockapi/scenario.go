@@ -136,9 +136,25 @@ func summariseToolResults(c Conversation) string {
 		if r.IsError {
 			prefix = "tool error: "
 		}
-		parts = append(parts, prefix+r.Text)
+		parts = append(parts, prefix+stripReminders(r.Text))
 	}
 	return strings.Join(parts, "\n")
+}
+
+// stripReminders drops the CLI's <system-reminder> blocks, which it appends to tool
+// results: they are not the tool's output and would clutter the echoed reply.
+func stripReminders(s string) string {
+	for {
+		i := strings.Index(s, "<system-reminder>")
+		if i < 0 {
+			return strings.TrimSpace(s)
+		}
+		j := strings.Index(s[i:], "</system-reminder>")
+		if j < 0 {
+			return strings.TrimSpace(s[:i])
+		}
+		s = s[:i] + s[i+j+len("</system-reminder>"):]
+	}
 }
 
 func todoScenario(c Conversation) Reply {

@@ -653,3 +653,15 @@ func ExampleServer() {
 	// echo: hi
 	// history: 1 user messages
 }
+
+func TestStripReminders(t *testing.T) {
+	for in, want := range map[string]string{
+		"e2e-42\n<system-reminder> <total_tokens>9 left</total_tokens>\n</system-reminder>": "e2e-42",
+		"a <system-reminder>x</system-reminder> b<system-reminder>y":                        "a  b",
+		"plain": "plain",
+	} {
+		if got := stripReminders(in); got != want {
+			t.Errorf("stripReminders(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

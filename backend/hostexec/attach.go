@@ -7,16 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
-	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	dockerContainer "github.com/docker/docker/api/types/container"
 
+	"github.com/loopat/desktop/backend/execstream"
 	"github.com/loopat/desktop/backend/link"
 )
 
@@ -58,14 +57,14 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 	}
 
 	log := s.log.With("loop", loopID, "container", shortID(containerID))
-	rw, err := startExec(conn, execID)
+	rw, err := execstream.Start(conn, execID, false)
 	if err != nil {
 		return nil, fmt.Errorf("attach host exec to loop %s: start relay exec: %w", loopID, err)
 	}
 	relayLog := &tailWriter{log: log, max: 4 << 10}
 	outR, outW := io.Pipe()
 	go func() {
-		err := demux(rw, outW, relayLog)
+		err := execstream.Demux(rw, outW, relayLog)
 		if err == nil || errors.Is(err, net.ErrClosed) {
 			err = io.EOF
 		}
@@ -121,59 +120,6 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 	case <-ctx.Done():
 		end()
 		return nil, fmt.Errorf("attach host exec to loop %s: %w", loopID, ctx.Err())
-	}
-}
-
-// startExec starts an exec session attached over its own upgraded API connection.
-// containers.ExecStartAndAttach is not used: it swaps the shared client's transport
-// while dialing (racy with other API calls) and may put the app's own TTY in raw mode.
-func startExec(conn context.Context, execID string) (io.ReadWriteCloser, error) {
-	c, err := bindings.GetClient(conn)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.DoRequest(conn, strings.NewReader(`{"Detach":false,"Tty":false}`), http.MethodPost, "/exec/%s/start", nil,
-		http.Header{"Connection": {"Upgrade"}, "Upgrade": {"tcp"}, "Content-Type": {"application/json"}}, execID)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		defer resp.Body.Close()
-		if err := resp.Process(nil); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("unexpected response %d", resp.StatusCode)
-	}
-	rw, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok {
-		resp.Body.Close()
-		return nil, errors.New("exec connection is not writable")
-	}
-	return rw, nil
-}
-
-// demux splits podman's multiplexed attach stream (8-byte frame headers).
-func demux(r io.Reader, stdout, stderr io.Writer) error {
-	buf := make([]byte, 32<<10)
-	for {
-		fd, size, err := containers.DemuxHeader(r, buf)
-		if err != nil {
-			return err
-		}
-		frame, err := containers.DemuxFrame(r, buf, size)
-		if err != nil {
-			return err
-		}
-		switch fd {
-		case 1:
-			if _, err := stdout.Write(frame); err != nil {
-				return err
-			}
-		case 2:
-			_, _ = stderr.Write(frame)
-		case 3:
-			return fmt.Errorf("podman: %s", frame)
-		}
 	}
 }
 

@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
-	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/execstream"
 )
 
 // Labels on loop containers besides config.LabelKey.
@@ -327,7 +326,7 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 	}
 	p := &ExecProcess{sb: s, conn: c, container: name, execID: execID, pidFile: pidFile, tty: tty, done: make(chan struct{})}
 	// The connection context, not the caller's: the process outlives the request.
-	rw, err := startExec(c, execID, tty)
+	rw, err := execstream.Start(c, execID, tty)
 	if err != nil {
 		return nil, fmt.Errorf("start exec in %s: %w", name, err)
 	}
@@ -347,7 +346,7 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 		if tty {
 			_, err = io.Copy(stdoutW, rw)
 		} else {
-			err = demux(rw, stdoutW, stderrW)
+			err = execstream.Demux(rw, stdoutW, stderrW)
 		}
 		if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
 			err = nil
@@ -367,62 +366,6 @@ func (s *Sandbox) Exec(ctx context.Context, loopID string, cmd agent.Command, tt
 		close(p.done)
 	}()
 	return p, nil
-}
-
-// startExec starts an exec session attached over an upgraded connection. We do not use
-// containers.ExecStartAndAttach: it switches the caller's own terminal (os.Stdin) to raw
-// mode when that is a TTY, and swaps the shared client's transport while it dials.
-func startExec(conn context.Context, execID string, tty bool) (io.ReadWriteCloser, error) {
-	c, err := bindings.GetClient(conn)
-	if err != nil {
-		return nil, err
-	}
-	body := fmt.Sprintf(`{"Detach":false,"Tty":%t}`, tty)
-	resp, err := c.DoRequest(conn, strings.NewReader(body), http.MethodPost, "/exec/%s/start", nil,
-		http.Header{"Connection": {"Upgrade"}, "Upgrade": {"tcp"}, "Content-Type": {"application/json"}}, execID)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		defer resp.Body.Close()
-		if err := resp.Process(nil); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("unexpected response %d", resp.StatusCode)
-	}
-	rw, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok {
-		resp.Body.Close()
-		return nil, errors.New("exec connection is not writable")
-	}
-	return rw, nil
-}
-
-// demux splits podman's multiplexed stream (8-byte frame headers) into stdout and stderr.
-func demux(r io.Reader, stdout, stderr io.Writer) error {
-	buf := make([]byte, 32*1024)
-	for {
-		fd, size, err := containers.DemuxHeader(r, buf)
-		if err != nil {
-			return err
-		}
-		frame, err := containers.DemuxFrame(r, buf, size)
-		if err != nil {
-			return err
-		}
-		switch fd {
-		case 1:
-			if _, err := stdout.Write(frame); err != nil {
-				return err
-			}
-		case 2:
-			if _, err := stderr.Write(frame); err != nil {
-				return err
-			}
-		case 3:
-			return fmt.Errorf("podman: %s", frame)
-		}
-	}
 }
 
 func (p *ExecProcess) ID() string            { return p.execID }
@@ -470,11 +413,11 @@ func (p *ExecProcess) Kill(ctx context.Context) error {
 			return
 		}
 		var rw io.ReadWriteCloser
-		if rw, err = startExec(p.conn, kid, false); err != nil {
+		if rw, err = execstream.Start(p.conn, kid, false); err != nil {
 			err = fmt.Errorf("kill process: %w", err)
 			return
 		}
-		_ = demux(rw, io.Discard, io.Discard)
+		_ = execstream.Demux(rw, io.Discard, io.Discard)
 		rw.Close()
 	})
 	select {

@@ -10,12 +10,12 @@ if [ "${1:-}" = "--inner" ]; then
   pid=$!
   trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
   visible() { [ -n "$(xdotool search --onlyvisible --name 'loopat' 2>/dev/null || true)" ]; }
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 180); do
     if visible; then break; fi
     if ! kill -0 $pid 2>/dev/null; then echo "gui: app exited early:"; cat "$home/app.log"; exit 1; fi
     sleep 0.5
   done
-  visible || { echo "gui: no visible window after 30 s"; cat "$home/app.log"; exit 1; }
+  visible || { echo "gui: no visible window after 90 s"; cat "$home/app.log"; exit 1; }
   # Let the frontend finish its first render (the window is shown on DOM ready).
   sleep 5
   import -window root "$out"

@@ -56,7 +56,7 @@ forwarder:
 	  -o backend/images/bin/loopat-host ./cmd/loopat-host
 
 ## test: install what the tests need, then run every suite
-test: test-deps test-unit test-setup test-integration test-e2e test-gui
+test: test-deps test-unit test-setup test-integration test-e2e test-gui bench
 	@echo "make test: all suites passed"
 
 test-deps:

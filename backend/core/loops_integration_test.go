@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	podmanimages "github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/contextrepo"
 	"github.com/loopat/desktop/backend/core"
+	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/loops"
 	"github.com/loopat/desktop/internal/testkit"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
@@ -87,6 +89,16 @@ key = "MOCK_KEY"
 			}
 		}
 		_, _ = network.Remove(conn, "loopat-"+ws, new(network.RemoveOptions).WithForce(true))
+		// The sandbox image stays cached for other tests; only this workspace's tag goes.
+		tag := images.WorkspaceTag(ws)
+		imgs, _ := podmanimages.List(conn, nil)
+		for _, im := range imgs {
+			for _, name := range im.RepoTags {
+				if repo, ok := strings.CutSuffix(name, ":"+tag); ok {
+					_ = podmanimages.Untag(conn, im.ID, tag, repo, nil)
+				}
+			}
+		}
 	})
 	return f
 }

@@ -91,3 +91,18 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatalf("round trip lost data: %+v", got)
 	}
 }
+
+func TestServiceSocketStaysShort(t *testing.T) {
+	long, err := NewWorkspace("/" + strings.Repeat("x", 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := long.ServiceSocket()
+	if len(p) > maxSocketPath || !strings.HasPrefix(p, long.ShortSocketDir()) || !strings.HasSuffix(p, "podman.sock") {
+		t.Fatalf("socket path %q too long or misplaced", p)
+	}
+	short, _ := NewWorkspace("/tmp/ws")
+	if got := short.ServiceSocket(); got != "/tmp/ws/run/podman.sock" {
+		t.Fatalf("short path changed: %s", got)
+	}
+}

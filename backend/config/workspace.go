@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,6 +50,25 @@ func (w Workspace) ConfigPath() string { return filepath.Join(w.Home, "config.to
 func (w Workspace) LogsDir() string    { return filepath.Join(w.Home, "logs") }
 func (w Workspace) LoopsDir() string   { return filepath.Join(w.Home, "loops") }
 func (w Workspace) RunDir() string     { return filepath.Join(w.Home, "run") }
+
+// maxSocketPath stays under the 104/108-byte sun_path limit of macOS/Linux.
+const maxSocketPath = 100
+
+// ServiceSocket is where the app's own `podman system service` listens: run/podman.sock,
+// or podman.sock in ShortSocketDir when that path would be too long for a unix socket.
+func (w Workspace) ServiceSocket() string {
+	if p := filepath.Join(w.RunDir(), "podman.sock"); len(p) <= maxSocketPath {
+		return p
+	}
+	return filepath.Join(w.ShortSocketDir(), "podman.sock")
+}
+
+// ShortSocketDir is a short per-workspace folder under the temp dir for sockets whose
+// path under LOOPAT_HOME would be too long.
+func (w Workspace) ShortSocketDir() string {
+	sum := sha256.Sum256([]byte(w.Home))
+	return filepath.Join(os.TempDir(), "loopat-"+hex.EncodeToString(sum[:6]))
+}
 
 // Label is the podman label value marking resources of this workspace.
 func (w Workspace) Label() string { return w.Name }

@@ -96,7 +96,7 @@ func NewWithOptions(ws config.Workspace, cfg config.Config, bus events.Publisher
 	}
 	e.podman, _ = findPodman(cfg.Engine.Podman, o.GOOS, o.LookPath)
 	e.service = &ownService{
-		socket:  serviceSocketPath(ws.RunDir(), ws.Home),
+		socket:  ws.ServiceSocket(),
 		logPath: ws.LogsDir() + string(os.PathSeparator) + "podman-service.log",
 		log:     log,
 		onExit:  e.poke,

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,19 +30,6 @@ type ownService struct {
 	stopping  bool
 	startedAt time.Time
 	quickDies int // consecutive exits within a few seconds of starting
-}
-
-// maxSocketPath stays under the 104/108-byte sun_path limit of macOS/Linux.
-const maxSocketPath = 100
-
-// serviceSocketPath is <runDir>/podman.sock, or a short temp path when that is too long.
-func serviceSocketPath(runDir, home string) string {
-	p := filepath.Join(runDir, "podman.sock")
-	if len(p) <= maxSocketPath {
-		return p
-	}
-	sum := sha256.Sum256([]byte(home))
-	return filepath.Join(os.TempDir(), "loopat-"+hex.EncodeToString(sum[:6]), "podman.sock")
 }
 
 // URI of the service socket.

@@ -126,7 +126,7 @@ func planFolders(ws config.Workspace, keepData bool) ([]Folder, error) {
 		return nil, err
 	}
 	out := append(remove, keep...)
-	if d := tempSocketDir(ws); exists(d) {
+	if d := ws.ShortSocketDir(); exists(d) {
 		out = append(out, Folder{Path: d, Action: FolderRemove, Why: "podman service socket"})
 	}
 	for i := range out {

@@ -2,12 +2,8 @@ package uninstall
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -224,9 +220,4 @@ func notFound(err error) bool {
 		}
 	}
 	return false
-}
-
-func tempSocketDir(ws config.Workspace) string {
-	sum := sha256.Sum256([]byte(ws.Home))
-	return filepath.Join(os.TempDir(), "loopat-"+hex.EncodeToString(sum[:6]))
 }

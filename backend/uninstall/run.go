@@ -351,8 +351,8 @@ func (r *runner) stopService(context.Context) (string, error) {
 		}
 	}
 	// The temp socket folder is the app's own; remove it when empty.
-	if err := os.Remove(tempSocketDir(r.d.Workspace)); err == nil {
-		r.res.Removed = append(r.res.Removed, "folder "+tempSocketDir(r.d.Workspace))
+	if err := os.Remove(r.d.Workspace.ShortSocketDir()); err == nil {
+		r.res.Removed = append(r.res.Removed, "folder "+r.d.Workspace.ShortSocketDir())
 	}
 	return fmt.Sprintf("service stopped, %d socket(s) removed", n), errors.Join(errs...)
 }

@@ -223,10 +223,10 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// socketPaths are where the app's own podman service may listen. This mirrors
-// engine.serviceSocketPath (run/podman.sock, or a short temp path for long homes).
+// socketPaths are where the app's own podman service may listen (config.Workspace.ServiceSocket
+// picks one of these by path length; both are checked so nothing is left either way).
 func socketPaths(ws config.Workspace) []string {
-	return []string{filepath.Join(ws.RunDir(), "podman.sock"), filepath.Join(tempSocketDir(ws), "podman.sock")}
+	return []string{filepath.Join(ws.RunDir(), "podman.sock"), filepath.Join(ws.ShortSocketDir(), "podman.sock")}
 }
 
 func existingSockets(ws config.Workspace) []string {

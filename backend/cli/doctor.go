@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/loopat/desktop/backend/core"
 )
 
 func runDoctor(ctx context.Context, args []string, env Env) int {
@@ -14,9 +12,8 @@ func runDoctor(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "usage: loopat doctor [--json]")
 		return 2
 	}
-	c, err := core.Open(ctx, core.Options{Stderr: env.Stderr})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat doctor: %v\n", err)
+	c := openCore(ctx, env, "doctor", false)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()

@@ -3,28 +3,19 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/vault"
 )
 
 func runImage(ctx context.Context, args []string, env Env) int {
-	c, err := core.Open(ctx, core.Options{Stderr: env.Stderr})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat image: %v\n", err)
+	c := openCore(ctx, env, "image", false)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()
 	c.Start(ctx)
-	wait, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if _, err := c.Engine.WaitReady(wait); err != nil {
-		fmt.Fprintf(env.Stderr, "loopat image: podman engine not ready: %v\n", err)
-		return 1
-	}
-	conn, err := c.Engine.Conn(ctx)
+	conn, err := c.WaitEngine(ctx)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "loopat image: %v\n", err)
 		return 1
@@ -33,9 +24,8 @@ func runImage(ctx context.Context, args []string, env Env) int {
 }
 
 func runVault(ctx context.Context, args []string, env Env) int {
-	c, err := core.Open(ctx, core.Options{Stderr: env.Stderr})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat vault: %v\n", err)
+	c := openCore(ctx, env, "vault", false)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()

@@ -2,16 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/loops"
 )
 
 func runLoop(ctx context.Context, args []string, env Env) int {
-	c, err := core.Open(ctx, core.Options{Stderr: env.Stderr})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat loop: %v\n", err)
+	c := openCore(ctx, env, "loop", false)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/server"
 )
 
@@ -35,9 +34,8 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	c, err := core.Open(ctx, core.Options{Verbose: true, Stderr: env.Stderr})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat serve: %v\n", err)
+	c := openCore(ctx, env, "serve", true)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()

@@ -2,19 +2,16 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"golang.org/x/term"
 
-	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/uninstall"
 )
 
 func runUninstall(ctx context.Context, args []string, env Env) int {
-	c, err := core.Open(ctx, core.Options{Stderr: env.Stderr})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat uninstall: %v\n", err)
+	c := openCore(ctx, env, "uninstall", false)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()

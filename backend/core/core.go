@@ -154,20 +154,24 @@ func (c *Core) doctorDeps() doctor.Deps {
 // right after start.
 func (c *Core) UninstallDeps() uninstall.Deps {
 	return uninstall.Deps{
-		Workspace: c.Workspace,
-		Conn: func(ctx context.Context) (context.Context, error) {
-			wait, cancel := context.WithTimeout(ctx, 60*time.Second)
-			defer cancel()
-			if _, err := c.Engine.WaitReady(wait); err != nil {
-				return nil, err
-			}
-			return c.Engine.Conn(ctx)
-		},
+		Workspace:   c.Workspace,
+		Conn:        c.WaitEngine,
 		Keychain:    c.Vault,
 		StopLoops:   c.stopLoops,
 		StopService: c.Engine.Close,
 		BaseImage:   c.Config.Sandbox.BaseImage,
 	}
+}
+
+// WaitEngine waits up to a minute for the engine (a CLI command runs right after Start)
+// and returns a bindings connection that lives as long as ctx.
+func (c *Core) WaitEngine(ctx context.Context) (context.Context, error) {
+	wait, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := c.Engine.WaitReady(wait); err != nil {
+		return nil, fmt.Errorf("podman engine not ready: %w", err)
+	}
+	return c.Engine.Conn(ctx)
 }
 
 // stopLoops ends every agent process (uninstall's first step; containers are removed next).

@@ -1,0 +1,19 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/loopat/desktop/backend/core"
+)
+
+// openCore opens this workspace for the command name; on failure it says why on stderr
+// and returns nil. The caller closes it.
+func openCore(ctx context.Context, env Env, name string, verbose bool) *core.Core {
+	c, err := core.Open(ctx, core.Options{Verbose: verbose, Stderr: env.Stderr})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "loopat %s: %v\n", name, err)
+		return nil
+	}
+	return c
+}

@@ -4,10 +4,10 @@
 // Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI are set up by make test-setup).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, repoRoot, screenshot, spawnAndWait, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the agent journey needs podman, the sandbox image and the mock model API';
@@ -21,39 +21,8 @@ describe('loop journey', { skip }, () => {
 
   before(async () => {
     workRoot = tempDir('loopat-journey-');
-    // Model requests leave the sandbox through loopat's gateway on the host (it holds the
-    // key), so the mock stays on loopback.
-    const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
-      ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
-      : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
-    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '127.0.0.1:0', '--chunk-delay', '40ms'], {
-      cwd: repoRoot,
-      env: process.env,
-      pattern: /https?:\/\/\S+:(\d+)/,
-      timeoutMs: 180_000,
-    });
-    const port = (await mock.match)[1];
     const home = join(workRoot, workspace);
-    mkdirSync(home, { recursive: true });
-    const caDir = process.env.LOOPAT_E2E_CA_CERTS ?? '/usr/local/share/ca-certificates';
-    const cas = existsSync(caDir) && readdirSync(caDir).length > 0 ? [caDir] : [];
-    writeFileSync(
-      join(home, 'config.toml'),
-      [
-        '[sandbox]',
-        `extra_ca_certs = ${JSON.stringify(cas)}`,
-        '[agent]',
-        'permission_mode = "bypassPermissions"',
-        'default_provider = "mock"',
-        'default_model = "claude-sonnet-4-5"',
-        '[[providers]]',
-        'name = "mock"',
-        `base_url = "http://127.0.0.1:${port}"`,
-        'models = ["claude-sonnet-4-5"]',
-        'key = "ANTHROPIC_API_KEY"',
-        '',
-      ].join('\n'),
-    );
+    mock = await startAgentWorkspace(home, { chunkDelay: '40ms' });
     serve = await startServe({ home });
     browser = await launchBrowser();
   });

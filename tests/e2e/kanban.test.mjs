@@ -6,9 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, loopatBin, repoRoot, screenshot, spawnAndWait, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, loopatBin, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const BOARD = 'e2e-board';
 // Column ids are file names (a new board's "To do" is to-do.md); read them from the page.
@@ -153,40 +153,9 @@ describe('Focus board → loop', { skip: skipAgent }, () => {
 
   before(async () => {
     root = tempDir('loopat-e2e-kanban-agent-');
-    // The model traffic leaves the sandbox through loopat's gateway on the host, so the mock
-    // listens on loopback only.
-    const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
-      ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
-      : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
-    mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '127.0.0.1:0'], {
-      cwd: repoRoot,
-      env: process.env,
-      pattern: /https?:\/\/\S+:(\d+)/,
-      timeoutMs: 180_000,
-    });
-    const port = (await mock.match)[1];
     // Unique name: the cleanup uninstalls everything labelled with it.
     const home = join(root, `ws-kagent-${randomBytes(4).toString('hex')}`);
-    mkdirSync(home, { recursive: true });
-    const caDir = process.env.LOOPAT_E2E_CA_CERTS ?? '/usr/local/share/ca-certificates';
-    const cas = existsSync(caDir) && readdirSync(caDir).length > 0 ? [caDir] : [];
-    writeFileSync(
-      join(home, 'config.toml'),
-      [
-        '[sandbox]',
-        `extra_ca_certs = ${JSON.stringify(cas)}`,
-        '[agent]',
-        'permission_mode = "bypassPermissions"',
-        'default_provider = "mock"',
-        'default_model = "claude-sonnet-4-5"',
-        '[[providers]]',
-        'name = "mock"',
-        `base_url = "http://127.0.0.1:${port}"`,
-        'models = ["claude-sonnet-4-5"]',
-        'key = "ANTHROPIC_API_KEY"',
-        '',
-      ].join('\n'),
-    );
+    mock = await startAgentWorkspace(home);
     serve = await startServe({ home });
     browser = await launchBrowser();
   });

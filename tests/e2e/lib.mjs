@@ -1,7 +1,7 @@
 // Helpers for the end-to-end tests: start `loopat serve` on a temp workspace and a
 // Debian Chromium driven by playwright-core (no browser download, ever).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,4 +137,43 @@ export async function screenshot(page, name) {
   const path = join(artifactsDir, name);
   await page.screenshot({ path, fullPage: false });
   return path;
+}
+
+// Starts the mock Anthropic API on loopback (model traffic leaves the sandbox through
+// loopat's gateway on the host, which holds the key) and writes a config.toml in home that
+// uses it as the default provider. Returns the mock process handle.
+export async function startAgentWorkspace(home, { chunkDelay } = {}) {
+  const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
+    ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
+    : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
+  const extra = chunkDelay ? ['--chunk-delay', chunkDelay] : [];
+  const mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '127.0.0.1:0', ...extra], {
+    cwd: repoRoot,
+    env: process.env,
+    pattern: /https?:\/\/\S+:(\d+)/,
+    timeoutMs: 180_000,
+  });
+  const port = (await mock.match)[1];
+  mkdirSync(home, { recursive: true });
+  // Corporate TLS proxies: image builds trust the host's extra CAs (sandbox.extra_ca_certs).
+  const caDir = process.env.LOOPAT_E2E_CA_CERTS ?? '/usr/local/share/ca-certificates';
+  const cas = existsSync(caDir) && readdirSync(caDir).length > 0 ? [caDir] : [];
+  writeFileSync(
+    join(home, 'config.toml'),
+    [
+      '[sandbox]',
+      `extra_ca_certs = ${JSON.stringify(cas)}`,
+      '[agent]',
+      'permission_mode = "bypassPermissions"',
+      'default_provider = "mock"',
+      'default_model = "claude-sonnet-4-5"',
+      '[[providers]]',
+      'name = "mock"',
+      `base_url = "http://127.0.0.1:${port}"`,
+      'models = ["claude-sonnet-4-5"]',
+      'key = "ANTHROPIC_API_KEY"',
+      '',
+    ].join('\n'),
+  );
+  return mock;
 }

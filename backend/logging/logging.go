@@ -1,5 +1,6 @@
-// Package logging sets up log/slog: JSON lines to LOOPAT_HOME/logs/loopat-<date>.log,
-// and human-readable warnings (or everything, when verbose) to stderr.
+// Package logging sets up log/slog: JSON lines to LOOPAT_HOME/logs/loopat-<date>.log
+// (rotated by size, see RotatingFile), and human-readable warnings (or everything,
+// when verbose) to stderr.
 package logging
 
 import (
@@ -38,8 +39,9 @@ func Setup(o Options) (*slog.Logger, io.Closer, error) {
 			return nil, nil, fmt.Errorf("create log dir: %w", err)
 		}
 		path := filepath.Join(o.Dir, "loopat-"+time.Now().Format("2006-01-02")+".log")
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
+		// A busy day (or a loop flooding warnings) rotates instead of filling the disk.
+		f := NewRotatingFile(path, DefaultMaxBytes, DefaultKeep)
+		if _, err := f.Write(nil); err != nil {
 			return nil, nil, fmt.Errorf("open log file: %w", err)
 		}
 		closer = f

@@ -56,8 +56,12 @@ type Sandbox struct {
 	// ExtraCACerts are PEM files or folders of them trusted by image builds and containers
 	// (corporate TLS proxies).
 	ExtraCACerts []string `toml:"extra_ca_certs" json:"extraCACerts"`
-	IdleMinutes  int      `toml:"idle_minutes" json:"idleMinutes"`
-	BaseImage    string   `toml:"base_image" json:"baseImage"`
+	// TrustHostCAs adds the CA certificates the host's administrator added to the system
+	// trust store (Debian/Ubuntu /usr/local/share/ca-certificates, Fedora's anchors, the
+	// macOS System keychain): behind a TLS-inspecting proxy the first build then just works.
+	TrustHostCAs bool   `toml:"trust_host_cas" json:"trustHostCAs"`
+	IdleMinutes  int    `toml:"idle_minutes" json:"idleMinutes"`
+	BaseImage    string `toml:"base_image" json:"baseImage"`
 }
 
 // Agent holds defaults for the Claude Code agent in each loop.
@@ -92,7 +96,7 @@ func Default() Config {
 	return Config{
 		Engine:  Engine{Podman: "podman"},
 		Machine: Machine{Name: "", CPUs: 4, MemoryMiB: 4096, DiskGiB: 60, StartTimeout: 180},
-		Sandbox: Sandbox{IdleMinutes: 30, BaseImage: "docker.io/library/debian:bookworm-slim"},
+		Sandbox: Sandbox{TrustHostCAs: true, IdleMinutes: 30, BaseImage: "docker.io/library/debian:bookworm-slim"},
 		Agent:   Agent{PermissionMode: "bypassPermissions", DefaultProvider: "anthropic", DefaultModel: "claude-sonnet-4-5"},
 		Providers: []Provider{{
 			Name: "anthropic", BaseURL: "https://api.anthropic.com",

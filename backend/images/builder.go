@@ -89,7 +89,7 @@ func (b *Builder) baseContext() (*buildContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := collectCACerts(b.sb.ExtraCACerts)
+	certs, err := sandboxCACerts(b.sb.ExtraCACerts, b.sb.TrustHostCAs)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +269,9 @@ func (b *Builder) build(call context.Context, ref, wsRef string, c *buildContext
 		}
 		step, tail := parser.failure()
 		berr := &BuildError{Image: ref, Step: step, Tail: tail, Err: err}
+		if looksLikeTLSFailure(tail) {
+			berr.Hint = TLSHint
+		}
 		parser.finish(berr)
 		b.log.Warn("sandbox image build failed", "ref", ref, "step", step, "err", err)
 		return "", berr

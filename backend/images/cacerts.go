@@ -63,7 +63,7 @@ func collectCACerts(sources []string) ([]entry, error) {
 			}
 			found++
 			out = append(out, entry{
-				Path: fmt.Sprintf("ca/%03d.crt", len(out)),
+				Path: caEntryPath(len(out)),
 				Mode: 0o644,
 				Data: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: block.Bytes}),
 			})

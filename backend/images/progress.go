@@ -128,6 +128,8 @@ type BuildError struct {
 	Step  string   // "STEP n/m: RUN ..." or "" when the build failed before any step
 	Tail  []string // last output lines of that step
 	Err   error
+	// Hint says which setting fixes the failure, when it is recognised (TLSHint).
+	Hint string
 }
 
 func (e *BuildError) Error() string {
@@ -143,6 +145,10 @@ func (e *BuildError) Error() string {
 	if len(e.Tail) > 0 {
 		b.WriteString("\n--- last output ---\n")
 		b.WriteString(strings.Join(e.Tail, "\n"))
+	}
+	if e.Hint != "" {
+		b.WriteString("\nHint: ")
+		b.WriteString(e.Hint)
 	}
 	return b.String()
 }

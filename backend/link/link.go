@@ -36,8 +36,32 @@ type Hello struct {
 	Gateway string `json:"gateway,omitempty"` // TCP address inside the sandbox, if any
 }
 
+// Limits of one link. The relay is inside the sandbox and may be replaced by the
+// agent, so every stream and byte it sends is hostile input. Per-service caps with
+// a clear error (host processes, gateway connections, promotes) live with the
+// services (hostexec.Server); these bound the link itself so that no stream
+// pattern can make the host hold more than about
+// (MaxStreams+AcceptBacklog) * 256 KiB of buffered data per loop.
+const (
+	// MaxStreams caps the streams a link keeps at once (open, or closed by the host
+	// and waiting for the relay's close). Above it the host stops accepting: new
+	// streams wait in the AcceptBacklog, and beyond that yamux resets them at once.
+	// It is above the sum of the per-service caps, so well-behaved use never hits it.
+	MaxStreams = 64
+	// AcceptBacklog is how many new streams may wait while the link is full.
+	AcceptBacklog = 16
+	// StreamCloseTimeout is how long a stream the host closed may wait for the
+	// relay's close before yamux resets it and frees its buffer.
+	StreamCloseTimeout = 30 * time.Second
+	// MaxHello bounds the relay's hello message.
+	MaxHello = 4 << 10
+)
+
 // tagTimeout bounds how long a new stream may take to name its service.
 const tagTimeout = 10 * time.Second
+
+// fullPoll is how often a full link checks whether streams ended.
+const fullPoll = 50 * time.Millisecond
 
 func yamuxConfig() *yamux.Config {
 	c := yamux.DefaultConfig()
@@ -45,6 +69,8 @@ func yamuxConfig() *yamux.Config {
 	c.Logger = slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)
 	c.EnableKeepAlive = true
 	c.KeepAliveInterval = 15 * time.Second
+	c.AcceptBacklog = AcceptBacklog
+	c.StreamCloseTimeout = StreamCloseTimeout
 	return c
 }
 
@@ -102,6 +128,9 @@ func (s *Session) NumStreams() int { return s.mux.NumStreams() }
 
 func (s *Session) acceptLoop() {
 	for {
+		if !s.waitForRoom() {
+			return
+		}
 		st, err := s.mux.AcceptStream()
 		if err != nil {
 			if !s.mux.IsClosed() {
@@ -113,35 +142,74 @@ func (s *Session) acceptLoop() {
 	}
 }
 
+// waitForRoom blocks while the link holds MaxStreams streams (yamux keeps the next
+// AcceptBacklog waiting and resets the rest); false once the session ended.
+func (s *Session) waitForRoom() bool {
+	warned := false
+	for s.mux.NumStreams() > MaxStreams {
+		if !warned {
+			s.log.Warn("link full: new streams wait or are reset", "streams", s.mux.NumStreams(), "limit", MaxStreams)
+			warned = true
+		}
+		select {
+		case <-time.After(fullPoll):
+		case <-s.mux.CloseChan():
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Session) dispatch(st *yamux.Stream) {
-	var tag [1]byte
 	_ = st.SetReadDeadline(time.Now().Add(tagTimeout))
-	if _, err := io.ReadFull(st, tag[:]); err != nil {
+	tag, err := ReadTag(st)
+	if err != nil {
 		s.log.Warn("link stream without service tag", "err", err)
 		st.Close()
 		return
 	}
-	_ = st.SetReadDeadline(time.Time{})
-	if tag[0] == TagHello {
+	if tag == TagHello {
 		s.readHello(st)
 		return
 	}
+	_ = st.SetReadDeadline(time.Time{})
 	s.mu.Lock()
-	h := s.handlers[tag[0]]
+	h := s.handlers[tag]
 	s.mu.Unlock()
 	if h == nil {
-		s.log.Warn("link stream for unknown service", "tag", string(tag[:]))
+		s.log.Warn("link stream for unknown service", "tag", fmt.Sprintf("%q", tag))
 		st.Close()
 		return
 	}
 	h(st)
 }
 
+// ReadTag reads the one-byte service tag that starts every stream.
+func ReadTag(r io.Reader) (byte, error) {
+	var tag [1]byte
+	if _, err := io.ReadFull(r, tag[:]); err != nil {
+		return 0, fmt.Errorf("read service tag: %w", err)
+	}
+	return tag[0], nil
+}
+
+// DecodeHello reads the relay's hello: one JSON object of at most MaxHello bytes
+// whose strings fit in it (they only end up in log lines).
+func DecodeHello(r io.Reader) (Hello, error) {
+	var h Hello
+	if err := json.NewDecoder(io.LimitReader(r, MaxHello)).Decode(&h); err != nil {
+		return Hello{}, fmt.Errorf("decode hello: %w", err)
+	}
+	if h.Version != 1 {
+		return Hello{}, fmt.Errorf("hello version %d, want 1", h.Version)
+	}
+	return h, nil
+}
+
 func (s *Session) readHello(st net.Conn) {
 	defer st.Close()
-	var h Hello
-	_ = st.SetReadDeadline(time.Now().Add(tagTimeout))
-	if err := json.NewDecoder(io.LimitReader(st, 64<<10)).Decode(&h); err != nil {
+	h, err := DecodeHello(st)
+	if err != nil {
 		s.log.Warn("link hello", "err", err)
 		return
 	}

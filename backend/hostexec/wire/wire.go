@@ -31,8 +31,11 @@ const (
 // Version of the Request encoding.
 const Version = 1
 
+// Limits on what a loop may send. Every length on the wire is checked against
+// one of these before anything of that size is allocated.
 const (
-	// MaxRequest caps the Request frame (argv + env + cwd). Linux ARG_MAX is 2 MiB.
+	// MaxRequest caps the Request frame (argv + env + cwd). Linux ARG_MAX is 2 MiB
+	// by default; more stack raises it, so leave room.
 	MaxRequest = 4 << 20
 	// MaxData caps stdio/signal/exit frames.
 	MaxData = 64 << 10
@@ -41,8 +44,15 @@ const (
 	// MaxArgs bounds the argument count (a request of 4 MiB of empty args would
 	// otherwise allocate millions of strings).
 	MaxArgs = 64 << 10
-	// MaxEnv bounds the forwarded environment entries.
-	MaxEnv = 64
+	// MaxArgBytes bounds one argument: Linux refuses longer ones to execve
+	// (MAX_ARG_STRLEN), so no real argv has them.
+	MaxArgBytes = 128 << 10
+	// MaxEnv bounds the forwarded environment entries, MaxEnvBytes each entry.
+	MaxEnv      = 64
+	MaxEnvBytes = 4 << 10
+	// MaxLoopID and MaxCwd bound the informational fields.
+	MaxLoopID = 256
+	MaxCwd    = 4 << 10
 )
 
 // ErrTooLarge means a frame exceeded the reader's limit.
@@ -79,6 +89,11 @@ func WriteFrame(w io.Writer, typ byte, payload []byte) error {
 	return err
 }
 
+// eagerAlloc is the largest payload allocated up front; bigger ones grow as their
+// bytes actually arrive, so a header that announces megabytes and then stalls
+// costs nothing.
+const eagerAlloc = 64 << 10
+
 // ReadFrame reads one frame whose payload may be at most max bytes. The limit is
 // checked before anything is allocated.
 func ReadFrame(r io.Reader, max int) (byte, []byte, error) {
@@ -88,10 +103,20 @@ func ReadFrame(r io.Reader, max int) (byte, []byte, error) {
 	}
 	n := binary.BigEndian.Uint32(hdr[1:])
 	if uint64(n) > uint64(max) {
-		return hdr[0], nil, fmt.Errorf("%w: %c frame of %d bytes (limit %d)", ErrTooLarge, hdr[0], n, max)
+		return hdr[0], nil, fmt.Errorf("%w: %q frame of %d bytes (limit %d)", ErrTooLarge, hdr[0], n, max)
 	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(r, p); err != nil {
+	var p []byte
+	var err error
+	if n <= eagerAlloc {
+		p = make([]byte, n)
+		_, err = io.ReadFull(r, p)
+	} else {
+		p, err = io.ReadAll(io.LimitReader(r, int64(n)))
+		if err == nil && len(p) < int(n) {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -120,7 +145,8 @@ func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// DecodeRequest parses a Request payload; it never panics on hostile input.
+// DecodeRequest parses a Request payload; it never panics on hostile input and
+// enforces the Max* limits before allocating strings or slices.
 func DecodeRequest(p []byte) (Request, error) {
 	d := decoder{p: p}
 	v := d.uvarint()
@@ -128,21 +154,21 @@ func DecodeRequest(p []byte) (Request, error) {
 		return Request{}, fmt.Errorf("unsupported request version %d (want %d)", v, Version)
 	}
 	var r Request
-	r.LoopID = d.string()
-	r.Cwd = d.string()
+	r.LoopID = d.string("loop id", MaxLoopID)
+	r.Cwd = d.string("cwd", MaxCwd)
 	n := d.uvarint()
 	if d.err == nil && n > MaxArgs {
 		return Request{}, fmt.Errorf("malformed request: %d arguments (limit %d)", n, MaxArgs)
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		r.Argv = append(r.Argv, d.string())
+		r.Argv = append(r.Argv, d.string("argument", MaxArgBytes))
 	}
 	n = d.uvarint()
 	if d.err == nil && n > MaxEnv {
 		return Request{}, fmt.Errorf("malformed request: %d env entries (limit %d)", n, MaxEnv)
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		r.Env = append(r.Env, d.string())
+		r.Env = append(r.Env, d.string("env entry", MaxEnvBytes))
 	}
 	if d.err != nil {
 		return Request{}, fmt.Errorf("malformed request: %w", d.err)
@@ -174,13 +200,18 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
-func (d *decoder) string() string {
+// string reads one length-prefixed string of at most max bytes.
+func (d *decoder) string(what string, max int) string {
 	n := d.uvarint()
 	if d.err != nil {
 		return ""
 	}
+	if n > uint64(max) {
+		d.err = fmt.Errorf("%s of %d bytes (limit %d)", what, n, max)
+		return ""
+	}
 	if n > uint64(len(d.p)) {
-		d.err = fmt.Errorf("string of %d bytes overruns the %d left", n, len(d.p))
+		d.err = fmt.Errorf("%s of %d bytes overruns the %d left", what, n, len(d.p))
 		return ""
 	}
 	s := string(d.p[:n])

@@ -102,6 +102,7 @@ func TestServeHealthAndToken(t *testing.T) {
 	// The same services as the desktop window, by name.
 	req, _ = http.NewRequest("POST", "http://"+addr+"/api/rpc/SystemService/Info", strings.NewReader("[]"))
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json") // the API takes JSON bodies only
 	resp2, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

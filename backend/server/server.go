@@ -2,7 +2,8 @@
 // desktop window binds, over HTTP (RPC by name) and one WebSocket of bus events.
 //
 // Every request needs the access token printed at start (as Jupyter does): a Bearer
-// header, or a cookie set when the page is first opened with ?token=.
+// header, or (browsers only) a cookie set when the page is first opened with ?token=.
+// Browser requests must come from this server's own origin; see guard.
 package server
 
 import (
@@ -12,11 +13,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -79,43 +83,179 @@ func New(o Options) *Server {
 // Handler returns the guarded handler.
 func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 
-// guard enforces loopback Host names (DNS-rebinding defence) and the token.
+// guard is the browser boundary. In order:
+//  1. the Host is a loopback name (DNS-rebinding defence);
+//  2. a browser request (it carries Origin or Sec-Fetch-Site) comes from this server's
+//     own origin: the token cookie is SameSite=Strict, but a page on another loopback
+//     port is the same *site*, so the cookie alone proves nothing;
+//  3. the token: a non-browser client (curl, scripts: no Origin, no Sec-Fetch-Site) must
+//     send it as "Authorization: Bearer"; the cookie and ?token= count for browsers only;
+//  4. POST bodies are application/json, so no form or text/plain "simple request" (which
+//     a browser sends cross-origin without a preflight) is ever accepted.
+//
+// Refusals are 403 JSON, logged with the request's shape but never its token or cookie.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
 		if !allowedHost(r.Host) {
-			http.Error(w, "forbidden host", http.StatusForbidden)
+			s.refuse(w, r, "forbidden host: loopat serve answers only loopback names (localhost, 127.0.0.1, [::1])")
 			return
 		}
-		if q := r.URL.Query().Get("token"); q != "" && s.tokenOK(q) {
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
-				u := *r.URL
-				qs := u.Query()
-				qs.Del("token")
-				u.RawQuery = qs.Encode()
-				http.Redirect(w, r, u.RequestURI(), http.StatusFound)
+		browser := isBrowserRequest(r)
+		if browser {
+			if msg := checkBrowserOrigin(r); msg != "" {
+				s.refuse(w, r, msg)
 				return
 			}
-			next.ServeHTTP(w, r)
+		}
+		if !s.authenticated(w, r, browser) {
 			return
 		}
-		if !s.tokenOK(requestToken(r)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="loopat"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong access token: open the URL printed by `loopat serve`"})
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !isJSON(r.Header.Get("Content-Type")) {
+			s.refuse(w, r, "Content-Type must be application/json")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func requestToken(r *http.Request) string {
+// authenticated checks the token and answers 401 (or the ?token= redirect) itself when
+// the request must not go on.
+func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, browser bool) bool {
+	api := strings.HasPrefix(r.URL.Path, "/api/")
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimPrefix(h, "Bearer ")
+		if s.tokenOK(strings.TrimPrefix(h, "Bearer ")) {
+			return true
+		}
+		s.unauthorized(w)
+		return false
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
-		return c.Value
+	// The page opened from the printed URL: swap ?token= for the cookie and drop it from
+	// the address bar. Only page loads (never /api/), so the token is not replayable
+	// through an API URL a page could make a browser load.
+	if q := r.URL.Query().Get("token"); q != "" && !api && r.Method == http.MethodGet && s.tokenOK(q) {
+		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		u := *r.URL
+		qs := u.Query()
+		qs.Del("token")
+		u.RawQuery = qs.Encode()
+		http.Redirect(w, r, u.RequestURI(), http.StatusFound)
+		return false
+	}
+	// The cookie is a browser credential. A request without Origin and Sec-Fetch-Site is
+	// not from a current browser (they send Sec-Fetch-Site on every request to loopback),
+	// so its cookie does not open the API; the static frontend holds no data and loads
+	// in older browsers too.
+	if c, err := r.Cookie(cookieName); err == nil && s.tokenOK(c.Value) && (browser || !api) {
+		return true
+	}
+	s.unauthorized(w)
+	return false
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="loopat"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong access token: open the URL printed by `loopat serve`, or send \"Authorization: Bearer <token>\""})
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, msg string) {
+	// Path without the query (it may hold ?token=); header values are attacker-chosen, so clipped.
+	s.o.Log.Warn("request refused", "reason", msg, "method", r.Method, "path", clip(r.URL.Path),
+		"host", clip(r.Host), "origin", clip(r.Header.Get("Origin")), "sec_fetch_site", clip(r.Header.Get("Sec-Fetch-Site")),
+		"content_type", clip(r.Header.Get("Content-Type")), "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusForbidden, map[string]string{"error": "refused: " + msg})
+}
+
+// setSecurityHeaders keeps every response out of other origins' reach: no framing
+// (clickjacking the Uninstall button), no cross-origin embedding, no MIME sniffing.
+// There are deliberately no Access-Control-* headers: no origin is ever allowed.
+func setSecurityHeaders(h http.Header) {
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// isBrowserRequest: current browsers send Sec-Fetch-Site on every request to a
+// loopback origin and Origin on every POST and WebSocket; other clients send neither.
+func isBrowserRequest(r *http.Request) bool {
+	return r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != ""
+}
+
+// checkBrowserOrigin returns why a browser request is refused, or "" to let it on.
+//   - An Origin header must be this server's own origin (scheme, host and port).
+//   - Sec-Fetch-Site must be same-origin; "none" (typed URL, bookmark) is fine for a GET.
+//   - A page of another origin may navigate the window to the UI (a top-level GET of a
+//     page, never /api/): it then runs as this origin, and the other page reads nothing.
+//   - A state-changing request needs positive proof: a same-origin Origin or
+//     Sec-Fetch-Site: same-origin.
+func checkBrowserOrigin(r *http.Request) string {
+	origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
+	if origin != "" && !sameOrigin(origin, r) {
+		return fmt.Sprintf("cross-origin request: Origin %q is not this server's origin", clip(origin))
+	}
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch site {
+	case "", "same-origin":
+	case "none":
+		if !read {
+			return "Sec-Fetch-Site: none is accepted for page loads only"
+		}
+	default:
+		topLevelPage := read && !strings.HasPrefix(r.URL.Path, "/api/") &&
+			r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document"
+		if !topLevelPage {
+			return fmt.Sprintf("cross-origin request: Sec-Fetch-Site is %q, want same-origin", clip(site))
+		}
+	}
+	if !read && origin == "" && site != "same-origin" {
+		return "a browser request that changes state must carry this server's Origin or Sec-Fetch-Site: same-origin"
 	}
 	return ""
+}
+
+// sameOrigin reports whether origin is exactly this server's scheme://host:port. The
+// Host was already checked to be a loopback name.
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if !strings.EqualFold(u.Scheme, scheme) {
+		return false
+	}
+	return canonicalHostPort(u.Host, scheme) == canonicalHostPort(r.Host, scheme)
+}
+
+// canonicalHostPort lower-cases the host and fills in the scheme's default port.
+func canonicalHostPort(hostport, scheme string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = hostport, ""
+	}
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return strings.ToLower(strings.Trim(host, "[]")) + "|" + port
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// clip bounds a header value an attacker chose before it reaches the log or an error.
+func clip(s string) string {
+	const max = 200
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }
 
 func (s *Server) tokenOK(t string) bool {
@@ -130,7 +270,7 @@ func allowedHost(hostport string) bool {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

@@ -1,12 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -17,21 +21,55 @@ import (
 	"github.com/loopat/desktop/backend/rpc"
 )
 
-type Echo struct{}
+// Echo counts its calls, so a test can tell a refused request from one that ran.
+type Echo struct{ calls atomic.Int64 }
 
-func (Echo) Say(s string) (string, error) { return "said " + s, nil }
+func (e *Echo) Say(s string) (string, error) {
+	e.calls.Add(1)
+	return "said " + s, nil
+}
+
+type testServer struct {
+	*httptest.Server
+	bus  *events.Bus
+	echo *Echo
+	logs *syncBuffer
+}
 
 func newTestServer(t *testing.T) (*httptest.Server, *events.Bus) {
+	ts := newServer(t)
+	return ts.Server, ts.bus
+}
+
+func newServer(t *testing.T) *testServer {
 	t.Helper()
-	bus := events.New()
+	ts := &testServer{bus: events.New(), echo: &Echo{}, logs: &syncBuffer{}}
 	s := New(Options{
-		Registry: rpc.NewRegistry(&Echo{}), Bus: bus, Token: "sekrit",
+		Registry: rpc.NewRegistry(ts.echo), Bus: ts.bus, Token: "sekrit",
 		Assets: fstest.MapFS{"index.html": {Data: []byte("<html>app</html>")}, "a.js": {Data: []byte("js")}},
 		Health: func() any { return map[string]any{"ok": true, "workspace": "ws1"} },
+		Log:    slog.New(slog.NewTextHandler(ts.logs, nil)),
 	})
-	ts := httptest.NewServer(s.Handler())
+	ts.Server = httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return ts, bus
+	return ts
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func do(t *testing.T, method, url, body string, hdr map[string]string) (*http.Response, string) {
@@ -89,7 +127,7 @@ func TestRejectsForeignHost(t *testing.T) {
 
 func TestRPC(t *testing.T) {
 	ts, _ := newTestServer(t)
-	auth := map[string]string{"Authorization": "Bearer sekrit"}
+	auth := map[string]string{"Authorization": "Bearer sekrit", "Content-Type": "application/json"}
 	resp, body := do(t, "POST", ts.URL+"/api/rpc/Echo/Say", `["hi"]`, auth)
 	if resp.StatusCode != 200 || strings.TrimSpace(body) != `{"result":"said hi"}` {
 		t.Fatalf("rpc: %d %s", resp.StatusCode, body)

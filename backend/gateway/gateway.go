@@ -115,10 +115,54 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"loopat gateway: invalid or missing API key; requests must carry this loop's placeholder key")
 		return
 	}
+	if !forwardable(r) {
+		// The path is hostile input: quoted and clipped in the log, never sent upstream.
+		g.log.Warn("refused a path outside the Messages API", "method", r.Method, "path", clip(r.URL.EscapedPath()))
+		writeError(w, http.StatusNotFound, "not_found_error",
+			"loopat gateway: only POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models are forwarded")
+		return
+	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	g.proxy.ServeHTTP(rec, r)
 	g.log.Info("model request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 		"bytes", rec.bytes, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// messagesAPI is everything the agent may reach with the real key: the Messages API and
+// the model list, by method. Any other path (another product API, an admin route, a path
+// that an upstream or proxy would normalise into one) is answered here with 404.
+var messagesAPI = map[string][]string{
+	"/v1/messages":              {http.MethodPost},
+	"/v1/messages/count_tokens": {http.MethodPost},
+	"/v1/models":                {http.MethodGet, http.MethodHead},
+}
+
+// forwardable checks the path as sent on the wire, not as decoded: it must be exactly one
+// of messagesAPI's, so "..", "%2e", "%2f", "//", a trailing slash or an absolute-form
+// target never match. The query is free (e.g. ?beta=true).
+func forwardable(r *http.Request) bool {
+	u := r.URL
+	if u == nil || u.Opaque != "" || u.User != nil || u.Host != "" || u.Fragment != "" {
+		return false
+	}
+	methods, ok := messagesAPI[u.EscapedPath()]
+	if !ok || u.Path != u.EscapedPath() {
+		return false
+	}
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	return false
+}
+
+// clip bounds a value the sandbox chose before it is logged.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 func (g *Gateway) authorized(r *http.Request) bool {

@@ -241,3 +241,99 @@ func TestServeOnAListener(t *testing.T) {
 		t.Fatal("Serve did not return after the listener closed")
 	}
 }
+
+// rawRequest sends exactly requestTarget on the wire (no client-side cleaning) and
+// returns the status and body.
+func rawRequest(t *testing.T, addr, method, requestTarget, placeholder string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:4141\r\nX-Api-Key: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+		method, requestTarget, placeholder)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, requestTarget, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// Only the Messages API reaches the provider with the real key; every other path, or a
+// path that an upstream would normalise into another one, is answered 404 on the host.
+func TestForwardsOnlyTheMessagesAPI(t *testing.T) {
+	var s seen
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.record(r) }))
+	defer upstream.Close()
+	gw, ph, logs := newGateway(t, upstream.URL+"/base")
+	addr := strings.TrimPrefix(gw.URL, "http://")
+
+	for _, c := range []struct{ method, target, upstreamPath, query string }{
+		{"POST", "/v1/messages", "/base/v1/messages", ""},
+		{"POST", "/v1/messages?beta=true", "/base/v1/messages", "beta=true"},
+		{"POST", "/v1/messages/count_tokens?beta=true", "/base/v1/messages/count_tokens", "beta=true"},
+		{"GET", "/v1/models", "/base/v1/models", ""},
+		{"GET", "/v1/models?limit=5&after_id=x", "/base/v1/models", "limit=5&after_id=x"},
+	} {
+		before := s.hits
+		if status, body := rawRequest(t, addr, c.method, c.target, ph); status != 200 {
+			t.Errorf("%s %s: %d %s", c.method, c.target, status, body)
+			continue
+		}
+		s.mu.Lock()
+		if s.hits != before+1 || s.path != c.upstreamPath || s.rawQ != c.query || s.key != realKey {
+			t.Errorf("%s %s reached upstream as path %q query %q (hits %d)", c.method, c.target, s.path, s.rawQ, s.hits-before)
+		}
+		s.mu.Unlock()
+	}
+
+	hits := s.hits
+	for _, c := range []struct{ method, target string }{
+		{"GET", "/v1/../admin"},
+		{"POST", "/v1/messages/../../x"},
+		{"POST", "/v1/messages/../messages"},
+		{"GET", "/%2e%2e/"},
+		{"GET", "/v1/%2e%2e/admin"},
+		{"POST", "/v1/messages%2fcount_tokens"},
+		{"POST", "/v1/messages%2Fcount_tokens"},
+		{"POST", "/v1/%6dessages"},
+		{"POST", "/v1//messages"},
+		{"POST", "//v1/messages"},
+		{"POST", "/v1/messages/"},
+		{"POST", "/v1/messages/."},
+		{"POST", "/v1/./messages"},
+		{"POST", "/v1/Messages"},
+		{"POST", "/v1/messages;x=1"},
+		{"POST", "/v1/messages/batches"},
+		{"GET", "/v1/models/claude-sonnet-4-5"},
+		{"POST", "/v1/files"},
+		{"GET", "/api/oauth/profile"},
+		{"GET", "/"},
+		{"HEAD", "/"},
+		{"GET", "/v1/messages"},
+		{"DELETE", "/v1/models"},
+		{"POST", "http://evil.example/v1/messages"},
+		{"POST", "*"},
+	} {
+		status, body := rawRequest(t, addr, c.method, c.target, ph)
+		if status != 404 && status != 400 {
+			t.Errorf("%s %s: status %d, want 404", c.method, c.target, status)
+		}
+		if status == 404 && c.method != "HEAD" && !strings.Contains(body, `"not_found_error"`) {
+			t.Errorf("%s %s: body %s", c.method, c.target, body)
+		}
+		if strings.Contains(body, realKey) {
+			t.Errorf("%s %s: body leaks the key", c.method, c.target)
+		}
+	}
+	if s.hits != hits {
+		t.Fatalf("refused paths reached the upstream %d times (last %q)", s.hits-hits, s.path)
+	}
+	if !strings.Contains(logs.String(), "refused a path outside the Messages API") || strings.Contains(logs.String(), realKey) {
+		t.Fatalf("refusals not logged, or the log leaks the key:\n%s", logs)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/vault"
 )
 
 // ImageProvider returns the image a loop's container runs (images.Builder behind an adapter).
@@ -40,9 +41,13 @@ type Options struct {
 	Config    func() config.Config // current config; nil = defaults
 	Conn      ConnProvider
 	Images    ImageProvider
-	Secrets   Secrets          // nil = no vault
-	Events    events.Publisher // nil = none
-	Log       *slog.Logger
+	Secrets   Secrets // nil = no vault
+	// HostCredentials lists the secrets only the host uses (context remotes' token and
+	// SSH key): never delivered into a sandbox, even from the loop's own vault. An error
+	// refuses the delivery. nil = none.
+	HostCredentials func() ([]vault.HostCredential, error)
+	Events          events.Publisher // nil = none
+	Log             *slog.Logger
 	// ExtraMounts go into every loop container (tests mount the CLI).
 	ExtraMounts []Mount
 	// Context gives each loop its context repositories (mounts, warnings, agent
@@ -112,11 +117,11 @@ type run struct {
 	cancelStart  bool
 	lastActive   time.Time
 	terminals    int
-	// filesDelivered: file secrets were put into the container, so an emptied vault
-	// must still be delivered (to clear them).
-	filesDelivered bool
-	deliverMu      sync.Mutex    // one file-secret delivery at a time (agent and terminal race)
-	idle           chan struct{} // closed when the loop becomes idle; replaced on each turn
+	// delivered: secrets were put into the container, so an emptied vault must still
+	// be delivered (to clear them).
+	delivered bool
+	deliverMu sync.Mutex    // one secret delivery at a time (agent and terminal race)
+	idle      chan struct{} // closed when the loop becomes idle; replaced on each turn
 }
 
 // NewManager opens the workspace's loops.
@@ -535,11 +540,17 @@ func (m *Manager) AgentProcessID(id string) string {
 	return r.sess.ID()
 }
 
+// setStatus saves and publishes a loop's status. The detail is masked: it may quote
+// an error or the model API's answer, which can echo a secret.
 func (m *Manager) setStatus(id, status, detail string) {
 	if _, err := m.store.Update(id, func(x *Meta) { x.Status = status }); err != nil {
 		m.log.Warn("save loop status", "loop", id, "err", err)
 	}
-	m.publish("loop:"+id+":status", map[string]string{"status": status, "detail": detail})
+	m.publishStatus(id, status, detail)
+}
+
+func (m *Manager) publishStatus(id, status, detail string) {
+	m.publish("loop:"+id+":status", map[string]string{"status": status, "detail": string(m.scrub([]byte(detail)))})
 }
 
 // scrub masks registered secrets in b.
@@ -629,7 +640,7 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 	if err != nil {
 		return nil, "Loop not readable: " + err.Error(), "Check the loop folder " + m.store.WorkDir(id)
 	}
-	modelEnv, secretEnv, err := m.execEnv(id, meta, true)
+	secrets, err := m.execEnv(id, meta, true)
 	if err != nil {
 		var p *envProblem
 		if errors.As(err, &p) {
@@ -669,18 +680,19 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 			m.log.Warn("after container start", "loop", id, "err", err)
 		}
 	}
-	if err := m.deliverFiles(ctx, id, meta.Vault, r); err != nil {
-		return nil, "Could not deliver the vault's file secrets: " + err.Error(),
-			"Check that the sandbox image has sh, tar and find; send the message again to retry."
+	if err := m.deliverSecrets(ctx, id, r, secrets); err != nil {
+		return nil, "Could not deliver the vault's secrets: " + err.Error(),
+			"Check that the sandbox image has sh, tar, find and mv; send the message again to retry."
 	}
-	env := append([]string{"HOME=" + SandboxHome}, modelEnv...)
+	// Only non-secret environment in the exec (podman keeps it on disk); the vault's
+	// env secrets come from the env file just delivered.
+	env := append([]string{"HOME=" + SandboxHome}, secrets.plain...)
 	env = append(env, m.opt.AgentEnv...)
-	env = append(env, secretEnv...)
 	args := agent.Args(agent.Options{
 		Binary: m.opt.AgentBinary, Model: meta.Model, PermissionMode: meta.PermissionMode,
 		Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages,
 	})
-	cmd := agent.Command{Args: append(args, contextArgs(lc)...), Env: env, User: SandboxUser, WorkDir: SandboxWork}
+	cmd := agent.Command{Args: withSecretEnv(append(args, contextArgs(lc)...)), Env: env, User: SandboxUser, WorkDir: SandboxWork}
 	var sess *agent.Session
 	sess, err = agent.Start(ctx, starter{m.sb, id}, cmd, meta.Model,
 		func(l agent.Line) { m.onLine(id, r, l) },
@@ -738,8 +750,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 			Status     int    `json:"error_status"`
 		}
 		_ = json.Unmarshal(l.Raw, &rt)
-		m.publish("loop:"+id+":status", map[string]string{"status": StatusWorking,
-			"detail": fmt.Sprintf("model API error %d (%s), retry %d of %d", rt.Status, rt.Error, rt.Attempt, rt.MaxRetries)})
+		m.publishStatus(id, StatusWorking, fmt.Sprintf("model API error %d (%s), retry %d of %d", rt.Status, rt.Error, rt.Attempt, rt.MaxRetries))
 	}
 	if l.Ephemeral() {
 		if l.Delta != nil && l.Delta.Text != "" {
@@ -767,7 +778,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 	case res.IsError:
 		m.appendOwn(id, map[string]any{"type": "error", "message": "The model API returned an error: " + res.Text,
 			"hint": "Check the provider's base URL, API key and model in Settings, then send again."})
-		m.setStatus(id, StatusError, string(m.scrub([]byte(res.Text))))
+		m.setStatus(id, StatusError, res.Text)
 	default:
 		m.setStatus(id, StatusIdle, "")
 	}
@@ -898,19 +909,19 @@ func (m *Manager) ExecTTY(ctx context.Context, id string, args []string, cols, r
 		return nil, err
 	}
 	// The same secrets and model route as the agent, so `claude` run by hand works.
-	modelEnv, secretEnv, err := m.execEnv(id, meta, false)
+	secrets, err := m.execEnv(id, meta, false)
 	if err != nil {
 		return nil, fmt.Errorf("terminal environment: %w", err)
 	}
 	if err := m.EnsureContainer(ctx, id); err != nil {
 		return nil, err
 	}
-	if err := m.deliverFiles(ctx, id, meta.Vault, m.runFor(id)); err != nil {
+	if err := m.deliverSecrets(ctx, id, m.runFor(id), secrets); err != nil {
 		return nil, err
 	}
-	env := append([]string{"HOME=" + SandboxHome, "TERM=xterm-256color"}, modelEnv...)
+	env := append([]string{"HOME=" + SandboxHome, "TERM=xterm-256color"}, secrets.plain...)
 	return m.sb.Exec(ctx, id, agent.Command{
-		Args: args, User: SandboxUser, WorkDir: SandboxWork, Env: append(env, secretEnv...),
+		Args: withSecretEnv(args), User: SandboxUser, WorkDir: SandboxWork, Env: env,
 	}, true, cols, rows)
 }
 

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/loopat/desktop/backend/vault"
 )
 
 // sandboxRun runs script as the sandbox user in the loop's container and returns
@@ -37,6 +39,23 @@ func sandboxRun(t *testing.T, m *Manager, id, script string) string {
 		t.Fatalf("exec %q: exit %d, %v\n%s", script, code, err, errb.String())
 	}
 	return out.String()
+}
+
+// deliverNow delivers the loop's secrets into its running container, as an agent start
+// or terminal open does.
+func deliverNow(t *testing.T, m *Manager, id string) {
+	t.Helper()
+	meta, err := m.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.execEnv(id, meta, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.deliverSecrets(context.Background(), id, m.runFor(id), s); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fakeKey is a multi-line value shaped like a private key, unique per run.
@@ -125,9 +144,7 @@ func TestFileSecretDeliveredThroughTmpfs(t *testing.T) {
 	const n = 5
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
-		if err := m.deliverFiles(context.Background(), meta.ID, "default", m.runFor(meta.ID)); err != nil {
-			t.Fatal(err)
-		}
+		deliverNow(t, m, meta.ID)
 	}
 	t.Logf("file secret delivery on a running container: %s mean over %d", (time.Since(t0) / n).Round(time.Millisecond), n)
 	check(key)
@@ -158,10 +175,9 @@ func TestFileSecretDeliveredThroughTmpfs(t *testing.T) {
 	if err := h.vault.DeleteFile("default", ".ssh/id_test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.deliverFiles(context.Background(), meta.ID, "default", m.runFor(meta.ID)); err != nil {
-		t.Fatal(err)
-	}
-	if out := sandboxRun(t, m, meta.ID, `ls -A `+SecretsDir+`; [ -e "$HOME/.ssh/id_test" ] && echo still-there || true`); out != "" {
+	deliverNow(t, m, meta.ID)
+	// Only the env file (the harness vault's env secret) is left.
+	if out := sandboxRun(t, m, meta.ID, `ls -A `+SecretsDir+`; [ -e "$HOME/.ssh/id_test" ] && echo still-there || true`); out != vault.EnvFile+"\n" {
 		t.Fatalf("after deleting the secret: %q", out)
 	}
 }

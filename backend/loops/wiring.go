@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/vault"
 )
 
 // ModelRoute is how the agent reaches its model: the base URL and API key it is given.
@@ -93,11 +93,14 @@ type envProblem struct{ msg, hint string }
 
 func (p *envProblem) Error() string { return p.msg }
 
-// execEnv builds what an exec that may call the model gets: modelEnv (ANTHROPIC_* and
-// friends: the gateway's placeholder route when there is a gateway) and secretEnv (the
-// vault's env secrets, sorted; with a gateway, without any configured provider's key). Every value is registered with the scrubber. With strict (the agent) a
-// missing provider or key is an error; without (a terminal) modelEnv is just empty.
-func (m *Manager) execEnv(id string, meta Meta, strict bool) (modelEnv, secretEnv []string, err error) {
+// execEnv builds what an exec that may call the model gets. plain is the model route
+// (ANTHROPIC_* and friends: the gateway's placeholder route when there is a gateway);
+// env holds the vault's env secrets (with a gateway, without any configured
+// provider's key; without one, the provider key is added here, as it is a secret) and
+// files the vault's file secrets; neither holds a host credential. Every value is
+// registered with the scrubber. With strict (the agent) a missing provider or key is
+// an error; without (a terminal) the model route is just left out.
+func (m *Manager) execEnv(id string, meta Meta, strict bool) (sandboxSecrets, error) {
 	c := m.cfg()
 	var prov *config.Provider
 	for i := range c.Providers {
@@ -105,18 +108,11 @@ func (m *Manager) execEnv(id string, meta Meta, strict bool) (modelEnv, secretEn
 			prov = &c.Providers[i]
 		}
 	}
-	envs := map[string]string{}
-	if m.opt.Secrets != nil {
-		if envs, err = m.opt.Secrets.Envs(meta.Vault); err != nil {
-			return nil, nil, &envProblem{fmt.Sprintf("Could not read vault %q: %v", meta.Vault, err),
-				"Unlock the system keychain, then try again."}
-		}
+	envs, files, err := m.vaultSecrets(meta.Vault)
+	if err != nil {
+		return sandboxSecrets{}, err
 	}
-	if m.opt.Scrub != nil {
-		for _, v := range envs {
-			m.opt.Scrub.Add(v)
-		}
-	}
+	var out sandboxSecrets
 	var p *envProblem
 	key := ""
 	switch {
@@ -129,6 +125,7 @@ func (m *Manager) execEnv(id string, meta Meta, strict bool) (modelEnv, secretEn
 				fmt.Sprintf("Add the secret %s to vault %q in Settings › Vault, then send the message again.", prov.KeyRef, meta.Vault)}
 		}
 	}
+	var directKey string
 	if p == nil {
 		route := ModelRoute{BaseURL: prov.BaseURL, APIKey: key}
 		if m.opt.Gateway != nil {
@@ -138,13 +135,17 @@ func (m *Manager) execEnv(id string, meta Meta, strict bool) (modelEnv, secretEn
 			}
 		}
 		if p == nil {
-			modelEnv = []string{"ANTHROPIC_BASE_URL=" + route.BaseURL, "ANTHROPIC_API_KEY=" + route.APIKey,
-				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"}
+			out.plain = []string{"ANTHROPIC_BASE_URL=" + route.BaseURL, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"}
+			if m.opt.Gateway != nil {
+				out.plain = append(out.plain, "ANTHROPIC_API_KEY="+route.APIKey) // the placeholder
+			} else {
+				directKey = route.APIKey
+			}
 		}
 	}
 	if p != nil {
 		if strict {
-			return nil, nil, p
+			return sandboxSecrets{}, p
 		}
 		m.log.Info("terminal without a model route", "loop", id, "reason", p.msg)
 	}
@@ -154,13 +155,53 @@ func (m *Manager) execEnv(id string, meta Meta, strict bool) (modelEnv, secretEn
 			envs = sandboxEnvs(envs, pv.KeyRef, envs[pv.KeyRef])
 		}
 	}
-	names := make([]string, 0, len(envs))
-	for k := range envs {
-		names = append(names, k)
+	if directKey != "" {
+		envs["ANTHROPIC_API_KEY"] = directKey
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		secretEnv = append(secretEnv, k+"="+envs[k])
+	out.env, out.files = envs, files
+	return out, nil
+}
+
+// vaultSecrets reads vaultName's env and file secrets without the host credentials
+// (context remotes' token and key), registering every env value with the scrubber.
+// When the host credentials cannot be listed nothing is returned: handing them to a
+// sandbox by mistake cannot be undone.
+func (m *Manager) vaultSecrets(vaultName string) (map[string]string, []vault.FileSecret, error) {
+	envs := map[string]string{}
+	var files []vault.FileSecret
+	if m.opt.Secrets == nil {
+		return envs, nil, nil
 	}
-	return modelEnv, secretEnv, nil
+	var err error
+	if envs, err = m.opt.Secrets.Envs(vaultName); err != nil {
+		return nil, nil, &envProblem{fmt.Sprintf("Could not read vault %q: %v", vaultName, err),
+			"Unlock the system keychain, then try again."}
+	}
+	if envs == nil {
+		envs = map[string]string{}
+	}
+	if fs, ok := m.opt.Secrets.(FileSecrets); ok {
+		if files, err = fs.Files(vaultName); err != nil {
+			return nil, nil, &envProblem{fmt.Sprintf("Could not read the file secrets of vault %q: %v", vaultName, err),
+				"Unlock the system keychain, then try again."}
+		}
+	}
+	if m.opt.Scrub != nil {
+		for _, v := range envs {
+			m.opt.Scrub.Add(v)
+		}
+	}
+	if m.opt.HostCredentials == nil {
+		return envs, files, nil
+	}
+	creds, err := m.opt.HostCredentials()
+	if err != nil {
+		return nil, nil, &envProblem{fmt.Sprintf("Could not tell which secrets of vault %q serve the context remotes: %v", vaultName, err),
+			"Fix the context remotes in Settings › Context (LOOPAT_HOME/context/remotes.json), then try again."}
+	}
+	envs, files, withheld := vault.WithoutHostCredentials(vaultName, envs, files, creds)
+	if len(withheld) > 0 {
+		m.log.Debug("host credentials withheld from the sandbox", "vault", vaultName, "secrets", withheld)
+	}
+	return envs, files, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/loopat/desktop/backend/loops"
 	"github.com/loopat/desktop/backend/services"
 	"github.com/loopat/desktop/backend/terminal"
+	"github.com/loopat/desktop/backend/vault"
 	"github.com/loopat/desktop/backend/workdir"
 )
 
@@ -75,6 +76,7 @@ func (c *Core) openLoops() ([]any, error) {
 			return c.Images.EnsureLoopImage(ctx, conn, toml, nil)
 		}),
 		Secrets:             c.Vault,
+		HostCredentials:     c.remoteCredentials,
 		Events:              c.Bus,
 		Log:                 c.Log,
 		PartialMessages:     true,
@@ -107,6 +109,20 @@ func (c *Core) startLoops() {
 			c.Log.Warn("loop start-up reconcile", "err", err)
 		}
 	}()
+}
+
+// remoteCredentials are the context remotes' token and SSH key: the host pushes and
+// pulls with them, a sandbox never gets them (a loop would push past review).
+func (c *Core) remoteCredentials() ([]vault.HostCredential, error) {
+	remotes, err := c.Context.Remotes()
+	if err != nil {
+		return nil, err
+	}
+	var out []vault.HostCredential
+	for _, r := range remotes {
+		out = append(out, vault.HostCredential{Vault: r.Vault, Env: r.TokenEnv, File: r.SSHKeyFile})
+	}
+	return out, nil
 }
 
 // loopContext is the pull edge: the loop's clones of knowledge (read-only), notes and

@@ -3,11 +3,13 @@ package kanban
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/loopat/desktop/backend/safefs"
 )
 
 // BoardsDir is where boards live in the notes repository.
@@ -18,14 +20,21 @@ type Board struct {
 	Name    string   `json:"name"`
 	Columns []Column `json:"columns"`
 
-	root string // the checkout being edited (set during a change)
+	tree *safefs.Tree // the checkout being edited (set during a change)
 }
 
 // Editor applies fn to the notes repository root and commits what it changed with msg
 // (contextrepo.Store.Edit bound to notes), so each operation is one commit.
 type Editor func(msg string, fn func(root string) error) (commit string, err error)
 
-// Store reads boards from a notes checkout and changes them through an Editor.
+// MaxColumnBytes caps what is read of one column file or config.yaml.
+const MaxColumnBytes = 4 << 20
+
+// Store reads boards from a notes checkout and changes them through an Editor. The
+// checkout receives promoted files from loops, so every read and write goes through a
+// safefs.Tree: no symlink there leads a board operation out of the checkout, and columns
+// are written through fresh O_EXCL temp files (a promoted "<col>.md.tmp" symlink is
+// never written through).
 type Store struct {
 	root string
 	edit Editor
@@ -47,14 +56,27 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-func boardDir(root, board string) string {
-	return filepath.Join(root, filepath.FromSlash(BoardsDir), board)
+// boardDir is a board's folder relative to the checkout.
+func boardDir(board string) string { return path.Join(BoardsDir, board) }
+
+// withTree opens the checkout at root confined for the length of fn.
+func withTree(root string, fn func(t *safefs.Tree) error) error {
+	t, err := safefs.Open(root)
+	if err != nil {
+		return fmt.Errorf("notes checkout: %w", err)
+	}
+	defer t.Close()
+	return fn(t)
 }
 
-// Boards lists board names, "default" first.
+// Boards lists board names, "default" first. Only real folders count (a symlink is no board).
 func (s *Store) Boards() ([]string, error) {
-	des, err := os.ReadDir(filepath.Join(s.root, filepath.FromSlash(BoardsDir)))
-	if errors.Is(err, os.ErrNotExist) {
+	var des []fs.DirEntry
+	err := withTree(s.root, func(t *safefs.Tree) (err error) {
+		des, err = t.ReadDir(BoardsDir)
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
 		return []string{}, nil
 	}
 	if err != nil {
@@ -80,17 +102,29 @@ func (s *Store) Board(name string) (Board, error) {
 	if err := checkName("board", name); err != nil {
 		return Board{}, err
 	}
-	return readBoard(s.root, name)
+	var b Board
+	err := withTree(s.root, func(t *safefs.Tree) (err error) {
+		b, err = readBoard(t, name)
+		return err
+	})
+	return b, err
 }
 
-func readBoard(root, name string) (Board, error) {
-	dir := boardDir(root, name)
-	des, err := os.ReadDir(dir)
+// readBoard reads the columns of a board: its regular *.md files (a symlink is skipped,
+// never followed), ordered and coloured by config.yaml.
+func readBoard(t *safefs.Tree, name string) (Board, error) {
+	dir := boardDir(name)
+	if fi, err := t.Lstat(dir); err != nil {
+		return Board{}, fmt.Errorf("board %s: %w", name, err)
+	} else if !fi.IsDir() {
+		return Board{}, fmt.Errorf("board %s: not a folder", name)
+	}
+	des, err := t.ReadDir(dir)
 	if err != nil {
 		return Board{}, fmt.Errorf("board %s: %w", name, err)
 	}
 	var cfg []ColumnConfig
-	if b, err := os.ReadFile(filepath.Join(dir, "config.yaml")); err == nil {
+	if b, err := t.ReadFile(path.Join(dir, "config.yaml"), MaxColumnBytes); err == nil {
 		cfg = ParseConfig(string(b))
 	}
 	order := map[string]int{}
@@ -101,7 +135,7 @@ func readBoard(root, name string) (Board, error) {
 	}
 	var files []string
 	for _, de := range des {
-		if !de.IsDir() && strings.HasSuffix(de.Name(), ".md") {
+		if de.Type().IsRegular() && strings.HasSuffix(de.Name(), ".md") {
 			files = append(files, de.Name())
 		}
 	}
@@ -118,7 +152,7 @@ func readBoard(root, name string) (Board, error) {
 	})
 	b := Board{Name: name, Columns: []Column{}}
 	for _, f := range files {
-		text, err := os.ReadFile(filepath.Join(dir, f))
+		text, err := t.ReadFile(path.Join(dir, f), MaxColumnBytes)
 		if err != nil {
 			return Board{}, fmt.Errorf("read %s/%s: %w", name, f, err)
 		}
@@ -147,16 +181,13 @@ func (c *Column) card(id string) (int, error) {
 	return -1, fmt.Errorf("column %s has no card %q", c.ID, id)
 }
 
-func writeColumn(root, board string, c *Column) error {
+// writeColumn replaces a column file atomically (a reader never sees half a column).
+func writeColumn(t *safefs.Tree, board string, c *Column) error {
 	c.normalize()
-	p := filepath.Join(boardDir(root, board), c.ID+".md")
-	// Write and rename, so a reader never sees half a column.
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(c.String()), 0o644); err != nil {
-		return fmt.Errorf("write column %s: %w", c.ID, err)
+	if c.ID == "" || strings.ContainsAny(c.ID, "/\\") {
+		return fmt.Errorf("invalid column file name %q", c.ID)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp)
+	if err := t.WriteFileAtomic(path.Join(boardDir(board), c.ID+".md"), []byte(c.String()), 0o644); err != nil {
 		return fmt.Errorf("write column %s: %w", c.ID, err)
 	}
 	return nil
@@ -168,21 +199,23 @@ func (s *Store) change(board, msg string, fn func(b *Board) ([]*Column, error)) 
 		return err
 	}
 	_, err := s.edit("kanban: "+msg, func(root string) error {
-		b, err := readBoard(root, board)
-		if err != nil {
-			return err
-		}
-		b.root = root
-		cols, err := fn(&b)
-		if err != nil {
-			return err
-		}
-		for _, c := range cols {
-			if err := writeColumn(root, board, c); err != nil {
+		return withTree(root, func(t *safefs.Tree) error {
+			b, err := readBoard(t, board)
+			if err != nil {
 				return err
 			}
-		}
-		return nil
+			b.tree = t
+			cols, err := fn(&b)
+			if err != nil {
+				return err
+			}
+			for _, c := range cols {
+				if err := writeColumn(t, board, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 	return err
 }
@@ -196,22 +229,24 @@ func (s *Store) CreateBoard(name string) (Board, error) {
 		return Board{}, err
 	}
 	_, err := s.edit("kanban: create board "+name, func(root string) error {
-		dir := boardDir(root, name)
-		if _, err := os.Stat(dir); err == nil {
-			return fmt.Errorf("board %s exists", name)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		var cfg []ColumnConfig
-		for _, t := range DefaultColumns {
-			c := Column{ID: slug(t), Title: t}
-			if err := writeColumn(root, name, &c); err != nil {
+		return withTree(root, func(t *safefs.Tree) error {
+			dir := boardDir(name)
+			if _, err := t.Lstat(dir); err == nil {
+				return fmt.Errorf("board %s exists", name)
+			}
+			if err := t.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
-			cfg = append(cfg, ColumnConfig{File: c.ID + ".md"})
-		}
-		return os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(FormatConfig(cfg)), 0o644)
+			var cfg []ColumnConfig
+			for _, title := range DefaultColumns {
+				c := Column{ID: slug(title), Title: title}
+				if err := writeColumn(t, name, &c); err != nil {
+					return err
+				}
+				cfg = append(cfg, ColumnConfig{File: c.ID + ".md"})
+			}
+			return t.WriteFileAtomic(path.Join(dir, "config.yaml"), []byte(FormatConfig(cfg)), 0o644)
+		})
 	})
 	if err != nil {
 		return Board{}, err
@@ -267,7 +302,7 @@ func saveOrder(b *Board) error {
 	for _, c := range b.Columns {
 		cfg = append(cfg, ColumnConfig{File: c.ID + ".md", Color: c.Color})
 	}
-	return os.WriteFile(filepath.Join(boardDir(b.root, b.Name), "config.yaml"), []byte(FormatConfig(cfg)), 0o644)
+	return b.tree.WriteFileAtomic(path.Join(boardDir(b.Name), "config.yaml"), []byte(FormatConfig(cfg)), 0o644)
 }
 
 // AddCard appends a card to a column.

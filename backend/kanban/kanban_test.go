@@ -223,3 +223,72 @@ func TestOperationsAreCommitsAndKeepMeaning(t *testing.T) {
 		t.Errorf("notes left dirty: %+v %v", st, err)
 	}
 }
+
+// A loop can promote symlinks into the notes checkout. None of them may turn a board edit
+// into a write (or a read) of a file outside the checkout.
+func TestPromotedSymlinksNeverLeadABoardOperationOut(t *testing.T) {
+	ks, cs := newBoards(t)
+	dir := cs.Dir(contextrepo.Notes)
+	victim := filepath.Join(t.TempDir(), ".bashrc")
+	if err := os.WriteFile(victim, []byte("# the user's rc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	board := filepath.Join(dir, "focus", "boards", "default")
+	// The old temp-file name, the column itself, a column and config.yaml, all links out.
+	for _, name := range []string{"todo.md.tmp", "doing.md.tmp", "leak.md", "done.md"} {
+		p := filepath.Join(board, name)
+		_ = os.Remove(p)
+		if err := os.Symlink(victim, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ks.AddCard("default", "todo", "after the attack"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.MoveCard("default", "todo", CardID("after the attack"), "doing", 0); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "# the user's rc\n" {
+		t.Fatalf("victim overwritten: %q", b)
+	}
+	b, err := ks.Board("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range b.Columns {
+		if c.ID == "leak" || c.ID == "done" {
+			t.Errorf("a symlinked column was read: %+v", c)
+		}
+		for _, k := range c.Cards {
+			if strings.Contains(k.Text, "rc") {
+				t.Errorf("victim content on the board: %+v", k)
+			}
+		}
+	}
+	// A board folder that is a link out is no board, and cannot be written into.
+	if err := os.Symlink(filepath.Dir(victim), filepath.Join(dir, "focus", "boards", "evil")); err != nil {
+		t.Fatal(err)
+	}
+	boards, err := ks.Boards()
+	if err != nil || strings.Contains(strings.Join(boards, ","), "evil") {
+		t.Fatalf("boards = %v %v", boards, err)
+	}
+	if _, err := ks.AddCard("evil", "x", "y"); err == nil {
+		t.Fatal("edited a board that is a link out")
+	}
+	// config.yaml as a link out is replaced by the board's own, not written through.
+	cfg := filepath.Join(board, "config.yaml")
+	_ = os.Remove(cfg)
+	if err := os.Symlink(victim, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.AddColumn("default", "Later"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "# the user's rc\n" {
+		t.Fatalf("victim overwritten through config.yaml: %q", b)
+	}
+	if fi, err := os.Lstat(cfg); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("config.yaml after the edit: %v %v", fi, err)
+	}
+}

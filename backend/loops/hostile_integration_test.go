@@ -1,0 +1,108 @@
+//go:build integration
+
+package loops
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+)
+
+// huntScript is what an agent looking for credentials runs: every process's environment
+// and command line, every secrets folder it can reach (its own, another loop's through
+// /proc/*/root), podman's storage and state paths and the whole readable file system
+// (small files), printed whole so the test looks for the values on the host side.
+const huntScript = `for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ 2>/dev/null; tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done
+for d in /proc/[0-9]*/root/run/loopat-secrets /run/loopat-secrets /var/lib/containers /run/containers /run/libpod /var/run/libpod /run/user; do
+  find "$d" -xdev -type f -size -4M -readable -exec cat {} + 2>/dev/null
+done
+find / -xdev \( -path /proc -o -path /sys -o -path /usr -o -path /lib -o -path /var/lib/dpkg \) -prune -o -type f -size -1M -readable -print0 2>/dev/null | xargs -0 cat 2>/dev/null
+find /run/loopat-secrets /home/loopat /tmp -type f -readable -exec cat {} + 2>/dev/null
+true`
+
+// An agent hunting for secrets from inside its loop container (as the sandbox user, and
+// as root inside the container) finds neither the context remote's token or SSH key
+// (never delivered) nor another loop's env secret (its tmpfs is another mount in
+// another container), while its own delivered secrets are there (control). Its env
+// file is 0600 and the sandbox user's. On the host, podman's state database, the
+// containers' userdata and the inspect outputs hold none of the values.
+func TestHostileSandboxHuntsForCredentials(t *testing.T) {
+	h := newHarness(t)
+	f := newRemoteFixture(t, h) // vault "default": remote token + key, OTHER_SECRET, a file
+	otherLoopSecret := uniqueSecret("team-secret")
+	if err := h.vault.SetEnv("team", "TEAM_SECRET", otherLoopSecret); err != nil {
+		t.Fatal(err)
+	}
+	m := f.m
+	a, err := m.Create(CreateRequest{Title: "hunter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Create(CreateRequest{Title: "victim", Vault: "team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startMock(m, a.ID)
+	// Loop b runs with its env secret delivered and a terminal process holding it.
+	if out := runTerminal(t, m, b.ID, "sh", "-c", `echo "team=[${TEAM_SECRET:+set}]"`); !strings.Contains(out, "team=[set]") {
+		t.Fatalf("loop b's terminal lacks its secret: %q", out)
+	}
+	tty, err := m.ExecTTY(context.Background(), b.ID, []string{"sh", "-c", "sleep 120"}, 80, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tty.Kill(context.Background()) })
+
+	// The agent of loop a runs the hunt with its Bash tool (its output lands in the transcript).
+	all := agentTool(t, h, m, a.ID, `sh -c '`+strings.ReplaceAll(huntScript, "'", `'\''`)+`' 2>/dev/null | grep -a -o -E '(ghp_remote|team-secret|other)-[0-9a-f]{32}' | sort -u`)
+	if found := containsAny(all, f.token, otherLoopSecret); len(found) > 0 {
+		t.Fatalf("the agent's hunt found %d credential(s) it must not have:\n%s", len(found), all)
+	}
+	if !strings.Contains(all, f.other) {
+		t.Fatalf("hunt control: the agent did not find its own OTHER_SECRET, so the hunt proves nothing:\n%s", all)
+	}
+	// The same hunt, unfiltered, as the sandbox user and as root in the container.
+	for _, user := range []string{SandboxUser, "0"} {
+		cmd := agentCmd("sh", "-c", huntScript)
+		cmd.User = user
+		dump := execOut(t, m, a.ID, cmd)
+		if found := containsAny(dump, f.token, f.keyLine, otherLoopSecret); len(found) > 0 {
+			t.Fatalf("hunt as %s found %d credential(s) it must not have", user, len(found))
+		}
+		if found := containsAny(dump, f.other, f.otherFile); len(found) != 2 {
+			t.Fatalf("hunt control as %s: found %d of its 2 own secrets", user, len(found))
+		}
+	}
+	// The env file: 0600, the sandbox user's, in the tmpfs (memory only).
+	if st := sandboxRun(t, m, a.ID, `stat -c '%a %u %g' "`+envFilePath+`"; stat -f -c %T "`+SecretsDir+`"`); st != "600 2000 2000\ntmpfs\n" {
+		t.Fatalf("env file mode/owner/fs = %q", st)
+	}
+
+	// Host side: podman keeps none of the values (the core of the boundary: the agent
+	// cannot read podman's state, the host can).
+	for _, id := range []string{a.ID, b.ID} {
+		state := findPodmanState(t, m, id)
+		for _, v := range []string{f.token, f.keyLine, f.other, f.otherFile, otherLoopSecret} {
+			if hits := state.holders(t, m, id, v); len(hits) > 0 {
+				t.Fatalf("podman state of loop %s holds a secret (%.12s…): %v", id, v, hits)
+			}
+		}
+	}
+}
+
+// execOut runs cmd in the loop's container and returns its stdout, whatever the exit code.
+func execOut(t *testing.T, m *Manager, id string, cmd agentCommand) string {
+	t.Helper()
+	p, err := m.Sandbox().Exec(context.Background(), id, cmd, false, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, p.Stderr()); close(done) }()
+	_, _ = io.Copy(&out, p.Stdout())
+	_, _ = p.Wait()
+	<-done
+	return out.String()
+}

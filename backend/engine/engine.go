@@ -352,7 +352,7 @@ func (e *Engine) rediscoverLocked(ctx context.Context) {
 		e.mu.Lock()
 		e.sess = o.sess
 		e.mu.Unlock()
-		e.setState(State{Phase: PhaseReady, Source: o.sess.source, URI: o.sess.uri, Version: o.sess.version, Machine: o.sess.machine})
+		e.setState(State{Phase: PhaseReady, Source: o.sess.source, URI: o.sess.uri, Version: o.sess.version, Machine: o.sess.machine, Host: o.sess.host})
 	} else {
 		e.mu.Lock()
 		starting := e.machineStarting
@@ -391,7 +391,8 @@ func (e *Engine) setState(st State) {
 	close(e.changed)
 	e.changed = make(chan struct{})
 	e.mu.Unlock()
-	e.log.Info("engine state", "phase", st.Phase, "source", st.Source, "uri", st.URI, "version", st.Version, "machine", st.Machine, "reason", st.Reason)
+	e.log.Info("engine state", "phase", st.Phase, "source", st.Source, "uri", st.URI, "version", st.Version, "machine", st.Machine,
+		"rootless", st.Host.Rootless, "storage", st.Host.StorageDriver, "reason", st.Reason)
 	if e.bus != nil {
 		e.bus.Publish(TopicState, st)
 	}

@@ -43,7 +43,9 @@ type State struct {
 	Machine string `json:"machine,omitempty"`
 	// Diagnosis of the last failed machine start, shown until the engine is ready.
 	Diagnosis *machine.Diagnosis `json:"diagnosis,omitempty"`
-	Since     time.Time          `json:"since"`
+	// Host is what the connected server reported (ready only).
+	Host  HostInfo  `json:"host"`
+	Since time.Time `json:"since"`
 }
 
 // same reports whether two states look identical to a user (Since ignored).

@@ -9,15 +9,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
+	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/containers/podman/v5/pkg/specgen"
 	dockerContainer "github.com/docker/docker/api/types/container"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
@@ -81,10 +82,39 @@ func (s ContainerSpec) Hash() string {
 type Sandbox struct {
 	ws   config.Workspace
 	conn ConnProvider
+
+	mu       sync.Mutex
+	rootless map[string]bool // server URI -> its `podman info` security.rootless
 }
 
 // NewSandbox returns a Sandbox for ws.
-func NewSandbox(ws config.Workspace, conn ConnProvider) *Sandbox { return &Sandbox{ws: ws, conn: conn} }
+func NewSandbox(ws config.Workspace, conn ConnProvider) *Sandbox {
+	return &Sandbox{ws: ws, conn: conn, rootless: map[string]bool{}}
+}
+
+// serverRootless asks the podman server behind c whether it runs rootless (cached per
+// server URI: the engine may reconnect elsewhere, a server does not change its mode).
+func (s *Sandbox) serverRootless(c context.Context) (bool, error) {
+	key := ""
+	if cl, err := bindings.GetClient(c); err == nil && cl.URI != nil {
+		key = cl.URI.String()
+	}
+	s.mu.Lock()
+	v, ok := s.rootless[key]
+	s.mu.Unlock()
+	if ok && key != "" {
+		return v, nil
+	}
+	info, err := system.Info(c, nil)
+	if err != nil {
+		return false, fmt.Errorf("podman info (rootless or rootful?): %w", err)
+	}
+	v = info.Host != nil && info.Host.Security.Rootless
+	s.mu.Lock()
+	s.rootless[key] = v
+	s.mu.Unlock()
+	return v, nil
+}
 
 // ContainerName is loopat-<workspace>-<loop id>.
 func (s *Sandbox) ContainerName(loopID string) string { return "loopat-" + s.ws.Name + "-" + loopID }
@@ -174,9 +204,18 @@ func (s *Sandbox) Ensure(ctx context.Context, loopID string, cs ContainerSpec) (
 	g.WorkDir = SandboxWork
 	// Only non-secret environment here: secrets go to each exec.
 	g.Env = map[string]string{"HOME": SandboxHome}
+	// A named network needs bridge mode said explicitly: rootless podman defaults to
+	// slirp4netns/pasta and refuses networks otherwise.
+	g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
 	g.Networks = map[string]nettypes.PerNetworkOptions{s.NetworkName(): {}}
-	if os.Geteuid() != 0 {
-		// Rootless: map our uid to the image user so files in the mounts stay ours.
+	rootless, err := s.serverRootless(c)
+	if err != nil {
+		return recreated, err
+	}
+	if rootless {
+		// The server's user (us, on the host) becomes the image user inside, so files the
+		// agent writes in the mounts are the user's on the host. Decided by the server,
+		// not by our euid: the app may talk to a machine's or another user's podman.
 		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID, Value: fmt.Sprintf("uid=%d,gid=%d", SandboxUID, SandboxUID)}
 	}
 	for _, m := range cs.Mounts {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -420,7 +421,7 @@ func TestConflictResolvedInLoopThenPromoted(t *testing.T) {
 		t.Fatalf("want conflict: %+v", res)
 	}
 	dir := s.LoopDir("b", Notes)
-	if out, err := s.gitCLI(ctx, dir, "merge", "origin/main"); err == nil {
+	if out, err := agentGit(t, dir, "merge", "origin/main"); err == nil {
 		t.Fatalf("agent's merge did not conflict: %s", out)
 	}
 	writeFile(t, filepath.Join(dir, "memory", "MEMORY.md"), "A and B\n")
@@ -466,4 +467,15 @@ func TestFailedFetchWarnsAndUsesLocalState(t *testing.T) {
 	if err != nil || st.FetchError == "" || st.Solo {
 		t.Errorf("status with an unreachable remote: %+v %v", st, err)
 	}
+}
+
+// agentGit runs git in a loop clone as the agent would inside its sandbox (the host
+// itself never runs git there).
+func agentGit(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	// safe.directory: the test runs as root here while the clone belongs to the sandbox user.
+	cmd := exec.Command("git", append([]string{"-c", "safe.directory=*", "-c", "user.name=agent", "-c", "user.email=agent@loop", "-C", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_MERGE_AUTOEDIT=no")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

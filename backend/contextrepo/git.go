@@ -1,14 +1,10 @@
 package contextrepo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -145,8 +141,10 @@ func defaultBranch(g *git.Repository) (string, error) {
 	return DefaultBranch, nil
 }
 
-// commitAll stages everything and commits; it returns "" when there was nothing to commit.
-func (s *Store) commitAll(g *git.Repository, msg string) (string, error) {
+// commitAll stages everything in a main clone (host-private, confined) and commits; it
+// returns "" when there was nothing to commit. Loop clones are never staged with
+// go-git: their worktree is snapshotted through os.Root (snapshotter).
+func (s *Store) commitAll(g *confinedRepo, msg string) (string, error) {
 	wt, err := g.Worktree()
 	if err != nil {
 		return "", fmt.Errorf("open worktree: %w", err)
@@ -162,24 +160,9 @@ func (s *Store) commitAll(g *git.Repository, msg string) (string, error) {
 		return "", nil
 	}
 	sig := s.signature()
-	opts := &git.CommitOptions{Author: sig, Committer: sig}
-	// A merge the agent started with the git CLI and resolved without committing: go-git
-	// ignores MERGE_HEAD, so record it as the second parent ourselves.
-	gitDir := filepath.Join(wt.Filesystem.Root(), ".git")
-	if b, err := os.ReadFile(filepath.Join(gitDir, "MERGE_HEAD")); err == nil {
-		if head, err := g.Head(); err == nil && plumbing.IsHash(strings.TrimSpace(string(b))) {
-			opts.Parents = []plumbing.Hash{head.Hash(), plumbing.NewHash(strings.TrimSpace(string(b)))}
-			msg = "merge: " + msg
-		}
-	}
-	h, err := wt.Commit(msg, opts)
+	h, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
 		return "", fmt.Errorf("commit: %w", err)
-	}
-	if len(opts.Parents) == 2 {
-		for _, f := range []string{"MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"} {
-			_ = os.Remove(filepath.Join(gitDir, f))
-		}
 	}
 	return h.String(), nil
 }
@@ -290,50 +273,6 @@ func (e *ConflictError) Error() string {
 }
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }
-
-// mergeCLI merges rev into the checked-out branch of dir with a merge commit. go-git v5
-// only fast-forwards, so a real three-way merge needs the git CLI. On conflict the merge
-// is aborted (the branch keeps its own commits) and the conflicting files are returned.
-func (s *Store) mergeCLI(ctx context.Context, dir, rev, msg string) error {
-	out, err := s.gitCLI(ctx, dir, "merge", "--no-ff", "--no-edit", "-m", msg, rev)
-	if err == nil {
-		return nil
-	}
-	files, ferr := s.gitCLI(ctx, dir, "diff", "--name-only", "--diff-filter=U")
-	if _, aerr := s.gitCLI(ctx, dir, "merge", "--abort"); aerr != nil {
-		s.log.Warn("merge --abort", "dir", dir, "err", aerr)
-	}
-	if ferr == nil && strings.TrimSpace(files) != "" {
-		return &ConflictError{Files: strings.Fields(files)}
-	}
-	return fmt.Errorf("git merge %s: %w: %s", rev, err, strings.TrimSpace(out))
-}
-
-func (s *Store) gitCLI(ctx context.Context, dir string, args ...string) (string, error) {
-	// safe.directory: loop clones belong to the sandbox user while we may run as root.
-	base := []string{"-c", "safe.directory=*", "-c", "user.name=" + s.opt.Author.Name, "-c", "user.email=" + s.opt.Author.Email,
-		"-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "-C", dir}
-	cmd := exec.CommandContext(ctx, "git", append(base, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_MERGE_AUTOEDIT=no")
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err := cmd.Run()
-	return buf.String(), err
-}
-
-// chownForSandbox gives the sandbox user a loop clone when we run as root (rootful
-// podman); rootless podman maps our uid into the sandbox instead.
-func chownForSandbox(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, SandboxUID, SandboxUID)
-	})
-}
 
 // isAncestor reports whether a is reachable from b.
 func isAncestor(g *git.Repository, a, b plumbing.Hash) (bool, error) {

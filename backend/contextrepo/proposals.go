@@ -53,10 +53,12 @@ func (s *Store) fetchProposals(ctx context.Context, g *git.Repository) (string, 
 // Proposals lists the knowledge proposals, newest first.
 func (s *Store) Proposals(ctx context.Context) ([]Proposal, error) {
 	defer s.lock(Knowledge)()
-	g, err := s.open(Knowledge)
+	cg, err := s.open(Knowledge)
 	if err != nil {
 		return nil, err
 	}
+	defer cg.Close()
+	g := cg.Repository
 	br, err := s.fetchProposals(ctx, g)
 	if err != nil {
 		return nil, err
@@ -124,10 +126,12 @@ func (s *Store) ProposalDiff(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	defer s.lock(Knowledge)()
-	g, err := s.open(Knowledge)
+	cg, err := s.open(Knowledge)
 	if err != nil {
 		return "", err
 	}
+	defer cg.Close()
+	g := cg.Repository
 	br, err := s.fetchProposals(ctx, g)
 	if err != nil {
 		return "", err
@@ -158,7 +162,9 @@ func (s *Store) ProposalDiff(ctx context.Context, id string) (string, error) {
 
 // MergeProposal merges a proposal into the knowledge default branch (a merge commit,
 // or a fast-forward when the proposal already contains it), pushes, and deletes the
-// proposal branch. A conflict is reported and changes nothing.
+// proposal branch. A conflict is reported and changes nothing. The proposal's trees are
+// checked first: a symlink leading out of the repository or into .git, a .git path
+// component or a gitlink is refused (RefusedError names the file) and changes nothing.
 func (s *Store) MergeProposal(ctx context.Context, id string) error {
 	if err := checkLoopID(id); err != nil {
 		return err
@@ -168,37 +174,25 @@ func (s *Store) MergeProposal(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	br, err := s.fetchProposals(ctx, g)
+	defer g.Close()
+	br, err := s.fetchProposals(ctx, g.Repository)
 	if err != nil {
 		return err
 	}
 	prop := "refs/remotes/origin/" + ProposalBranch(id)
-	h, err := refHash(g, prop)
+	h, err := refHash(g.Repository, prop)
 	if err != nil {
 		return fmt.Errorf("no proposal %s", id)
 	}
-	if err := s.integrate(ctx, Knowledge, g, br); err != nil {
+	if err := s.integrate(ctx, g, br); err != nil {
 		return fmt.Errorf("update knowledge before merging: %w", err)
 	}
-	local, err := headHash(g)
+	local, err := headHash(g.Repository)
 	if err != nil {
 		return err
 	}
-	wt, err := g.Worktree()
-	if err != nil {
-		return err
-	}
-	ff, err := isAncestor(g, local, h)
-	if err != nil {
-		return err
-	}
-	if ff {
-		err = wt.Reset(&git.ResetOptions{Commit: h, Mode: git.HardReset})
-	} else {
-		err = s.mergeCLI(ctx, s.Dir(Knowledge), prop, "knowledge: merge proposal "+id)
-	}
-	if err != nil {
-		return err
+	if err := s.mergeInto(ctx, g, local, h, "knowledge: merge proposal "+id); err != nil {
+		return fmt.Errorf("proposal %s: %w", id, err)
 	}
 	rem, _, err := s.remote(Knowledge)
 	if err != nil {
@@ -208,10 +202,10 @@ func (s *Store) MergeProposal(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.push(ctx, g, rem, auth, br, br, false); err != nil {
+	if err := s.push(ctx, g.Repository, rem, auth, br, br, false); err != nil {
 		return fmt.Errorf("push merged knowledge: %w", err)
 	}
-	if err := s.push(ctx, g, rem, auth, "", ProposalBranch(id), false); err != nil {
+	if err := s.push(ctx, g.Repository, rem, auth, "", ProposalBranch(id), false); err != nil {
 		return fmt.Errorf("delete proposal branch: %w", err)
 	}
 	_ = g.Storer.RemoveReference(plumbing.ReferenceName(prop))
@@ -225,10 +219,12 @@ func (s *Store) DiscardProposal(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.lock(Knowledge)()
-	g, err := s.open(Knowledge)
+	cg, err := s.open(Knowledge)
 	if err != nil {
 		return err
 	}
+	defer cg.Close()
+	g := cg.Repository
 	if _, err := s.fetchProposals(ctx, g); err != nil {
 		return err
 	}

@@ -4,9 +4,13 @@
 // per-loop clones mounted into sandboxes (pull edge) and the way loop changes go back
 // (promote edge, knowledge proposals).
 //
-// Git work goes through go-git. The git CLI is used only for three-way merges, which
-// go-git v5 cannot do (it merges fast-forward only). go-git's own file:// transport runs
-// git-upload-pack/git-receive-pack for local origins.
+// Git work goes through go-git over os.Root (safefs.BillyFS): no host file operation
+// follows a link out of a repository. A loop's clone (which its sandbox writes) is only
+// read in-process after its shape is checked (openLoopClone) and written back the same
+// way; the git CLI never runs in it. The git CLI runs only `merge-tree` for three-way
+// merges (go-git v5 only fast-forwards), in a host-private main clone with all config
+// but the repository's own switched off (mergeTrees). go-git's file:// transport runs
+// git-upload-pack/git-receive-pack in the host-private origins.
 package contextrepo
 
 import (
@@ -27,6 +31,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/safefs"
 	"github.com/loopat/desktop/backend/vault"
 )
 
@@ -202,13 +207,14 @@ func (s *Store) SetRemote(repo string, r Remote) error {
 		return err
 	}
 	defer s.lock(repo)()
-	g, err := git.PlainOpen(s.Dir(repo))
-	if errors.Is(err, git.ErrRepositoryNotExists) {
+	g, err := openConfined(s.Dir(repo), false)
+	if errors.Is(err, errNoRepo) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", repo, err)
 	}
+	defer g.Close()
 	url := r.URL
 	if url == "" {
 		if err := s.ensureOrigin(repo); err != nil {
@@ -223,19 +229,23 @@ func (s *Store) SetRemote(repo string, r Remote) error {
 	return nil
 }
 
-func writeJSON(path string, v any) error {
+func writeJSON(p string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	root, err := os.OpenRoot(filepath.Dir(p))
+	if err != nil {
+		return err
 	}
-	return os.Rename(tmp, path)
+	defer root.Close()
+	if err := writeFileAtomic(safefs.NewBilly(root, filepath.Dir(p)), filepath.Base(p), b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
 }
 
 // remote returns repo's origin: the configured remote, or the solo bare origin.
@@ -269,7 +279,8 @@ func (s *Store) Ensure(ctx context.Context, repo string) error {
 		return err
 	}
 	defer s.lock(repo)()
-	_, err := s.ensure(ctx, repo)
+	g, err := s.ensure(ctx, repo)
+	g.Close()
 	return err
 }
 
@@ -297,11 +308,17 @@ func (s *Store) ensureOrigin(repo string) error {
 	return nil
 }
 
-// ensure is Ensure under the repo lock; it returns the opened main clone.
-func (s *Store) ensure(ctx context.Context, repo string) (*git.Repository, error) {
+// ensure is Ensure under the repo lock; it returns the opened main clone (confined to
+// its folder; the caller closes it). Main clones are host-private: never mounted into
+// a loop.
+func (s *Store) ensure(ctx context.Context, repo string) (*confinedRepo, error) {
 	dir := s.Dir(repo)
-	if g, err := git.PlainOpen(dir); err == nil {
+	g, err := openConfined(dir, false)
+	if err == nil {
 		return g, nil
+	}
+	if !errors.Is(err, errNoRepo) {
+		return nil, fmt.Errorf("open %s: %w", repo, err)
 	}
 	rem, solo, err := s.remote(repo)
 	if err != nil {
@@ -319,51 +336,60 @@ func (s *Store) ensure(ctx context.Context, repo string) (*git.Repository, error
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("create context folder: %w", err)
 	}
-	g, err := git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{URL: rem.URL, Auth: auth})
+	_ = os.RemoveAll(dir)
+	if g, err = newConfined(dir); err != nil {
+		return nil, fmt.Errorf("create %s: %w", repo, err)
+	}
+	g.Repository, err = git.CloneContext(ctx, g.storage, g.wt, &git.CloneOptions{URL: rem.URL, Auth: auth})
 	switch {
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		g.Close()
 		_ = os.RemoveAll(dir)
-		g, err = git.PlainInitWithOptions(dir, &git.PlainInitOptions{
-			InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(DefaultBranch)},
-		})
-		if err != nil {
+		if g, err = initConfined(dir, DefaultBranch); err != nil {
 			return nil, fmt.Errorf("init %s: %w", repo, err)
 		}
 		if _, err := g.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{rem.URL}}); err != nil {
+			g.Close()
 			return nil, fmt.Errorf("set origin of %s: %w", repo, err)
 		}
 	case err != nil:
+		g.Close()
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("clone %s from %s: %w", repo, rem.URL, err)
 	}
 	if _, err := g.Head(); err == nil {
 		return g, nil // an existing team repository: no seed
 	}
-	for name, content := range seeds[repo] {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, fmt.Errorf("seed %s: %w", repo, err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return nil, fmt.Errorf("seed %s: %w", repo, err)
-		}
-	}
-	if _, err := s.commitAll(g, "loopat: start "+repo); err != nil {
-		return nil, fmt.Errorf("seed %s: %w", repo, err)
-	}
-	br, err := defaultBranch(g)
-	if err != nil {
+	if err := s.seed(ctx, repo, g, rem, auth); err != nil {
+		g.Close()
 		return nil, err
-	}
-	if err := s.push(ctx, g, rem, auth, br, br, false); err != nil {
-		// The seed stays local and is pushed with the next Push.
-		s.log.Warn("push seed", "repo", repo, "err", err)
 	}
 	return g, nil
 }
 
-// open returns the main clone, creating it if needed. Callers hold the repo lock.
-func (s *Store) open(repo string) (*git.Repository, error) {
+func (s *Store) seed(ctx context.Context, repo string, g *confinedRepo, rem Remote, auth transport.AuthMethod) error {
+	for name, content := range seeds[repo] {
+		if err := writeFileAtomic(g.wt, name, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("seed %s: %w", repo, err)
+		}
+	}
+	if _, err := s.commitAll(g, "loopat: start "+repo); err != nil {
+		return fmt.Errorf("seed %s: %w", repo, err)
+	}
+	br, err := defaultBranch(g.Repository)
+	if err != nil {
+		return err
+	}
+	if err := s.push(ctx, g.Repository, rem, auth, br, br, false); err != nil {
+		// The seed stays local and is pushed with the next Push.
+		s.log.Warn("push seed", "repo", repo, "err", err)
+	}
+	return nil
+}
+
+// open returns the main clone, creating it if needed. Callers hold the repo lock and
+// close it.
+func (s *Store) open(repo string) (*confinedRepo, error) {
 	if err := checkRepo(repo); err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ BIN           := build/bin/loopat
 ITEST_TIMEOUT ?= 60m
 
 .PHONY: run build deps system-deps frontend-deps wails-cli frontend forwarder test test-deps test-setup \
-        test-unit test-integration test-e2e test-gui bench package clean
+        test-unit test-integration test-e2e test-gui test-rootless bench package clean
 
 ## run: install what is missing, build, open the desktop window
 run: build
@@ -56,7 +56,7 @@ forwarder:
 	  -o backend/images/bin/loopat-host ./cmd/loopat-host
 
 ## test: install what the tests need, then run every suite
-test: test-deps test-unit test-setup test-integration test-e2e test-gui bench
+test: test-deps test-unit test-setup test-integration test-e2e test-gui test-rootless bench
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -91,6 +91,11 @@ test-e2e: build test-setup
 test-gui: build
 	scripts/test/gui-screenshot.sh $(BIN) artifacts/desktop-window.png
 	scripts/test/single-instance.sh $(BIN)
+
+## test-rootless: integration suites of loops and its neighbours plus the e2e journey, as an
+## unprivileged user (loopattest, made by scripts/test/rootless-user.sh) on rootless podman
+test-rootless: build test-setup
+	scripts/test/rootless-suite.sh
 
 ## package: the Linux .deb (binary, .desktop entry, icons) in build/package/
 package: build

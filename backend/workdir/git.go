@@ -5,17 +5,73 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/utils/diff"
 	"github.com/sergi/go-diff/diffmatchpatch"
+
+	"github.com/loopat/desktop/backend/safefs"
 )
+
+// MaxDiffBytes caps the size of a workdir file GitDiff reads; larger files diff as
+// "File too large".
+const MaxDiffBytes = 4 << 20
+
+// errNoRepo: the workdir has no .git (a plain folder, not an error for Status).
+var errNoRepo = errors.New("the workdir is not a git repository")
+
+// repoOwner is the uid/gid .git must belong to: the workdir's own owner (the sandbox
+// user when running as root; the app's user with rootless keep-id).
+func repoOwner(t *safefs.Tree) (int, int) {
+	if uid, gid, ok := t.Owner(); ok {
+		return uid, gid
+	}
+	return os.Geteuid(), os.Getegid()
+}
+
+// openRepo opens the workdir's repository in-process over the confined tree. .git is
+// checked first (a real folder of the workdir's owner: no symlink, no "gitdir:" file, no
+// commondir, no alternates), and go-git reads and writes only through the tree's
+// os.Root, so neither a link planted in .git or the worktree nor a race after the check
+// lets it touch another repository. Alternates resolve in an empty filesystem.
+func openRepo(t *safefs.Tree) (*git.Repository, error) {
+	uid, _ := repoOwner(t)
+	if err := safefs.CheckGitDir(t, uid); errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoRepo
+	} else if err != nil {
+		return nil, fmt.Errorf("refusing the workdir repository: %w", err)
+	}
+	st, wt, err := storage(t)
+	if err != nil {
+		return nil, err
+	}
+	r, err := git.Open(st, wt)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, errNoRepo
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open workdir repository: %w", err)
+	}
+	return r, nil
+}
+
+func storage(t *safefs.Tree) (*filesystem.Storage, *safefs.BillyFS, error) {
+	wt := safefs.NewBilly(t.Root(), t.Dir())
+	dot, err := wt.Chroot(".git")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open workdir .git: %w", err)
+	}
+	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), filesystem.Options{AlternatesFS: memfs.New()})
+	return st, wt, nil
+}
 
 // DefaultAuthor signs commits made from the UI unless configured otherwise.
 var DefaultAuthor = Author{Name: "loopat", Email: "loop@loopat.local"}
@@ -45,13 +101,26 @@ type Status struct {
 
 // GitStatus reports branch, head and changed files; a workdir without .git is not an error.
 func GitStatus(root string) (Status, error) {
-	r, err := git.PlainOpen(root)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
+	t, err := open(root)
+	if err != nil {
+		return Status{}, err
+	}
+	defer t.Close()
+	return gitStatus(t)
+}
+
+func gitStatus(t *safefs.Tree) (Status, error) {
+	r, err := openRepo(t)
+	if errors.Is(err, errNoRepo) {
 		return Status{Files: []FileStatus{}, Clean: true}, nil
 	}
 	if err != nil {
-		return Status{}, fmt.Errorf("open workdir repository: %w", err)
+		return Status{}, err
 	}
+	return repoStatus(r)
+}
+
+func repoStatus(r *git.Repository) (Status, error) {
 	out := Status{IsRepo: true, Files: []FileStatus{}}
 	if head, err := r.Head(); err == nil {
 		out.Head = head.Hash().String()
@@ -81,15 +150,23 @@ func GitStatus(root string) (Status, error) {
 }
 
 // GitDiff is a unified diff of the workdir against HEAD, for one path or ("" ) all changes.
+// A symlink diffs as its target text (as git does); its target is never read.
 func GitDiff(root, rel string) (string, error) {
 	if rel != "" {
-		if _, err := Resolve(root, rel); err != nil && !errors.Is(err, os.ErrNotExist) {
+		c, err := safefs.Clean(rel)
+		if err != nil {
 			return "", err
 		}
+		rel = c
 	}
-	r, err := git.PlainOpen(root)
+	t, err := open(root)
 	if err != nil {
-		return "", fmt.Errorf("open workdir repository: %w", err)
+		return "", err
+	}
+	defer t.Close()
+	r, err := openRepo(t)
+	if err != nil {
+		return "", err
 	}
 	var tree *object.Tree
 	if head, err := r.Head(); err == nil {
@@ -101,13 +178,13 @@ func GitDiff(root, rel string) (string, error) {
 			return "", fmt.Errorf("read HEAD tree: %w", err)
 		}
 	}
-	st, err := GitStatus(root)
+	st, err := repoStatus(r)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
 	for _, f := range st.Files {
-		if rel != "" && f.Path != filepath.ToSlash(filepath.Clean(rel)) {
+		if rel != "" && f.Path != rel {
 			continue
 		}
 		old, oldOK := "", false
@@ -122,19 +199,41 @@ func GitDiff(root, rel string) (string, error) {
 				}
 			}
 		}
-		cur, curOK := "", false
-		if p, err := Resolve(root, f.Path); err == nil {
-			if data, err := os.ReadFile(p); err == nil {
-				if IsBinary(data) {
-					fmt.Fprintf(&b, "diff --git a/%s b/%s\nBinary files differ\n", f.Path, f.Path)
-					continue
-				}
-				cur, curOK = string(data), true
-			}
+		cur, curOK, note := current(t, f.Path)
+		if note != "" {
+			fmt.Fprintf(&b, "diff --git a/%s b/%s\n%s\n", f.Path, f.Path, note)
+			continue
 		}
 		b.WriteString(unified(f.Path, old, cur, oldOK, curOK))
 	}
 	return b.String(), nil
+}
+
+// current is the worktree side of a diff: a file's text, a symlink's target text, or
+// nothing (deleted, or not something git would diff). note replaces the hunk for binary
+// and oversized files.
+func current(t *safefs.Tree, p string) (text string, ok bool, note string) {
+	fi, err := t.Lstat(p)
+	if err != nil {
+		return "", false, ""
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := t.Readlink(p)
+		return target, err == nil, ""
+	}
+	if !fi.Mode().IsRegular() {
+		return "", false, ""
+	}
+	data, err := t.ReadFile(p, MaxDiffBytes)
+	switch {
+	case errors.Is(err, safefs.ErrTooLarge):
+		return "", false, "File too large to diff"
+	case err != nil:
+		return "", false, ""
+	case IsBinary(data):
+		return "", false, "Binary files differ"
+	}
+	return string(data), true, ""
 }
 
 // unified renders a line diff with 3 lines of context.
@@ -239,12 +338,17 @@ func Commit(root, message string, author Author) (string, error) {
 	if author.Name == "" || author.Email == "" {
 		author = DefaultAuthor
 	}
-	r, err := git.PlainOpen(root)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		r, err = git.PlainInit(root, false)
+	t, err := open(root)
+	if err != nil {
+		return "", err
+	}
+	defer t.Close()
+	r, err := openRepo(t)
+	if errors.Is(err, errNoRepo) {
+		r, err = initRepo(t)
 	}
 	if err != nil {
-		return "", fmt.Errorf("open workdir repository: %w", err)
+		return "", err
 	}
 	wt, err := r.Worktree()
 	if err != nil {
@@ -265,30 +369,38 @@ func Commit(root, message string, author Author) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("commit: %w", err)
 	}
-	if err := keepOwner(root); err != nil {
+	if err := keepOwner(t); err != nil {
 		return h.String(), err
 	}
 	return h.String(), nil
 }
 
+// initRepo makes the workdir a repository (in-process, through the confined tree) and
+// checks the result like any other .git.
+func initRepo(t *safefs.Tree) (*git.Repository, error) {
+	st, wt, err := storage(t)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := git.Init(st, wt); err != nil {
+		return nil, fmt.Errorf("init workdir repository: %w", err)
+	}
+	if err := keepOwner(t); err != nil {
+		return nil, err
+	}
+	return openRepo(t)
+}
+
 // keepOwner gives new files under .git the workdir's owner: when the app runs as root the
-// sandbox user (who owns the workdir) must still be able to commit from inside.
-func keepOwner(root string) error {
+// sandbox user (who owns the workdir) must still be able to commit from inside. The
+// chown walks the confined tree and never follows a symlink.
+func keepOwner(t *safefs.Tree) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	st, err := os.Stat(root)
-	if err != nil {
-		return fmt.Errorf("stat workdir: %w", err)
+	uid, gid := repoOwner(t)
+	if err := t.LchownAll(".git", uid, gid); err != nil {
+		return fmt.Errorf("give .git to the workdir's owner: %w", err)
 	}
-	uid, gid, ok := owner(st)
-	if !ok {
-		return nil
-	}
-	return filepath.WalkDir(filepath.Join(root, ".git"), func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
+	return nil
 }

@@ -1,5 +1,8 @@
-// Package workdir lets the UI browse, read, diff and commit a loop's workdir. Every path
-// is confined to the workdir: ".." and symlinks that lead outside are refused.
+// Package workdir lets the UI browse, read, diff and commit a loop's workdir. The workdir
+// is written by the loop's container, so it is hostile input: every file operation goes
+// through a safefs.Tree (os.Root; ".." and symlinks that lead outside are refused), git
+// runs in-process (go-git over the same confined tree, never the git CLI), and a .git
+// that redirects to another repository is refused.
 package workdir
 
 import (
@@ -8,61 +11,28 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/loopat/desktop/backend/safefs"
 )
 
 // MaxReadBytes caps what Read returns of one file.
 const MaxReadBytes = 1 << 20
 
-// ErrOutside is returned for a path that leaves the workdir.
-var ErrOutside = errors.New("path is outside the loop's workdir")
+// ErrOutside is returned for a path that leaves the workdir (by "..", an absolute path
+// or a symlink anywhere on it).
+var ErrOutside = safefs.ErrOutside
 
-// Resolve maps a workdir-relative path to an absolute host path inside root. It refuses
-// absolute paths, ".." segments and symlinks (anywhere on the path) that resolve outside.
-func Resolve(root, rel string) (string, error) {
-	rel = filepath.ToSlash(strings.TrimSpace(rel))
-	if rel == "" || rel == "." || rel == "/" {
-		rel = "."
-	}
-	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") {
-		return "", fmt.Errorf("%w: %q is absolute", ErrOutside, rel)
-	}
-	for _, seg := range strings.Split(rel, "/") {
-		if seg == ".." {
-			return "", fmt.Errorf("%w: %q contains ..", ErrOutside, rel)
-		}
-	}
-	realRoot, err := filepath.EvalSymlinks(root)
+// open confines the workdir at root for one operation. The workdir is mounted into the
+// loop's container, so every path in it is resolved through the safefs tree.
+func open(root string) (*safefs.Tree, error) {
+	t, err := safefs.Open(root)
 	if err != nil {
-		return "", fmt.Errorf("workdir: %w", err)
+		return nil, fmt.Errorf("workdir: %w", err)
 	}
-	p := filepath.Join(realRoot, filepath.FromSlash(rel))
-	real, err := filepath.EvalSymlinks(p)
-	if errors.Is(err, os.ErrNotExist) {
-		// A missing path cannot escape by itself; its existing parent must not either.
-		parent, perr := filepath.EvalSymlinks(filepath.Dir(p))
-		if perr != nil {
-			return "", fmt.Errorf("%s: %w", rel, err)
-		}
-		if !within(realRoot, parent) {
-			return "", fmt.Errorf("%w: %q", ErrOutside, rel)
-		}
-		return p, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", rel, err)
-	}
-	if !within(realRoot, real) {
-		return "", fmt.Errorf("%w: %q leads to %s", ErrOutside, rel, real)
-	}
-	return real, nil
-}
-
-func within(root, p string) bool {
-	return p == root || strings.HasPrefix(p, root+string(filepath.Separator))
+	return t, nil
 }
 
 // Entry is one item of a folder listing.
@@ -75,16 +45,21 @@ type Entry struct {
 }
 
 // Tree lists one folder of the workdir (folders first, then by name). .git is hidden.
+// Symlinks are listed as such, never followed.
 func Tree(root, rel string) ([]Entry, error) {
-	dir, err := Resolve(root, rel)
+	base, err := safefs.Clean(rel)
 	if err != nil {
 		return nil, err
 	}
-	items, err := os.ReadDir(dir)
+	t, err := open(root)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", rel, err)
+		return nil, err
 	}
-	base := strings.Trim(filepath.ToSlash(filepath.Clean(filepath.FromSlash(rel))), "/")
+	defer t.Close()
+	items, err := t.ReadDir(base)
+	if err != nil {
+		return nil, err
+	}
 	if base == "." {
 		base = ""
 	}
@@ -117,24 +92,22 @@ type File struct {
 	Content   string `json:"content"` // empty for binary files
 }
 
-// Read returns up to MaxReadBytes of a file; binary files come back without content.
+// Read returns up to MaxReadBytes of a regular file (a symlink is followed only while it
+// stays in the workdir); binary files come back without content.
 func Read(root, rel string) (File, error) {
-	p, err := Resolve(root, rel)
+	t, err := open(root)
 	if err != nil {
 		return File{}, err
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return File{}, fmt.Errorf("read %s: %w", rel, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return File{}, fmt.Errorf("read %s: %w", rel, err)
-	}
-	if st.IsDir() {
+	defer t.Close()
+	f, st, err := t.OpenRegular(rel)
+	if errors.Is(err, safefs.ErrNotRegular) && st != nil && st.IsDir() {
 		return File{}, fmt.Errorf("read %s: is a folder", rel)
 	}
+	if err != nil {
+		return File{}, err
+	}
+	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxReadBytes))
 	if err != nil {
 		return File{}, fmt.Errorf("read %s: %w", rel, err)

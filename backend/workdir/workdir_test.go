@@ -20,7 +20,7 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
-func TestResolveConfinesPaths(t *testing.T) {
+func TestPathsStayInTheWorkdir(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
 	write(t, filepath.Join(root, "src", "a.go"), "package a\n")
@@ -34,21 +34,30 @@ func TestResolveConfinesPaths(t *testing.T) {
 	if err := os.Symlink("src/a.go", filepath.Join(root, "link-in")); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"../x", "src/../../x", "/etc/passwd", "link-out", "dir-out/secret", "dir-out/new-file"} {
-		if _, err := Resolve(root, bad); !errors.Is(err, ErrOutside) {
-			t.Errorf("Resolve(%q) = %v, want ErrOutside", bad, err)
+	for _, bad := range []string{"../x", "src/../../x", "/etc/passwd", "link-out", "dir-out/secret"} {
+		if f, err := Read(root, bad); !errors.Is(err, ErrOutside) {
+			t.Errorf("Read(%q) = %+v %v, want ErrOutside", bad, f, err)
 		}
 	}
-	for _, good := range []string{"", ".", "src", "src/a.go", "link-in", "src/not-yet"} {
-		if _, err := Resolve(root, good); err != nil {
-			t.Errorf("Resolve(%q) = %v", good, err)
+	for _, bad := range []string{"../x", "/etc", "dir-out"} {
+		if _, err := Tree(root, bad); !errors.Is(err, ErrOutside) {
+			t.Errorf("Tree(%q) = %v, want ErrOutside", bad, err)
 		}
 	}
-	if _, err := Read(root, "link-out"); !errors.Is(err, ErrOutside) {
-		t.Fatalf("Read through an escaping symlink: %v", err)
+	if f, err := Read(root, "link-in"); err != nil || f.Content != "package a\n" {
+		t.Fatalf("Read through an in-tree link: %+v %v", f, err)
 	}
-	if _, err := Tree(root, "dir-out"); !errors.Is(err, ErrOutside) {
-		t.Fatalf("Tree through an escaping symlink: %v", err)
+	if _, err := Read(root, "src"); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Fatalf("Read of a folder: %v", err)
+	}
+	es, err := Tree(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Name == "dir-out" && (e.Dir || !e.Symlink) {
+			t.Errorf("a link to a folder listed as %+v", e)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 )
 
 // assets holds the sandbox Containerfile and the host-exec forwarder. bin/ is committed with
@@ -21,7 +22,18 @@ const (
 // ErrForwarderMissing means the binary was built without the host-exec forwarder.
 var ErrForwarderMissing = errors.New("forwarder not built: run make build")
 
+// readForwarder returns the linux forwarder for the sandbox's CPU. A universal macOS app
+// embeds one per architecture (bin/loopat-host-arm64, bin/loopat-host-amd64): the podman
+// machine VM runs the Mac's own architecture, which is the app's runtime.GOARCH.
+// Single-architecture builds embed bin/loopat-host.
 func readForwarder(files fs.FS) ([]byte, error) {
+	return readForwarderFor(files, runtime.GOARCH)
+}
+
+func readForwarderFor(files fs.FS, arch string) ([]byte, error) {
+	if data, err := fs.ReadFile(files, forwarderPath+"-"+arch); err == nil && len(data) > 0 {
+		return data, nil
+	}
 	data, err := fs.ReadFile(files, forwarderPath)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(data) == 0) {
 		return nil, ErrForwarderMissing

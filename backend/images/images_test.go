@@ -306,3 +306,20 @@ func TestWorkspaceTag(t *testing.T) {
 		t.Errorf("workspaceRef = %s", got)
 	}
 }
+
+func TestReadForwarderPicksTheSandboxArchitecture(t *testing.T) {
+	files := fstest.MapFS{
+		"bin/loopat-host-arm64": {Data: []byte("arm")},
+		"bin/loopat-host-amd64": {Data: []byte("intel")},
+		"bin/loopat-host":       {Data: []byte("single")},
+	}
+	for arch, want := range map[string]string{"arm64": "arm", "amd64": "intel", "riscv64": "single"} {
+		got, err := readForwarderFor(files, arch)
+		if err != nil || string(got) != want {
+			t.Fatalf("%s: got %q, %v; want %q", arch, got, err, want)
+		}
+	}
+	if _, err := readForwarderFor(fstest.MapFS{}, "amd64"); !errors.Is(err, ErrForwarderMissing) {
+		t.Fatalf("no forwarder: want ErrForwarderMissing, got %v", err)
+	}
+}

@@ -124,7 +124,8 @@ func TestRefusalsAreLoggedWithoutSecrets(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	logs := ts.logs.String()
-	if !strings.Contains(logs, "request refused") || !strings.Contains(logs, "http://127.0.0.1:1") || !strings.Contains(logs, "/api/rpc/Echo/Say") {
+	if !strings.Contains(logs, "request refused") || !strings.Contains(logs, "http://127.0.0.1:1") || !strings.Contains(logs, "/api/rpc/Echo/Say") ||
+		!strings.Contains(logs, "sent_with=cookie,bearer,query") {
 		t.Fatalf("refusal not logged with its shape:\n%s", logs)
 	}
 	if strings.Contains(logs, "sekrit") {

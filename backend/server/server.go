@@ -162,8 +162,27 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, msg string) {
 	// Path without the query (it may hold ?token=); header values are attacker-chosen, so clipped.
 	s.o.Log.Warn("request refused", "reason", msg, "method", r.Method, "path", clip(r.URL.Path),
 		"host", clip(r.Host), "origin", clip(r.Header.Get("Origin")), "sec_fetch_site", clip(r.Header.Get("Sec-Fetch-Site")),
-		"content_type", clip(r.Header.Get("Content-Type")), "remote", r.RemoteAddr)
+		"content_type", clip(r.Header.Get("Content-Type")), "sent_with", credentialKinds(r), "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusForbidden, map[string]string{"error": "refused: " + msg})
+}
+
+// credentialKinds names (never shows) the credentials a request carried, e.g. "cookie":
+// a refused request with the cookie is a browser being driven by another page.
+func credentialKinds(r *http.Request) string {
+	var kinds []string
+	if _, err := r.Cookie(cookieName); err == nil {
+		kinds = append(kinds, "cookie")
+	}
+	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		kinds = append(kinds, "bearer")
+	}
+	if r.URL.Query().Has("token") {
+		kinds = append(kinds, "query")
+	}
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, ",")
 }
 
 // setSecurityHeaders keeps every response out of other origins' reach: no framing

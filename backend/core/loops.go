@@ -60,8 +60,11 @@ func (c *Core) openLoops() ([]any, error) {
 	c.HostExec.GatewayAddr = GatewayAddr
 	gw := newModelGateway(c.Log)
 	c.closers = append(c.closers, gw.Shutdown)
-	c.HostExec.HandleTag(link.TagGateway, gw.ServeConn)
-	c.HostExec.HandleTag(tagPromote, c.servePromote)
+	// Per-loop caps (hostexec.Max*): past them the sandbox gets the service's own error at once.
+	c.HostExec.HandleTag(link.TagGateway, hostexec.TagHandler{Name: "open model gateway connections",
+		Serve: gw.ServeConn, Max: hostexec.MaxGatewayConns, Refuse: refuseGateway})
+	c.HostExec.HandleTag(tagPromote, hostexec.TagHandler{Name: "promote running",
+		Serve: c.servePromote, Max: hostexec.MaxPromotes, Refuse: refusePromote})
 	links := &loopLinks{c: c, current: map[string]loopLink{}}
 
 	lm, err := loops.NewManager(loops.Options{
@@ -149,6 +152,11 @@ type promoteReply struct {
 	Error    string `json:"error,omitempty"`
 	Conflict bool   `json:"conflict,omitempty"`
 	Failed   bool   `json:"failed,omitempty"`
+}
+
+// refusePromote answers a promote stream past the loop's cap (one at a time).
+func refusePromote(conn net.Conn, reason string) {
+	_ = json.NewEncoder(conn).Encode(promoteReply{Error: reason})
 }
 
 // servePromote runs Promote for the loop whose link carried the stream.
@@ -347,6 +355,14 @@ func (g *modelGateway) Forget(loopID string) {
 	delete(g.routes, loopID)
 	delete(g.placeholders, loopID)
 	g.mu.Unlock()
+}
+
+// refuseGateway answers a gateway connection past the loop's cap with an
+// Anthropic-style 503 the agent reports (and retries), without reading the request.
+func refuseGateway(conn net.Conn, reason string) {
+	body, _ := json.Marshal(map[string]any{"type": "error", "error": map[string]string{
+		"type": "overloaded_error", "message": "loopat gateway: " + reason}})
+	fmt.Fprintf(conn, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
 // ServeConn takes one gateway stream of loopID's link (hostexec.Server.HandleTag).

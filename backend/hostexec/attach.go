@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/loopat/desktop/backend/execstream"
 	"github.com/loopat/desktop/backend/link"
+	"github.com/loopat/desktop/backend/logging"
 )
 
 // Attach starts `loopat-host relay` in the loop's running container through the
@@ -61,7 +63,10 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 	if err != nil {
 		return nil, fmt.Errorf("attach host exec to loop %s: start relay exec: %w", loopID, err)
 	}
-	relayLog := &tailWriter{log: log, max: 4 << 10}
+	// The relay's stderr is the loop's to write (it can replace the relay): it goes
+	// to loops/<id>/relay.log, rotated by size, never line by line into the app log.
+	relayFile := logging.NewRotatingFile(s.RelayLogPath(loopID), logging.DefaultMaxBytes, logging.DefaultKeep)
+	relayLog := &tailWriter{out: relayFile, max: 4 << 10}
 	outR, outW := io.Pipe()
 	go func() {
 		err := execstream.Demux(rw, outW, relayLog)
@@ -69,6 +74,7 @@ func (s *Server) Attach(ctx context.Context, conn context.Context, loopID, conta
 			err = io.EOF
 		}
 		outW.CloseWithError(err)
+		relayFile.Close()
 	}()
 	pipe := link.Pipe{Reader: outR, Writer: rw, Closer: func() error {
 		// Closing the attach connection closes the relay's stdin: it exits.
@@ -130,12 +136,21 @@ func shortID(id string) string {
 	return id
 }
 
-// tailWriter logs the relay's stderr line by line and keeps its tail for errors.
+// RelayLogName is the per-loop file holding the relay's stderr.
+const RelayLogName = "relay.log"
+
+// RelayLogPath is where loopID's relay stderr goes (rotated by size).
+func (s *Server) RelayLogPath(loopID string) string {
+	return filepath.Join(s.ws.LoopsDir(), loopID, RelayLogName)
+}
+
+// tailWriter copies the relay's stderr to out and keeps its tail for errors.
 type tailWriter struct {
-	log  *slog.Logger
-	max  int
-	mu   sync.Mutex
-	tail []byte
+	out    io.Writer
+	max    int
+	mu     sync.Mutex
+	tail   []byte
+	failed bool
 }
 
 func (w *tailWriter) Write(p []byte) (int, error) {
@@ -145,9 +160,10 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	if len(w.tail) > w.max {
 		w.tail = w.tail[len(w.tail)-w.max:]
 	}
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if line != "" {
-			w.log.Debug("relay", "stderr", line)
+	if !w.failed {
+		if _, err := w.out.Write(p); err != nil {
+			w.failed = true // keep the link up without its log; the tail still explains failures
+			slog.Warn("relay log", "err", err)
 		}
 	}
 	return len(p), nil

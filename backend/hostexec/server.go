@@ -51,13 +51,17 @@ type Server struct {
 	ReadyTimeout time.Duration
 	// KillGrace is how long a signalled process may take before SIGKILL.
 	KillGrace time.Duration
+	// MaxHostProcs caps a loop's concurrent host-exec calls (default MaxHostProcs).
+	MaxHostProcs int
 
 	mu       sync.Mutex
 	scrub    func(string) string
 	policies map[string]Policy
 	links    map[string]*link.Session
-	extra    map[byte]func(loopID string, c net.Conn)
+	extra    map[byte]TagHandler
+	warned   map[string]time.Time
 
+	slots   slots
 	auditMu sync.Mutex
 }
 
@@ -68,9 +72,11 @@ func NewServer(ws config.Workspace, bus events.Publisher) *Server {
 		RelayCommand: []string{"loopat-host", "relay"},
 		ReadyTimeout: 20 * time.Second,
 		KillGrace:    2 * time.Second,
+		MaxHostProcs: MaxHostProcs,
 		policies:     map[string]Policy{},
 		links:        map[string]*link.Session{},
-		extra:        map[byte]func(string, net.Conn){},
+		extra:        map[byte]TagHandler{},
+		warned:       map[string]time.Time{},
 	}
 }
 
@@ -102,8 +108,9 @@ func (s *Server) policy(loopID string) (Policy, bool) {
 }
 
 // HandleTag serves streams of another service (e.g. link.TagGateway) on every link
-// attached from now on; h learns which loop the stream belongs to.
-func (s *Server) HandleTag(tag byte, h func(loopID string, c net.Conn)) {
+// attached from now on, at most h.Max at once per loop; h learns which loop the
+// stream belongs to.
+func (s *Server) HandleTag(tag byte, h TagHandler) {
 	s.mu.Lock()
 	s.extra[tag] = h
 	s.mu.Unlock()
@@ -119,7 +126,7 @@ func (s *Server) Bind(loopID string, p Policy, sess *link.Session) error {
 	sess.Handle(link.TagHostExec, func(c net.Conn) { s.ServeConn(loopID, c) })
 	s.mu.Lock()
 	for tag, h := range s.extra {
-		sess.Handle(tag, func(c net.Conn) { h(loopID, c) })
+		sess.Handle(tag, func(c net.Conn) { s.serveTag(loopID, tag, h, c) })
 	}
 	old := s.links[loopID]
 	s.links[loopID] = sess
@@ -179,7 +186,19 @@ func (s *Server) ServeConn(loopID string, c net.Conn) {
 	}()
 	cl := &call{s: s, loopID: loopID, conn: c, fw: wire.NewWriter(c), start: time.Now()}
 	cl.entry = AuditEntry{Loop: loopID, Args: []string{}}
-	code, err := cl.serve()
+	var code int
+	var err error
+	// The cap is checked before the request is even read: a refused call costs
+	// nothing but this answer.
+	if release, ok := s.slots.acquire(loopID, link.TagHostExec, max(s.MaxHostProcs, 1)); ok {
+		code, err = cl.serve()
+		release()
+	} else {
+		limit := max(s.MaxHostProcs, 1)
+		code, err = refuse(ExitRefused, "refused: this loop already runs %d host processes (limit %d); retry when one ends", limit, limit)
+		s.warnRefusal(loopID, err.Error())
+		_ = c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+	}
 	cl.entry.TS = cl.start.UTC()
 	cl.entry.Exit = code
 	cl.entry.DurationMs = time.Since(cl.start).Milliseconds()
@@ -229,7 +248,7 @@ func (cl *call) serve() (int, error) {
 		return refuse(ExitRefused, "refused: host exec is not enabled for loop %q", cl.loopID)
 	}
 	if !ValidCLIName(cli) {
-		return refuse(ExitRefused, "refused: %q is not a plain command name", cli)
+		return refuse(ExitRefused, "refused: %q is not a plain command name", shorten(cli, 64))
 	}
 	if !pol.allows(cli) {
 		return refuse(ExitRefused, "refused: host CLI '%s' is not declared for this loop (add it to [host].clis)", cli)
@@ -287,15 +306,18 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 
 	var (
 		mu       sync.Mutex
-		exited   bool
+		exited   bool // the leader exited: its group id may soon belong to someone else
 		stopping bool
 		reason   error
 		code     = -1
+		kill     *time.Timer
 	)
 	finished := make(chan struct{})
 	// stop signals the process group and escalates to SIGKILL after the grace
 	// period. The whole group goes: a child that ignores the signal (e.g. a shell's
-	// background job ignoring SIGINT) must not outlive the call.
+	// background job ignoring SIGINT) must not outlive the call. Every signal is
+	// sent under mu while !exited, and the escalation timer is stopped once the
+	// process exits, so no signal can reach a reused process group.
 	stop := func(why error, exitCode int, sig syscall.Signal) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -307,7 +329,15 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 		}
 		stopping = true
 		signalGroup(cmd, sig)
-		time.AfterFunc(cl.s.KillGrace, func() { signalGroup(cmd, syscall.SIGKILL) })
+		if kill == nil {
+			kill = time.AfterFunc(cl.s.KillGrace, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if !exited {
+					signalGroup(cmd, syscall.SIGKILL)
+				}
+			})
+		}
 	}
 	if pol.Timeout > 0 {
 		t := time.AfterFunc(pol.Timeout, func() {
@@ -368,15 +398,27 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 		}
 	}()
 
-	waitErr := cmd.Wait()
+	// Learn that the leader exited without reaping it: while it is a zombie its pid,
+	// and so the group id, cannot be reused, which makes the last group kill safe.
+	var waitErr error
+	reaped := !waitExited(cmd)
+	if reaped { // no WNOWAIT here: reap first, the old order
+		waitErr = cmd.Wait()
+	}
 	mu.Lock()
 	exited = true
+	if kill != nil {
+		kill.Stop()
+	}
 	why, forced, stopped := reason, code, stopping
-	mu.Unlock()
-	close(finished)
 	if stopped {
 		signalGroup(cmd, syscall.SIGKILL) // stragglers of a stopped call
 	}
+	mu.Unlock()
+	if !reaped {
+		waitErr = cmd.Wait()
+	}
+	close(finished)
 
 	exit := exitCode(cmd, waitErr)
 	if why != nil {
@@ -389,6 +431,14 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 		return exit, fmt.Errorf("wait '%s': %w", req.Argv[0], waitErr)
 	}
 	return exit, nil
+}
+
+// shorten cuts a loop-sent string quoted into an error message.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func allowedSignal(sig syscall.Signal) bool {

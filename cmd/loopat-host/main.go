@@ -88,11 +88,17 @@ func forward(argv []string) int {
 		}
 	}
 	fw := wire.NewWriter(conn)
-	if err := fw.Frame(wire.TypeRequest, wire.EncodeRequest(req)); err != nil {
-		return fail(127, "send request to host: %v", err)
-	}
-
-	go pumpStdin(fw)
+	// The request is sent while answers are read: the host may refuse at once
+	// (e.g. too many host processes) without reading a large request, and that
+	// answer must still be shown.
+	sendErr := make(chan error, 1)
+	go func() {
+		err := fw.Frame(wire.TypeRequest, wire.EncodeRequest(req))
+		sendErr <- err
+		if err == nil {
+			pumpStdin(fw)
+		}
+	}()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	go func() {
@@ -107,7 +113,14 @@ func forward(argv []string) int {
 	for {
 		typ, p, err := wire.ReadFrame(r, wire.MaxData)
 		if err != nil {
-			return fail(127, "lost the connection to the host: %v", err)
+			select {
+			case serr := <-sendErr:
+				if serr != nil {
+					return fail(127, "send request to host: %v", serr)
+				}
+			default:
+			}
+			return fail(127, "lost the connection to the host: %v (the host ends streams past this loop's link limits)", err)
 		}
 		switch typ {
 		case wire.TypeStdout:

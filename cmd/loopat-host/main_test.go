@@ -140,3 +140,39 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("no args: %d %q", code, errOut)
 	}
 }
+
+// Past the loop's host-process cap the forwarder shows the host's refusal at once,
+// even when its request is far larger than the link's window (the host answers
+// without reading it).
+func TestForwarderShowsCapRefusalOfAHugeRequest(t *testing.T) {
+	socket, _, _ := startRelay(t)
+	var sleepers []*exec.Cmd
+	for i := 0; i < hostexec.MaxHostProcs; i++ {
+		cmd := self("sleep", "30")
+		cmd.Env = append(cmd.Env, "LOOPAT_HOST_SOCKET="+socket)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sleepers = append(sleepers, cmd)
+	}
+	t.Cleanup(func() {
+		for _, c := range sleepers {
+			c.Process.Kill()
+			c.Wait()
+		}
+	})
+	time.Sleep(time.Second) // every sleeper holds its slot
+	huge := strings.Repeat("A", 100<<10)
+	args := []string{"printf", "%s"}
+	for i := 0; i < 10; i++ {
+		args = append(args, huge) // 1 MiB: four link windows
+	}
+	start := time.Now()
+	_, errOut, code := forwardCmd(socket, "", args...)
+	if code != 126 || !strings.Contains(errOut, "already runs 8 host processes (limit 8)") {
+		t.Fatalf("past the cap: %d %q", code, errOut)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refusal took %s", d)
+	}
+}

@@ -13,13 +13,12 @@ import (
 // and command line, every secrets folder it can reach (its own, another loop's through
 // /proc/*/root), podman's storage and state paths and the whole readable file system
 // (small files), printed whole so the test looks for the values on the host side.
-const huntScript = `for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ 2>/dev/null; tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done
-for d in /proc/[0-9]*/root/run/loopat-secrets /run/loopat-secrets /var/lib/containers /run/containers /run/libpod /var/run/libpod /run/user; do
-  find "$d" -xdev -type f -size -4M -readable -exec cat {} + 2>/dev/null
-done
-find / -xdev \( -path /proc -o -path /sys -o -path /usr -o -path /lib -o -path /var/lib/dpkg \) -prune -o -type f -size -1M -readable -print0 2>/dev/null | xargs -0 cat 2>/dev/null
-find /run/loopat-secrets /home/loopat /tmp -type f -readable -exec cat {} + 2>/dev/null
-true`
+// One line: the mock API's tool marker ends at a newline.
+const huntScript = `for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ 2>/dev/null; tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done; ` +
+	`for d in /proc/[0-9]*/root/run/loopat-secrets /run/loopat-secrets /var/lib/containers /run/containers /run/libpod /var/run/libpod /run/user; do ` +
+	`find "$d" -xdev -type f -size -4M -readable -exec cat {} + 2>/dev/null; done; ` +
+	`find / -xdev \( -path /proc -o -path /sys -o -path /usr -o -path /lib -o -path /var/lib/dpkg \) -prune -o -type f -size -1M -readable -print0 2>/dev/null | xargs -0 cat 2>/dev/null; ` +
+	`find /run/loopat-secrets /home/loopat /tmp -type f -readable -exec cat {} + 2>/dev/null; true`
 
 // An agent hunting for secrets from inside its loop container (as the sandbox user, and
 // as root inside the container) finds neither the context remote's token or SSH key

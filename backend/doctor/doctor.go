@@ -26,6 +26,8 @@ type Result struct {
 	OK    bool   `json:"ok"`
 	Label string `json:"label"`
 	Hint  string `json:"hint,omitempty"`
+	// Detail is what the user should know even when the item is OK (e.g. how rootless differs).
+	Detail string `json:"detail,omitempty"`
 }
 
 // ImageInfo is implemented by backend/images.
@@ -52,6 +54,8 @@ const (
 	IDPodman       = "podman"
 	IDEngine       = "engine"
 	IDMachine      = "machine"
+	IDPodmanMode   = "podman-mode"
+	IDStorage      = "storage-driver"
 	IDSandboxImage = "sandbox-image"
 	IDClaude       = "claude"
 	IDKeychain     = "keychain"
@@ -85,6 +89,7 @@ func Run(ctx context.Context, d Deps) []Result {
 	if d.GOOS == "darwin" {
 		checks = append(checks, check{IDMachine, engineTimeout, checkMachine})
 	}
+	checks = append(checks, check{IDPodmanMode, engineTimeout, checkPodmanMode}, check{IDStorage, engineTimeout, checkStorage})
 	checks = append(checks,
 		check{IDSandboxImage, engineTimeout, checkSandboxImage},
 		check{IDClaude, claudeTimeout, checkClaude},
@@ -247,6 +252,113 @@ func checkMachine(ctx context.Context, d Deps) Result {
 	default:
 		return Result{Label: "podman machine: " + m.Name + " stopped", Hint: engine.MachineStoppedHint}
 	}
+}
+
+// hostInfo is the connected server's `podman info` facts, waiting within ctx.
+func hostInfo(ctx context.Context, d Deps) (engine.HostInfo, *Result) {
+	if d.Engine == nil {
+		return engine.HostInfo{}, &Result{Label: "needs the podman engine", Hint: "restart the app"}
+	}
+	if st := engineState(ctx, d); st.Phase != engine.PhaseReady {
+		return engine.HostInfo{}, &Result{Label: "needs the podman engine (" + string(st.Phase) + ")", Hint: "fix the podman engine item first"}
+	}
+	h, err := d.Engine.HostInfo(ctx)
+	if err != nil {
+		if st := d.Engine.State(); st.Phase == engine.PhaseReady {
+			return engine.HostInfo{}, &Result{OK: true, Label: "unknown (podman info did not answer yet)"}
+		}
+		return engine.HostInfo{}, &Result{Label: "needs the podman engine", Hint: "fix the podman engine item first"}
+	}
+	return h, nil
+}
+
+func checkPodmanMode(ctx context.Context, d Deps) Result {
+	h, bad := hostInfo(ctx, d)
+	if bad != nil {
+		bad.Label = "podman mode: " + bad.Label
+		return *bad
+	}
+	return PodmanModeResult(h)
+}
+
+func checkStorage(ctx context.Context, d Deps) Result {
+	h, bad := hostInfo(ctx, d)
+	if bad != nil {
+		bad.Label = "storage driver: " + bad.Label
+		return *bad
+	}
+	return StorageResult(h, d.GOOS)
+}
+
+// RootlessDifferences are what rootless podman does differently from rootful for loops
+// and cannot be removed by loopat.
+var RootlessDifferences = []string{
+	"files the agent writes in the workdir are yours on the host (your user is mapped to the sandbox user); files made by other users inside the sandbox show up under sub-UIDs: remove those with `podman unshare rm -rf <path>`",
+	"loop networking runs through user-mode networking (slirp4netns or pasta): slower than rootful bridges, same isolation between workspaces",
+	"resource limits (memory, CPUs, pids) need cgroup v2 with delegation; on cgroup v1 hosts they are not applied",
+	"images and containers live in your own storage (~/.local/share/containers), separate from root's: the sandbox image is built once per user",
+}
+
+// RootfulDifferences are the rootful counterparts.
+var RootfulDifferences = []string{
+	"podman runs as root: the app gives the loop's folders to the sandbox user (uid 2000), so files the agent writes are owned by uid 2000 on the host",
+}
+
+// PodmanModeResult describes the server's mode: rootless or rootful, and what differs.
+func PodmanModeResult(h engine.HostInfo) Result {
+	if !h.Known {
+		return Result{OK: true, Label: "podman mode: unknown (podman info did not answer)", Detail: h.Error,
+			Hint: "run `podman info` in a terminal; loops assume rootful until it answers"}
+	}
+	mode, diffs := "rootful", RootfulDifferences
+	if h.Rootless {
+		mode, diffs = "rootless", RootlessDifferences
+		if h.CgroupVersion == "v1" {
+			mode += ", cgroup v1: no resource limits"
+		}
+		if h.RootlessNetwork != "" {
+			mode += ", network via " + h.RootlessNetwork
+		}
+	}
+	return Result{OK: true, Label: "podman mode: " + mode, Detail: strings.Join(diffs, "; ")}
+}
+
+// StorageResult flags a storage driver that makes image builds slow and huge (vfs copies
+// every layer in full) and says how to switch.
+func StorageResult(h engine.HostInfo, goos string) Result {
+	if !h.Known || h.StorageDriver == "" {
+		return Result{OK: true, Label: "storage driver: unknown"}
+	}
+	if h.StorageDriver != "vfs" {
+		return Result{OK: true, Label: "storage driver: " + h.StorageDriver}
+	}
+	conf := "/etc/containers/storage.conf"
+	if h.Rootless {
+		conf = "~/.config/containers/storage.conf"
+	}
+	var how string
+	if kernelAtLeast(h.Kernel, 5, 13) {
+		how = fmt.Sprintf("your kernel (%s) supports native overlay: put `[storage]` and `driver = \"overlay\"` in %s", h.Kernel, conf)
+	} else {
+		how = fmt.Sprintf("your kernel (%s) is older than 5.13: install fuse-overlayfs (sudo apt install fuse-overlayfs) and put `[storage]`, `driver = \"overlay\"`, `[storage.options.overlay]`, `mount_program = \"/usr/bin/fuse-overlayfs\"` in %s", h.Kernel, conf)
+	}
+	if goos == "darwin" || goos == "windows" {
+		how = "inside the podman machine (`podman machine ssh`), " + how
+	}
+	return Result{
+		Label: "storage driver: vfs (image builds are slow and every layer is a full copy: many GB per sandbox image)",
+		Hint: how + ". Then run `podman system reset` to switch: it DELETES all of this podman's images, containers and volumes " +
+			"(loopat rebuilds its sandbox image; your loops' files stay in the loopat folder).",
+	}
+}
+
+// kernelAtLeast compares a kernel release such as "6.8.0-45-generic" with major.minor.
+func kernelAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &ma, &mi); n < 2 {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
 }
 
 // readyConn is the engine connection, waiting for discovery within ctx.

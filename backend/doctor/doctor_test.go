@@ -122,7 +122,7 @@ func TestAllGreenOnLinux(t *testing.T) {
 			t.Errorf("%s failed: %+v", r.ID, r)
 		}
 	}
-	if got := strings.Join(ids, ","); got != "workspace,config,podman,engine,sandbox-image,claude,keychain,git" {
+	if got := strings.Join(ids, ","); got != "workspace,config,podman,engine,podman-mode,storage-driver,sandbox-image,claude,keychain,git" {
 		t.Fatalf("ids/order: %s", got)
 	}
 	m := byID(rs)
@@ -268,6 +268,47 @@ func TestTooOld(t *testing.T) {
 	for v, want := range map[string]bool{"podman version 3.4.4": true, "podman version 4.2.0": true, "podman version 4.3.1": false, "podman version 5.6.2": false, "garbage": false} {
 		if tooOld(v) != want {
 			t.Errorf("tooOld(%q) != %v", v, want)
+		}
+	}
+}
+
+func TestPodmanModeShowsRootlessDifferences(t *testing.T) {
+	rootless := PodmanModeResult(engine.HostInfo{Known: true, Rootless: true, CgroupVersion: "v1", RootlessNetwork: "slirp4netns", StorageDriver: "overlay"})
+	if !rootless.OK || !strings.Contains(rootless.Label, "rootless") || !strings.Contains(rootless.Label, "cgroup v1") ||
+		!strings.Contains(rootless.Label, "slirp4netns") || !strings.Contains(rootless.Detail, "podman unshare") {
+		t.Fatalf("rootless: %+v", rootless)
+	}
+	rootful := PodmanModeResult(engine.HostInfo{Known: true, StorageDriver: "overlay"})
+	if !rootful.OK || !strings.Contains(rootful.Label, "rootful") || !strings.Contains(rootful.Detail, "uid 2000") {
+		t.Fatalf("rootful: %+v", rootful)
+	}
+	unknown := PodmanModeResult(engine.HostInfo{Error: "podman info: boom"})
+	if !strings.Contains(unknown.Label, "unknown") || unknown.Detail != "podman info: boom" {
+		t.Fatalf("unknown: %+v", unknown)
+	}
+}
+
+func TestStorageFlagsVfsWithHowToSwitch(t *testing.T) {
+	if r := StorageResult(engine.HostInfo{Known: true, StorageDriver: "overlay"}, "linux"); !r.OK || r.Label != "storage driver: overlay" {
+		t.Fatalf("overlay: %+v", r)
+	}
+	newKernel := StorageResult(engine.HostInfo{Known: true, Rootless: true, StorageDriver: "vfs", Kernel: "6.8.0-45-generic"}, "linux")
+	if newKernel.OK || !strings.Contains(newKernel.Label, "vfs") || !strings.Contains(newKernel.Hint, "native overlay") ||
+		!strings.Contains(newKernel.Hint, "~/.config/containers/storage.conf") || !strings.Contains(newKernel.Hint, "podman system reset") ||
+		strings.Contains(newKernel.Hint, "fuse-overlayfs") {
+		t.Fatalf("vfs on 6.8: %+v", newKernel)
+	}
+	oldKernel := StorageResult(engine.HostInfo{Known: true, StorageDriver: "vfs", Kernel: "5.10.0-28-amd64"}, "linux")
+	if oldKernel.OK || !strings.Contains(oldKernel.Hint, "fuse-overlayfs") || !strings.Contains(oldKernel.Hint, "/etc/containers/storage.conf") {
+		t.Fatalf("vfs on 5.10 rootful: %+v", oldKernel)
+	}
+	mac := StorageResult(engine.HostInfo{Known: true, Rootless: true, StorageDriver: "vfs", Kernel: "6.12.0"}, "darwin")
+	if !strings.Contains(mac.Hint, "podman machine ssh") {
+		t.Fatalf("vfs in a machine: %+v", mac)
+	}
+	for rel, want := range map[string]bool{"5.13.0": true, "5.12.19": false, "6.1.0-18-amd64": true, "4.19": false, "junk": false} {
+		if got := kernelAtLeast(rel, 5, 13); got != want {
+			t.Errorf("kernelAtLeast(%q) = %v", rel, got)
 		}
 	}
 }

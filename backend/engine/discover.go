@@ -31,7 +31,6 @@ type session struct {
 	target
 	conn    context.Context // bindings connection values, never cancelled
 	version string
-	host    HostInfo
 }
 
 const pingTimeout = 3 * time.Second
@@ -51,13 +50,7 @@ func dial(ctx context.Context, t target) (*session, error) {
 	if v := bindings.ServiceVersion(conn); v != nil && v.Major > 0 {
 		version = v.String()
 	}
-	s := &session{target: t, conn: context.WithoutCancel(conn), version: version}
-	// Rootless or not is the server's fact; an engine that cannot say is still usable
-	// (loops then assume rootful, the common case of a server too old or too odd to tell).
-	if h, err := QueryHostInfo(ctx, s.conn); err == nil {
-		s.host = h
-	}
-	return s, nil
+	return &session{target: t, conn: context.WithoutCancel(conn), version: version}, nil
 }
 
 // ping checks that a session still answers.

@@ -352,7 +352,9 @@ func (e *Engine) rediscoverLocked(ctx context.Context) {
 		e.mu.Lock()
 		e.sess = o.sess
 		e.mu.Unlock()
-		e.setState(State{Phase: PhaseReady, Source: o.sess.source, URI: o.sess.uri, Version: o.sess.version, Machine: o.sess.machine, Host: o.sess.host})
+		e.setState(State{Phase: PhaseReady, Source: o.sess.source, URI: o.sess.uri, Version: o.sess.version, Machine: o.sess.machine})
+		// `podman info` can take seconds on a busy host: ready does not wait for it.
+		go e.readHostInfo(ctx, o.sess)
 	} else {
 		e.mu.Lock()
 		starting := e.machineStarting
@@ -379,6 +381,45 @@ func (e *Engine) rediscoverLocked(ctx context.Context) {
 	e.mu.Unlock()
 }
 
+// readHostInfo adds the server's HostInfo to the ready state of sess. A server that
+// cannot say stays usable (Host.Known false; doctor says so).
+func (e *Engine) readHostInfo(ctx context.Context, sess *session) {
+	h, err := QueryHostInfo(ctx, sess.conn)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		e.log.Warn("podman info failed; rootless or rootful is unknown", "uri", sess.uri, "err", err)
+		h = HostInfo{Error: err.Error()}
+	}
+	// Checked and set under one lock: the engine may have moved on meanwhile.
+	e.mu.Lock()
+	if e.sess != sess || e.state.Phase != PhaseReady || e.state.Host == h {
+		e.mu.Unlock()
+		return
+	}
+	st := e.state
+	st.Host = h
+	e.state = st
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+	e.log.Info("podman host", "uri", sess.uri, "rootless", h.Rootless, "storage", h.StorageDriver, "kernel", h.Kernel)
+	if e.bus != nil {
+		e.bus.Publish(TopicState, st)
+	}
+}
+
+// HostInfo waits (within ctx) for the connected server's HostInfo; one whose `podman info`
+// failed comes back with Known false and Error set.
+func (e *Engine) HostInfo(ctx context.Context) (HostInfo, error) {
+	st, err := e.WaitFor(ctx, func(s State) bool { return s.Phase == PhaseReady && (s.Host.Known || s.Host.Error != "") })
+	if err != nil {
+		return HostInfo{}, &NotReadyError{State: st}
+	}
+	return st.Host, nil
+}
+
 // setState records st and publishes it on the bus when it differs from the current one.
 func (e *Engine) setState(st State) {
 	e.mu.Lock()
@@ -391,8 +432,7 @@ func (e *Engine) setState(st State) {
 	close(e.changed)
 	e.changed = make(chan struct{})
 	e.mu.Unlock()
-	e.log.Info("engine state", "phase", st.Phase, "source", st.Source, "uri", st.URI, "version", st.Version, "machine", st.Machine,
-		"rootless", st.Host.Rootless, "storage", st.Host.StorageDriver, "reason", st.Reason)
+	e.log.Info("engine state", "phase", st.Phase, "source", st.Source, "uri", st.URI, "version", st.Version, "machine", st.Machine, "reason", st.Reason)
 	if e.bus != nil {
 		e.bus.Publish(TopicState, st)
 	}

@@ -22,6 +22,7 @@ type HostInfo struct {
 	NetworkBackend  string `json:"networkBackend,omitempty"`
 	RootlessNetwork string `json:"rootlessNetwork,omitempty"` // slirp4netns or pasta
 	Remote          bool   `json:"remote,omitempty"`          // server says it is remote to its client
+	Error           string `json:"error,omitempty"`           // why `podman info` failed (Known false)
 }
 
 // infoTimeout bounds `podman info`: a rootless server may set up its user namespace first.

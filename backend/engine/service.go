@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/loopat/desktop/backend/config"
 )
 
 // ownService is the `podman system service --time=0` the app starts when no podman
@@ -80,8 +82,9 @@ func (s *ownService) ensure(ctx context.Context, podman string) error {
 }
 
 func (s *ownService) startLocked(podman string) error {
-	if err := os.MkdirAll(filepath.Dir(s.socket), 0o700); err != nil {
-		return fmt.Errorf("create socket dir: %w", err)
+	// The socket folder may be in the shared temp dir: it must be ours and private.
+	if err := config.PrivateDir(filepath.Dir(s.socket)); err != nil {
+		return fmt.Errorf("podman service socket folder: %w", err)
 	}
 	// A socket file left by a killed service makes the new one fail to bind.
 	if err := os.Remove(s.socket); err != nil && !errors.Is(err, os.ErrNotExist) {

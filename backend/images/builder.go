@@ -142,7 +142,7 @@ func (b *Builder) RebuildBase(ctx, conn context.Context, progress func(Progress)
 func (b *Builder) ensure(ctx, conn context.Context, ref string, c *buildContext, pull buildahDefine.PullPolicy, force bool, progress func(Progress)) error {
 	call, stop := joinContexts(conn, ctx)
 	defer stop()
-	wsRef := workspaceRef(ref, b.ws.Name)
+	wsRef := workspaceRef(ref, b.ws.Label())
 	if !force {
 		// Hot path: both tags exist, two cheap lookups, no context tar, no build.
 		ok, err := pimages.Exists(call, ref, nil)
@@ -248,7 +248,7 @@ func (b *Builder) build(call context.Context, ref, wsRef string, c *buildContext
 	opts.ContextDirectory = dir
 	opts.Output = ref
 	opts.AdditionalTags = []string{wsRef}
-	opts.Labels = []string{config.LabelKey + "=" + b.ws.Name}
+	opts.Labels = []string{config.LabelKey + "=" + b.ws.Label()}
 	opts.PullPolicy = pull
 	opts.Layers = true
 	opts.NoCache = noCache

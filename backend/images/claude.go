@@ -55,7 +55,7 @@ func (b *Builder) ClaudeVersion(ctx context.Context, conn context.Context) (stri
 	if ok {
 		return v, nil
 	}
-	out, code, err := runOnce(call, ref, b.ws.Name, []string{"claude", "--version"})
+	out, code, err := runOnce(call, ref, b.ws.Label(), []string{"claude", "--version"})
 	if err != nil {
 		return "", err
 	}

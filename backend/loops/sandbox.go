@@ -116,11 +116,39 @@ func (s *Sandbox) serverRootless(c context.Context) (bool, error) {
 	return v, nil
 }
 
-// ContainerName is loopat-<workspace>-<loop id>.
-func (s *Sandbox) ContainerName(loopID string) string { return "loopat-" + s.ws.Name + "-" + loopID }
+// ContainerName is loopat-<workspace id>-<loop id>.
+func (s *Sandbox) ContainerName(loopID string) string { return s.ws.ResourcePrefix() + "-" + loopID }
 
-// NetworkName is the per-workspace network loopat-<workspace>.
-func (s *Sandbox) NetworkName() string { return "loopat-" + s.ws.Name }
+// NetworkName is the per-workspace network loopat-<workspace id>.
+func (s *Sandbox) NetworkName() string { return s.ws.ResourcePrefix() }
+
+// removeLegacyContainer removes the container a workspace made for this loop before
+// workspace ids (named and labelled by the workspace name). Only a container whose labels
+// name both our legacy label and this loop id is touched: another home with the same name
+// has other loop ids.
+func (s *Sandbox) removeLegacyContainer(c context.Context, loopID string) error {
+	if s.ws.LegacyLabel == "" {
+		return nil
+	}
+	name := "loopat-" + s.ws.LegacyLabel + "-" + loopID
+	if name == s.ContainerName(loopID) {
+		return nil
+	}
+	info, err := containers.Inspect(c, name, nil)
+	if err != nil {
+		if isNoSuchContainer(err) {
+			return nil
+		}
+		return fmt.Errorf("inspect old container %s: %w", name, err)
+	}
+	if info.Config == nil || info.Config.Labels[config.LabelKey] != s.ws.LegacyLabel || info.Config.Labels[LabelLoopID] != loopID {
+		return nil
+	}
+	if _, err := containers.Remove(c, name, new(containers.RemoveOptions).WithForce(true).WithIgnore(true).WithTimeout(0)); err != nil && !isNoSuchContainer(err) {
+		return fmt.Errorf("remove old container %s: %w", name, err)
+	}
+	return nil
+}
 
 // EnsureNetwork creates the workspace network if missing.
 func (s *Sandbox) EnsureNetwork(ctx context.Context) error {
@@ -189,6 +217,8 @@ func (s *Sandbox) Ensure(ctx context.Context, loopID string, cs ContainerSpec) (
 			return false, fmt.Errorf("remove drifted container %s: %w", name, err)
 		}
 		recreated = true
+	} else if err := s.removeLegacyContainer(c, loopID); err != nil {
+		return false, err
 	}
 	if err := s.EnsureNetwork(ctx); err != nil {
 		return recreated, err

@@ -60,6 +60,8 @@ func dataTargets(ws config.Workspace, keepData, keepIndex bool) (remove, keep []
 			remove, keep = append(remove, r...), append(keep, k...)
 		case e.Name() == "config.toml":
 			keep = append(keep, Folder{Path: p, Action: FolderKeep, Why: "settings"})
+		case e.Name() == config.IDFile:
+			keep = append(keep, Folder{Path: p, Action: FolderKeep, Why: "workspace identity (labels of its podman resources)"})
 		default:
 			keep = append(keep, Folder{Path: p, Action: FolderKeep, Why: "your data (context repos, other files)"})
 		}
@@ -126,8 +128,10 @@ func planFolders(ws config.Workspace, keepData bool) ([]Folder, error) {
 		return nil, err
 	}
 	out := append(remove, keep...)
-	if d := ws.ShortSocketDir(); exists(d) {
-		out = append(out, Folder{Path: d, Action: FolderRemove, Why: "podman service socket"})
+	for _, d := range shortSocketDirs(ws) {
+		if exists(d) {
+			out = append(out, Folder{Path: d, Action: FolderRemove, Why: "podman service socket"})
+		}
 	}
 	for i := range out {
 		out[i].Size = diskSize(out[i].Path)

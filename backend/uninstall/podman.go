@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -41,16 +42,75 @@ func connect(ctx context.Context, d Deps) (context.Context, error) {
 	return conn, nil
 }
 
-// ours reports whether labels mark a resource of workspace ws. The label filter already
-// matches exactly; checking again keeps the selection correct whatever the server does.
-func ours(labels map[string]string, ws string) bool { return labels[config.LabelKey] == ws }
+// owner decides which labelled podman resources belong to the workspace. Since workspace
+// ids, the label is the id. A workspace from before ids also owns what it labelled with
+// its name (the legacy label), but only where that is provably its own: a container of one
+// of its own loops (loop ids are random), a network no other home's container carries the
+// name of. Two homes with the same base name shared that name, so the name alone is no proof.
+type owner struct {
+	label  string
+	legacy string          // "" when the workspace was born with an id
+	loops  map[string]bool // this workspace's loop ids (legacy containers only)
+}
+
+func ownerOf(ws config.Workspace) owner {
+	o := owner{label: ws.Label(), legacy: ws.LegacyLabel}
+	if o.legacy == o.label {
+		o.legacy = ""
+	}
+	if o.legacy != "" {
+		o.loops = map[string]bool{}
+		if ents, err := os.ReadDir(ws.LoopsDir()); err == nil {
+			for _, e := range ents {
+				if e.IsDir() {
+					o.loops[e.Name()] = true
+				}
+			}
+		}
+	}
+	return o
+}
+
+// labels are the label values to list by (podman ANDs several label filters, so each is
+// listed on its own).
+func (o owner) labels() []string {
+	if o.legacy != "" {
+		return []string{o.label, o.legacy}
+	}
+	return []string{o.label}
+}
+
+// container reports whether a container's labels make it ours. The label filter already
+// matches; checking again keeps the selection correct whatever the server does.
+func (o owner) container(labels map[string]string) bool {
+	switch w := labels[config.LabelKey]; {
+	case w == "":
+		return false
+	case w == o.label:
+		return true
+	case o.legacy != "" && w == o.legacy:
+		return o.loops[labels[labelLoopID]]
+	}
+	return false
+}
+
+// image reports whether an image's label says this workspace built it.
+func (o owner) image(labels map[string]string) bool {
+	w := labels[config.LabelKey]
+	return w != "" && (w == o.label || (o.legacy != "" && w == o.legacy))
+}
+
+// myTag reports whether a ws- tag is this workspace's.
+func (o owner) myTag(tag string) bool {
+	return tag == images.WorkspaceTag(o.label) || (o.legacy != "" && tag == images.WorkspaceTag(o.legacy))
+}
 
 func inspectPodman(ctx context.Context, d Deps) (podmanView, error) {
 	conn, err := connect(ctx, d)
 	if err != nil {
 		return podmanView{}, err
 	}
-	ws := d.Workspace.Name
+	ws := ownerOf(d.Workspace)
 	var v podmanView
 	if v.containers, err = listContainers(conn, ws); err != nil {
 		return v, err
@@ -61,7 +121,7 @@ func inspectPodman(ctx context.Context, d Deps) (podmanView, error) {
 	}
 	others := map[string]bool{}
 	for _, c := range all {
-		if w := c.Labels[config.LabelKey]; w != "" && w != ws {
+		if w := c.Labels[config.LabelKey]; w != "" && !ws.container(c.Labels) {
 			others[w] = true
 		}
 	}
@@ -82,37 +142,61 @@ func inspectPodman(ctx context.Context, d Deps) (podmanView, error) {
 	return v, nil
 }
 
-func listContainers(conn context.Context, ws string) ([]Container, error) {
-	list, err := containers.List(conn, new(containers.ListOptions).WithAll(true).
-		WithFilters(map[string][]string{"label": {config.LabelKey + "=" + ws}}))
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
-	}
+func listContainers(conn context.Context, ws owner) ([]Container, error) {
 	out := []Container{}
-	for _, c := range list {
-		if !ours(c.Labels, ws) {
-			continue
+	seen := map[string]bool{}
+	for _, label := range ws.labels() {
+		list, err := containers.List(conn, new(containers.ListOptions).WithAll(true).
+			WithFilters(map[string][]string{"label": {config.LabelKey + "=" + label}}))
+		if err != nil {
+			return nil, fmt.Errorf("list containers: %w", err)
 		}
-		name := c.ID
-		if len(c.Names) > 0 {
-			name = c.Names[0]
+		for _, c := range list {
+			if !ws.container(c.Labels) || seen[c.ID] {
+				continue
+			}
+			seen[c.ID] = true
+			name := c.ID
+			if len(c.Names) > 0 {
+				name = c.Names[0]
+			}
+			out = append(out, Container{Name: name, ID: c.ID, Running: c.State == "running", LoopID: c.Labels[labelLoopID]})
 		}
-		out = append(out, Container{Name: name, ID: c.ID, Running: c.State == "running", LoopID: c.Labels[labelLoopID]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func listNetworks(conn context.Context, ws string) ([]Network, error) {
-	list, err := network.List(conn, new(network.ListOptions).
-		WithFilters(map[string][]string{"label": {config.LabelKey + "=" + ws}}))
-	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", err)
+func listNetworks(conn context.Context, ws owner) ([]Network, error) {
+	// The legacy (name) network was shared by every home of that name: ours only while no
+	// container of another home still carries the name.
+	legacyShared := false
+	if ws.legacy != "" {
+		list, err := containers.List(conn, new(containers.ListOptions).WithAll(true).
+			WithFilters(map[string][]string{"label": {config.LabelKey + "=" + ws.legacy}}))
+		if err != nil {
+			return nil, fmt.Errorf("list containers: %w", err)
+		}
+		for _, c := range list {
+			if !ws.container(c.Labels) {
+				legacyShared = true
+			}
+		}
 	}
 	out := []Network{}
-	for _, n := range list {
-		if ours(n.Labels, ws) {
-			out = append(out, Network{Name: n.Name, ID: n.ID})
+	for _, label := range ws.labels() {
+		if label == ws.legacy && legacyShared {
+			continue
+		}
+		list, err := network.List(conn, new(network.ListOptions).
+			WithFilters(map[string][]string{"label": {config.LabelKey + "=" + label}}))
+		if err != nil {
+			return nil, fmt.Errorf("list networks: %w", err)
+		}
+		for _, n := range list {
+			if n.Labels[config.LabelKey] == label {
+				out = append(out, Network{Name: n.Name, ID: n.ID})
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -132,15 +216,14 @@ func splitRef(ref string) (repo, tag string) {
 // (its ws- tag on a sandbox repo, see images.WorkspaceTag). An image stays, losing only
 // this workspace's tags, while another workspace's ws- tag or another workspace's
 // container still uses it.
-func planImages(conn context.Context, ws string, allContainers []types.ListContainer) ([]Image, error) {
+func planImages(conn context.Context, ws owner, allContainers []types.ListContainer) ([]Image, error) {
 	list, err := pimages.List(conn, new(pimages.ListOptions).WithAll(false))
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
-	myTag := images.WorkspaceTag(ws)
 	users := map[string][]string{} // image ID -> containers of other workspaces (or unlabelled)
 	for _, c := range allContainers {
-		if ours(c.Labels, ws) {
+		if ws.container(c.Labels) {
 			continue
 		}
 		name := c.ID
@@ -158,13 +241,13 @@ func planImages(conn context.Context, ws string, allContainers []types.ListConta
 			if !strings.HasPrefix(repo, sandboxRepo) || !strings.HasPrefix(tag, wsTagPrefix) {
 				continue
 			}
-			if tag == myTag {
+			if ws.myTag(tag) {
 				mine = append(mine, t)
 			} else {
 				stays = append(stays, "workspace "+strings.TrimPrefix(tag, wsTagPrefix))
 			}
 		}
-		if !ours(im.Labels, ws) && len(mine) == 0 {
+		if !ws.image(im.Labels) && len(mine) == 0 {
 			continue
 		}
 		stays = append(stays, users[im.ID]...)

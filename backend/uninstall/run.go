@@ -156,7 +156,7 @@ func (r *runner) podman(ctx context.Context) (context.Context, error) {
 		r.conn, r.connErr = connect(ctx, r.d)
 		if r.connErr != nil {
 			r.res.Remaining = append(r.res.Remaining, Leftover{
-				What:   "containers, images and networks labelled loopat.workspace=" + r.d.Workspace.Name,
+				What:   "containers, images and networks labelled loopat.workspace=" + r.d.Workspace.Label(),
 				Reason: "not checked: " + r.connErr.Error() + "; run uninstall again when podman runs",
 			})
 		}
@@ -183,7 +183,7 @@ func (r *runner) stopLoops(ctx context.Context) (string, error) {
 		}
 		return skipDetail(err), errSkip
 	}
-	list, err := listContainers(conn, r.d.Workspace.Name)
+	list, err := listContainers(conn, ownerOf(r.d.Workspace))
 	if err != nil {
 		return "", r.leftover("loop containers", err)
 	}
@@ -206,7 +206,7 @@ func (r *runner) removeContainers(ctx context.Context) (string, error) {
 	if err != nil {
 		return skipDetail(err), errSkip
 	}
-	list, err := listContainers(conn, r.d.Workspace.Name)
+	list, err := listContainers(conn, ownerOf(r.d.Workspace))
 	if err != nil {
 		return "", r.leftover("containers", err)
 	}
@@ -233,7 +233,7 @@ func (r *runner) removeImages(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", r.leftover("images", fmt.Errorf("list containers: %w", err))
 	}
-	list, err := planImages(conn, r.d.Workspace.Name, all)
+	list, err := planImages(conn, ownerOf(r.d.Workspace), all)
 	if err != nil {
 		return "", r.leftover("images", err)
 	}
@@ -290,7 +290,7 @@ func (r *runner) removeNetworks(ctx context.Context) (string, error) {
 	if err != nil {
 		return skipDetail(err), errSkip
 	}
-	list, err := listNetworks(conn, r.d.Workspace.Name)
+	list, err := listNetworks(conn, ownerOf(r.d.Workspace))
 	if err != nil {
 		return "", r.leftover("networks", err)
 	}
@@ -350,9 +350,11 @@ func (r *runner) stopService(context.Context) (string, error) {
 			errs = append(errs, r.leftover("socket "+s, err))
 		}
 	}
-	// The temp socket folder is the app's own; remove it when empty.
-	if err := os.Remove(r.d.Workspace.ShortSocketDir()); err == nil {
-		r.res.Removed = append(r.res.Removed, "folder "+r.d.Workspace.ShortSocketDir())
+	// The temp socket folders are the app's own; remove them when empty.
+	for _, d := range shortSocketDirs(r.d.Workspace) {
+		if err := os.Remove(d); err == nil {
+			r.res.Removed = append(r.res.Removed, "folder "+d)
+		}
 	}
 	return fmt.Sprintf("service stopped, %d socket(s) removed", n), errors.Join(errs...)
 }

@@ -226,7 +226,21 @@ func sortedKeys(m map[string]bool) []string {
 // socketPaths are where the app's own podman service may listen (config.Workspace.ServiceSocket
 // picks one of these by path length; both are checked so nothing is left either way).
 func socketPaths(ws config.Workspace) []string {
-	return []string{filepath.Join(ws.RunDir(), "podman.sock"), filepath.Join(ws.ShortSocketDir(), "podman.sock")}
+	out := []string{filepath.Join(ws.RunDir(), "podman.sock")}
+	for _, d := range shortSocketDirs(ws) {
+		out = append(out, filepath.Join(d, "podman.sock"))
+	}
+	return out
+}
+
+// shortSocketDirs are the temp socket folders: the id-named one and the one of versions
+// before workspace ids (checked only when ours: a real directory owned by us).
+func shortSocketDirs(ws config.Workspace) []string {
+	out := []string{ws.ShortSocketDir()}
+	if legacy := ws.LegacyShortSocketDir(); legacy != out[0] && config.CheckPrivateDir(legacy) == nil {
+		out = append(out, legacy)
+	}
+	return out
 }
 
 func existingSockets(ws config.Workspace) []string {

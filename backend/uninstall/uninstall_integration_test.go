@@ -124,7 +124,8 @@ func newWorkspace(t *testing.T, dir, name string) *workspace {
 // image, secrets and loop data, labelled exactly as the app labels them.
 func (w *workspace) populate(t *testing.T, buildDir string) {
 	t.Helper()
-	name := w.ws.Name
+	// Resources carry the workspace id (ws.Label), as the app labels them.
+	name := w.ws.Label()
 	w.network = "loopat-" + name
 	if _, err := network.Create(w.conn, &nettypes.Network{Name: w.network, Driver: "bridge",
 		Labels: map[string]string{config.LabelKey: name}}); err != nil {
@@ -309,7 +310,7 @@ func running(t *testing.T, conn context.Context, name string) bool {
 func snapshot(t *testing.T, w *workspace) string {
 	t.Helper()
 	var b strings.Builder
-	for _, r := range residue(t, w.ws.Name) {
+	for _, r := range residue(t, w.ws.Label()) {
 		b.WriteString(r + "\n")
 	}
 	svc, _ := w.vault.ServiceName()
@@ -336,14 +337,14 @@ func TestIntegrationUninstallOneOfTwoPrefixWorkspaces(t *testing.T) {
 
 	// An image both use (content-shared sandbox image: one ws- tag per workspace).
 	sharedRepo := "localhost/loopat-sandbox-uninstalltest" + id
-	buildImage(t, t.TempDir(), sharedRepo+":latest", map[string]string{config.LabelKey: a.ws.Name, "test.id": randHex(4)})
-	for _, ws := range []string{a.ws.Name, b.ws.Name} {
+	buildImage(t, t.TempDir(), sharedRepo+":latest", map[string]string{config.LabelKey: a.ws.Label(), "test.id": randHex(4)})
+	for _, ws := range []string{a.ws.Label(), b.ws.Label()} {
 		if err := exec.Command("podman", "tag", sharedRepo+":latest", sharedRepo+":"+images.WorkspaceTag(ws)).Run(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Cleanup(func() {
-		exec.Command("/usr/bin/podman", "rmi", "--ignore", sharedRepo+":latest", sharedRepo+":"+images.WorkspaceTag(a.ws.Name), sharedRepo+":"+images.WorkspaceTag(b.ws.Name)).Run()
+		exec.Command("/usr/bin/podman", "rmi", "--ignore", sharedRepo+":latest", sharedRepo+":"+images.WorkspaceTag(a.ws.Label()), sharedRepo+":"+images.WorkspaceTag(b.ws.Label())).Run()
 	})
 	secretB, _ := b.vault.ServiceName()
 	secretA, _ := a.vault.ServiceName()
@@ -393,7 +394,7 @@ func TestIntegrationUninstallOneOfTwoPrefixWorkspaces(t *testing.T) {
 	if after := snapshot(t, a); after != before {
 		t.Fatalf("dry run / refused run changed workspace A:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if !strings.Contains(out.String(), a.running) || !strings.Contains(out.String(), "stays: used by workspace "+b.ws.Name) {
+	if !strings.Contains(out.String(), a.running) || !strings.Contains(out.String(), "stays: used by workspace "+b.ws.Label()) {
 		t.Fatalf("printed plan:\n%s", out.String())
 	}
 
@@ -455,7 +456,7 @@ wait:
 	}
 
 	// Zero residue for A.
-	if r := residue(t, a.ws.Name); len(r) > 0 {
+	if r := residue(t, a.ws.Label()); len(r) > 0 {
 		t.Fatalf("residue of A: %v", r)
 	}
 	if items := keychainItems(t, secretA); items != "" {
@@ -478,18 +479,18 @@ wait:
 	if out, err := exec.Command("podman", "exec", b.running, "true").CombinedOutput(); err != nil {
 		t.Fatalf("exec in B's container: %v %s", err, out)
 	}
-	if got, err := b.vault.GetEnv("", "API_TOKEN"); err != nil || got != "token-of-"+b.ws.Name {
+	if got, err := b.vault.GetEnv("", "API_TOKEN"); err != nil || got != "token-of-"+b.ws.Label() {
 		t.Fatalf("B's secret: %q %v", got, err)
 	}
 	if f, err := b.vault.GetFile("work", ".ssh/id_ed25519"); err != nil || len(f.Value) != 5000 {
 		t.Fatalf("B's chunked secret: %v", err)
 	}
-	for _, ref := range []string{b.image, sharedRepo + ":latest", sharedRepo + ":" + images.WorkspaceTag(b.ws.Name)} {
+	for _, ref := range []string{b.image, sharedRepo + ":latest", sharedRepo + ":" + images.WorkspaceTag(b.ws.Label())} {
 		if ok, err := pimages.Exists(b.conn, ref, nil); err != nil || !ok {
 			t.Fatalf("B's image %s gone (%v)", ref, err)
 		}
 	}
-	if ok, _ := pimages.Exists(b.conn, sharedRepo+":"+images.WorkspaceTag(a.ws.Name), nil); ok {
+	if ok, _ := pimages.Exists(b.conn, sharedRepo+":"+images.WorkspaceTag(a.ws.Label()), nil); ok {
 		t.Fatal("A's tag on the shared image stayed")
 	}
 	if ok, err := network.Exists(b.conn, b.network, nil); err != nil || !ok {
@@ -515,7 +516,7 @@ wait:
 	if code := uninstall.RunCLI(context.Background(), []string{"--yes"}, nil, &out, &errOut, b.deps(), false); code != 0 {
 		t.Fatalf("uninstall B exit %d:\n%s\n%s", code, out.String(), errOut.String())
 	}
-	if r := residue(t, b.ws.Name); len(r) > 0 {
+	if r := residue(t, b.ws.Label()); len(r) > 0 {
 		t.Fatalf("residue of B: %v", r)
 	}
 	if err := exec.Command("/usr/bin/podman", "image", "exists", sharedRepo+":latest").Run(); err == nil {
@@ -537,7 +538,7 @@ func TestIntegrationUninstallKeepData(t *testing.T) {
 	if !res.Complete() {
 		t.Fatalf("keep-data run incomplete: %+v", res)
 	}
-	if r := residue(t, w.ws.Name); len(r) > 0 {
+	if r := residue(t, w.ws.Label()); len(r) > 0 {
 		t.Fatalf("residue: %v", r)
 	}
 	if items := keychainItems(t, svcName); items != "" {
@@ -571,5 +572,84 @@ func TestIntegrationUninstallKeepData(t *testing.T) {
 	}
 	if log, _ := os.ReadFile(calls); strings.Contains(string(log), "machine") {
 		t.Fatalf("a machine command ran:\n%s", log)
+	}
+}
+
+// Two homes with the same base name (~/a/.loopat and ~/b/.loopat) have different ids:
+// uninstalling one leaves the other's containers, networks and images alone. The first
+// home also comes from before ids: its old name-labelled container of one of its own
+// loops is found and removed, while another home's old container with the same name label
+// and the name-labelled network that container still uses stay.
+func TestIntegrationUninstallTwoHomesOfOneName(t *testing.T) {
+	fakePodmanFirst(t)
+	name := "s" + randHex(3)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	// Home A existed before workspace ids: it has a loop folder already.
+	const legacyLoop, foreignLoop = "legacyloop1", "otherhomeloop1"
+	if err := os.MkdirAll(filepath.Join(dirA, "."+name, "loops", legacyLoop), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := newWorkspace(t, dirA, name)
+	b := newWorkspace(t, dirB, name)
+	if a.ws.Name != b.ws.Name || a.ws.Label() == b.ws.Label() || a.ws.Label() == name {
+		t.Fatalf("identities: A %+v B %+v", a.ws, b.ws)
+	}
+	if a.ws.LegacyLabel != name || b.ws.LegacyLabel != "" {
+		t.Fatalf("legacy labels: A %q B %q", a.ws.LegacyLabel, b.ws.LegacyLabel)
+	}
+	a.populate(t, t.TempDir())
+	b.populate(t, t.TempDir())
+
+	// Resources as the version before ids made them: labelled and named by the name.
+	legacyNet := "loopat-" + name
+	if _, err := network.Create(a.conn, &nettypes.Network{Name: legacyNet, Driver: "bridge",
+		Labels: map[string]string{config.LabelKey: name}}); err != nil {
+		t.Fatalf("create legacy network: %v", err)
+	}
+	mine, theirs := "loopat-"+name+"-"+legacyLoop, "loopat-"+name+"-"+foreignLoop
+	t.Cleanup(func() {
+		exec.Command("/usr/bin/podman", "rm", "-f", "-t", "0", "--ignore", mine, theirs).Run()
+		exec.Command("/usr/bin/podman", "network", "rm", legacyNet).Run()
+	})
+	createContainer(t, a.conn, mine, name, legacyLoop, legacyNet, false)
+	createContainer(t, a.conn, theirs, name, foreignLoop, legacyNet, true)
+
+	plan, err := uninstall.MakePlan(context.Background(), a.deps(), uninstall.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range plan.Containers {
+		names = append(names, strings.TrimPrefix(c.Name, "/"))
+	}
+	slices.Sort(names)
+	want := []string{a.running, a.stopped, mine}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("plan containers %v, want %v (never B's, never the other home's old one)", names, want)
+	}
+	for _, n := range plan.Networks {
+		if n.Name != a.network {
+			t.Fatalf("plan takes network %s (only %s is A's alone)", n.Name, a.network)
+		}
+	}
+
+	res := uninstall.Run(context.Background(), a.deps(), uninstall.Options{}, nil)
+	if !res.Complete() {
+		t.Fatalf("uninstall A incomplete: %+v", res)
+	}
+	if r := residue(t, a.ws.Label()); len(r) > 0 {
+		t.Fatalf("residue of A: %v", r)
+	}
+	exists := func(args ...string) bool { return exec.Command("/usr/bin/podman", args...).Run() == nil }
+	if exists("container", "exists", mine) {
+		t.Fatal("A's old name-labelled container stayed")
+	}
+	if !exists("container", "exists", theirs) || !exists("network", "exists", legacyNet) {
+		t.Fatal("the other home's old container or the name network it uses was removed")
+	}
+	if !running(t, b.conn, b.running) || !exists("container", "exists", b.stopped) || !exists("network", "exists", b.network) ||
+		!exists("image", "exists", b.image) {
+		t.Fatal("uninstalling A touched B, the home with the same name")
 	}
 }

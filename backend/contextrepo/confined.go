@@ -168,7 +168,13 @@ func openLoopClone(dir string, readOnly bool) (*confinedRepo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loop clone has no .git folder: %w", err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.IsDir() && int(st.Uid) != expectedOwner() {
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, errors.New("refused: .git is a symlink (it could point at any repository on the host)")
+	}
+	if !fi.IsDir() {
+		return nil, errors.New("refused: .git is not a folder (a \"gitdir:\" file pointing elsewhere?)")
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != expectedOwner() {
 		return nil, fmt.Errorf("refused: .git is owned by uid %d, not %d (replaced from outside the loop?)", st.Uid, expectedOwner())
 	}
 	for _, p := range []string{".git/commondir", ".git/objects/info/alternates", ".git/objects/info/http-alternates"} {

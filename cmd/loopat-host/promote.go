@@ -70,8 +70,18 @@ func promoteMain(args []string, stdout, stderr io.Writer) int {
 		return promoteNoHost
 	}
 	defer conn.Close()
+	return promoteOutcome(conn, stdout, stderr)
+}
+
+// maxPromoteReply caps the host's answer (one JSON object).
+const maxPromoteReply = 1 << 20
+
+// promoteOutcome reads the host's reply from r (at most maxPromoteReply bytes, one
+// JSON object), prints it and returns the exit code: 0 ok, 1 failed or unreadable, 3
+// conflict. Whatever bytes arrive, it prints only the reply's fields and never panics.
+func promoteOutcome(r io.Reader, stdout, stderr io.Writer) int {
 	var rep PromoteReply
-	if err := json.NewDecoder(io.LimitReader(conn, 1<<20)).Decode(&rep); err != nil {
+	if err := json.NewDecoder(io.LimitReader(r, maxPromoteReply)).Decode(&rep); err != nil {
 		fmt.Fprintf(stderr, "loopat-host: promote: no answer from the host: %v\n", err)
 		return promoteFailed
 	}

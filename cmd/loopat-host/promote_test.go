@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"os"
@@ -47,4 +48,46 @@ func TestPromoteThroughRelay(t *testing.T) {
 	if _, errOut, code := forwardCmd("/nonexistent/host.sock", "", "promote"); code != 127 || !strings.Contains(errOut, "cannot reach the host") {
 		t.Fatalf("unreachable: %d %q", code, errOut)
 	}
+}
+
+// FuzzPromoteReply feeds arbitrary bytes as the host's promote reply: the command never
+// panics, exits 0, 1 or 3, prints at most the reply's summary on stdout, and a well
+// formed reply round-trips to its exit code.
+func FuzzPromoteReply(f *testing.F) {
+	for _, seed := range []string{
+		`{"summary":"notes: promoted (1 file(s))\n"}`,
+		`{"summary":"notes: CONFLICT in a.md\n","conflict":true}`,
+		`{"error":"loop x has no context clones"}`,
+		`{"summary":"x","failed":true}`,
+		`{"summary":"\u001b[2J","conflict":"yes"}`,
+		`{"summary":` + strings.Repeat("[", 10000),
+		``, `null`, `[]`, `{"summary":"a"}{"summary":"b"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out, errOut strings.Builder
+		code := promoteOutcome(bytes.NewReader(data), &out, &errOut)
+		if code != promoteOK && code != promoteFailed && code != promoteConflict {
+			t.Fatalf("exit code %d", code)
+		}
+		if out.Len() > len(data) {
+			t.Fatalf("printed %d bytes for a %d-byte reply", out.Len(), len(data))
+		}
+		var rep PromoteReply
+		if json.Unmarshal(data, &rep) == nil {
+			want := promoteOK
+			switch {
+			case rep.Error != "":
+				want = promoteFailed
+			case rep.Conflict:
+				want = promoteConflict
+			case rep.Failed:
+				want = promoteFailed
+			}
+			if code != want && json.Valid(data) {
+				t.Fatalf("reply %+v: exit %d, want %d", rep, code, want)
+			}
+		}
+	})
 }

@@ -293,6 +293,9 @@ func (m *Manager) Create(req CreateRequest) (Meta, error) {
 			m.log.Warn("prepare loop context", "loop", meta.ID, "err", err)
 			warnings = append(warnings, "unavailable: "+err.Error())
 		}
+		for i, w := range warnings {
+			warnings[i] = string(m.scrub([]byte(w))) // shown in the UI like a status detail
+		}
 		if len(warnings) > 0 {
 			if updated, err := m.store.Update(meta.ID, func(x *Meta) {
 				x.ContextWarnings = warnings

@@ -12,8 +12,11 @@ import (
 
 // Command is a process to start inside the loop's container.
 type Command struct {
-	Args    []string
-	Env     []string // KEY=VALUE, given to this exec only (secrets never go into the container config)
+	Args []string
+	// Env is KEY=VALUE for this exec only, and never a secret: podman keeps an exec's
+	// environment in its state database and exec specs on disk. Secrets reach the
+	// process through the loop's env file (loops: deliverSecrets, withSecretEnv).
+	Env     []string
 	User    string
 	WorkDir string
 	NoStdin bool // the process gets no stdin (reads see EOF at once)

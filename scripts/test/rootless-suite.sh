@@ -36,10 +36,11 @@ done
 if [ -z "${LOOPAT_ROOTLESS_SKIP_E2E:-}" ]; then
   echo "== rootless: e2e journey"
   t0=$(date +%s)
-  [ -x build/bin/loopat ] || { echo "rootless: build/bin/loopat missing (make build)" >&2; exit 1; }
+  real="${LOOPAT_REAL_BIN:-$root/build/bin/loopat}"
+  [ -x "$real" ] || { echo "rootless: $real missing (make build)" >&2; exit 1; }
   go build -o build/test-bin/mock-anthropic ./internal/testkit/cmd/mock-anthropic
   (cd tests/e2e && [ -d node_modules ] || npm ci --no-audit --no-fund)
-  if (cd tests/e2e && LOOPAT_BIN="$root/scripts/test/rootless-loopat.sh" LOOPAT_REAL_BIN="$root/build/bin/loopat" \
+  if (cd tests/e2e && LOOPAT_BIN="$root/scripts/test/rootless-loopat.sh" LOOPAT_REAL_BIN="$real" \
       LOOPAT_E2E_AGENT=1 LOOPAT_E2E_MOCK_BIN="$root/build/test-bin/mock-anthropic" node --test journey.test.mjs); then
     echo "== rootless: e2e journey ok ($(( $(date +%s) - t0 )) s)"
   else

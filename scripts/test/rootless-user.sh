@@ -110,11 +110,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
   echo "rootless-user: module cache linked into $moddst"
 fi
 
-# Images: copy from root's storage only what the user does not have yet.
-refs=("${LOOPAT_BASE_IMAGE:-docker.io/library/debian:bookworm-slim}")
-while IFS= read -r r; do refs+=("$r"); done < <(podman images --format '{{.Repository}}:{{.Tag}}' |
-  grep '^localhost/loopat-sandbox-' | grep -v ':ws-' | grep -v ':<none>' || true)
-if [ -n "${LOOPAT_SANDBOX_REF:-}" ]; then refs+=("$LOOPAT_SANDBOX_REF"); fi
+# Images: copy from root's storage only what the user does not have yet: the base image,
+# the loop tests' small image and the current sandbox image (the ref the app computes,
+# as scripts/test/build-sandbox.sh does; older sandbox images are not copied).
+refs=("${LOOPAT_BASE_IMAGE:-docker.io/library/debian:bookworm-slim}" localhost/loopat-loops-test:1)
+if [ -z "${LOOPAT_SANDBOX_REF:-}" ]; then
+  ca=()
+  if [ -d /usr/local/share/ca-certificates ] && [ -n "$(ls -A /usr/local/share/ca-certificates)" ]; then
+    ca=(-ca /usr/local/share/ca-certificates)
+  fi
+  LOOPAT_SANDBOX_REF=$(CGO_ENABLED=0 go run -tags remote,exclude_graphdriver_btrfs,containers_image_openpgp ./backend/images/cmd/ensure -ref "${ca[@]}")
+fi
+refs+=("$LOOPAT_SANDBOX_REF")
 for ref in "${refs[@]}"; do
   podman image exists "$ref" || continue
   if as_user podman image exists "$ref"; then continue; fi

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/link"
 )
 
 // buildLinkAttack builds testdata/linkattack: what a hostile agent would run in its
@@ -63,11 +66,34 @@ func TestHostileLinkFloodsAndMalformedFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := NewServer(ws, events.New())
+	// The model gateway as core wires it, with a model that never answers: a
+	// connection holds its slot until the sandbox side closes it (as http.Server
+	// would notice) or the test ends.
+	srv.GatewayAddr = "127.0.0.1:4141"
+	stopModel := make(chan struct{})
+	t.Cleanup(func() { close(stopModel) })
+	srv.HandleTag(link.TagGateway, TagHandler{Name: "open model gateway connections", Max: MaxGatewayConns,
+		Serve: func(_ string, c net.Conn) {
+			go func() {
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+			go func() {
+				<-stopModel
+				c.Close()
+			}()
+		},
+		Refuse: func(c net.Conn, reason string) {
+			fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(reason), reason)
+		},
+	})
 	suffix := randSuffix()
 	ctrA := startLoopContainer(t, bin, "lh-hostile-a-"+suffix)
 	ctrB := startLoopContainer(t, bin, "lh-hostile-b-"+suffix)
-	if out, err := exec.Command("podman", "cp", attack, ctrA+":/tmp/linkattack").CombinedOutput(); err != nil {
-		t.Fatalf("copy the attack tool into the loop: %v\n%s", err, out)
+	for _, ctr := range []string{ctrA, ctrB} {
+		if out, err := exec.Command("podman", "cp", attack, ctr+":/tmp/linkattack").CombinedOutput(); err != nil {
+			t.Fatalf("copy the attack tool into the loop: %v\n%s", err, out)
+		}
 	}
 	policy := Policy{Enabled: true, CLIs: []string{"printf", "cat", "sleep"}, Timeout: time.Minute}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -134,6 +160,48 @@ func TestHostileLinkFloodsAndMalformedFrames(t *testing.T) {
 			r := inLoop(t, ctrA, nil, "", "loopat-host", "printf", "back")
 			return r.code == 0 && r.stdout == "back"
 		})
+	})
+
+	t.Run("flood of gateway connections past the cap", func(t *testing.T) {
+		const conns = MaxGatewayConns + 18
+		r := inLoop(t, ctrA, nil, "", "sh", "-c",
+			"/tmp/linkattack tcpflood 127.0.0.1:4141 "+strconv.Itoa(conns)+" </dev/null >/tmp/gw.out 2>&1 & echo $! >/tmp/gw.pid")
+		if r.code != 0 {
+			t.Fatalf("start gateway flood: %+v", r)
+		}
+		t.Cleanup(func() { inLoop(t, ctrA, nil, "", "sh", "-c", "kill $(cat /tmp/gw.pid)") })
+		var out string
+		waitFor(t, 60*time.Second, func() bool {
+			out = inLoop(t, ctrA, nil, "", "cat", "/tmp/gw.out").stdout
+			return strings.Contains(out, "done")
+		})
+		held, refused := 0, 0
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case line == "held":
+				held++
+			case len(f) > 3 && f[0] == "status" && f[1] == "503" && strings.Contains(line, "limit 32"):
+				if ms, _ := strconv.Atoi(f[2]); ms > 3000 {
+					t.Errorf("gateway refusal after %d ms", ms)
+				}
+				refused++
+			case line == "done":
+			default:
+				t.Errorf("unexpected gateway answer %q", line)
+			}
+		}
+		if held != MaxGatewayConns || refused != conns-MaxGatewayConns {
+			t.Fatalf("gateway flood: %d held, %d refused; want %d and %d\n%s", held, refused, MaxGatewayConns, conns-MaxGatewayConns, out)
+		}
+		// Another loop's gateway is not affected by A's.
+		r = inLoop(t, ctrB, nil, "", "sh", "-c", "timeout 10 /tmp/linkattack tcpflood 127.0.0.1:4141 1 | head -1")
+		if strings.TrimSpace(r.stdout) != "held" {
+			t.Fatalf("loop B's gateway during A's flood: %+v", r)
+		}
+		// Closing A's connections frees its slots.
+		inLoop(t, ctrA, nil, "", "sh", "-c", "kill $(cat /tmp/gw.pid)")
+		waitFor(t, 20*time.Second, func() bool { return srv.slots.held("loop-a", link.TagGateway) < MaxGatewayConns })
 	})
 
 	t.Run("oversized frame refused before it is read", func(t *testing.T) {

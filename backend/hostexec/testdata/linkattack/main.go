@@ -6,14 +6,19 @@
 //	                                     "exit CODE MS MESSAGE" or "running" if no answer in 3 s
 //	linkattack raw SOCKET HEX           send raw bytes, print the answer frames ("frame T LEN TEXT")
 //	linkattack rawcall SOCKET HEX ARGV... send a valid request for ARGV, then the raw bytes
+//	linkattack tcpflood ADDR N          N concurrent HTTP requests to ADDR (the gateway port);
+//	                                     prints "status CODE MS BODY" or "held" if no answer in 3 s
 package main
 
 import (
+	"bufio"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +35,9 @@ func main() {
 	case "flood":
 		n, _ := strconv.Atoi(os.Args[3])
 		flood(sock, n, os.Args[4:])
+	case "tcpflood":
+		n, _ := strconv.Atoi(os.Args[3])
+		tcpFlood(sock, n)
 	case "raw":
 		b, err := hex.DecodeString(os.Args[3])
 		must(err)
@@ -124,4 +132,50 @@ func printFrames(c net.Conn, d time.Duration) {
 		}
 		fmt.Printf("frame %c %d\n", typ, len(p))
 	}
+}
+
+func tcpFlood(addr string, n int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			say := func(format string, a ...any) {
+				mu.Lock()
+				fmt.Printf(format+"\n", a...)
+				mu.Unlock()
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				say("dialerr %v", err)
+				return
+			}
+			start := time.Now()
+			fmt.Fprintf(c, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			br := bufio.NewReader(c)
+			status, err := br.ReadString('\n')
+			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					say("held")
+				} else {
+					say("readerr %v", err)
+				}
+				return
+			}
+			rest, _ := io.ReadAll(io.LimitReader(br, 4096))
+			f := strings.Fields(status)
+			code := ""
+			if len(f) > 1 {
+				code = f[1]
+			}
+			say("status %s %d %s", code, time.Since(start).Milliseconds(), strings.ReplaceAll(string(rest), "\r\n", " "))
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	fmt.Println("done")
+	os.Stdout.Sync()
+	time.Sleep(time.Hour)
 }

@@ -24,7 +24,8 @@ const (
 	defaultMaxPerTag = 4
 )
 
-// refuseWriteTimeout bounds writing a refusal to a peer that does not read.
+// refuseWriteTimeout bounds writing a refusal or a final exit frame to a peer
+// that does not read.
 const refuseWriteTimeout = 5 * time.Second
 
 // TagHandler serves one link service other than host exec.

@@ -197,7 +197,6 @@ func (s *Server) ServeConn(loopID string, c net.Conn) {
 		limit := max(s.MaxHostProcs, 1)
 		code, err = refuse(ExitRefused, "refused: this loop already runs %d host processes (limit %d); retry when one ends", limit, limit)
 		s.warnRefusal(loopID, err.Error())
-		_ = c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 	}
 	cl.entry.TS = cl.start.UTC()
 	cl.entry.Exit = code
@@ -211,6 +210,8 @@ func (s *Server) ServeConn(loopID string, c net.Conn) {
 	}
 	// Audit first: when the caller sees the result, the record exists.
 	s.record(cl.entry)
+	// A peer that stopped reading must not pin this goroutine and its stream.
+	_ = c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 	if werr := cl.fw.Frame(wire.TypeExit, wire.EncodeExit(wire.Exit{Code: int32(code), Message: msg})); werr != nil {
 		s.log.Debug("host-exec send exit", "loop", loopID, "err", werr)
 	}

@@ -24,7 +24,7 @@ home=$(getent passwd "$user" | cut -d: -f6)
 runtime_dir="/run/user/$uid"
 
 if [ "${1:-}" = "--env" ]; then
-  printf 'HOME=%s\nUSER=%s\nLOGNAME=%s\nXDG_RUNTIME_DIR=%s\nGOMODCACHE=%s\nGOCACHE=%s\nGOFLAGS=-mod=mod\nGOPROXY=off\n' \
+  printf 'HOME=%s\nUSER=%s\nLOGNAME=%s\nXDG_RUNTIME_DIR=%s\nGOMODCACHE=%s\nGOCACHE=%s\nGOPROXY=off\n' \
     "$home" "$user" "$user" "$runtime_dir" "$home/go/pkg/mod" "$home/.cache/go-build"
   exit 0
 fi
@@ -79,20 +79,25 @@ default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]' || true
 # Native rootless overlay needs kernel >= 5.13; older ones use fuse-overlayfs.
 kernel=$(uname -r)
 kmaj=${kernel%%.*}; rest=${kernel#*.}; kmin=${rest%%.*}
-storage='[storage]
-driver = "overlay"'
+# graphroot/runroot are spelled out: the tests run under with-keyring.sh, whose private
+# XDG_DATA_HOME would otherwise give podman a fresh, empty store on every run.
+storage="[storage]
+driver = \"overlay\"
+graphroot = \"$home/.local/share/containers/storage\"
+runroot = \"$runtime_dir/containers\""
 if [ "$kmaj" -lt 5 ] || { [ "$kmaj" -eq 5 ] && [ "$kmin" -lt 13 ]; }; then
   command -v fuse-overlayfs >/dev/null || { echo "rootless-user: kernel $kernel needs fuse-overlayfs (apt install fuse-overlayfs)" >&2; exit 1; }
   storage="$storage
 [storage.options.overlay]
 mount_program = \"$(command -v fuse-overlayfs)\""
 fi
-if write_if_changed "$conf_dir/storage.conf" "$storage"; then
-  # A driver change needs a clean store; only our throwaway test account is reset.
+write_if_changed "$conf_dir/storage.conf" "$storage" || true
+driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/dev/null || true)
+if [ "$driver" != overlay ]; then
+  # A driver change needs a clean store; only this throwaway test account is reset.
   as_user podman system reset --force >/dev/null 2>&1 || true
+  driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/dev/null)
 fi
-as_user podman system migrate >/dev/null 2>&1 || true
-driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/dev/null)
 [ "$driver" = overlay ] || { echo "rootless-user: $user's storage driver is $driver, want overlay" >&2; exit 1; }
 
 # Go: the integration tests build the forwarder with `go build`; root's module cache is

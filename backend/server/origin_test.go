@@ -222,3 +222,28 @@ func TestEventsWebSocketOrigin(t *testing.T) {
 		c.CloseNow()
 	}
 }
+
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		host, origin string
+		want         bool
+	}{
+		{"127.0.0.1:10001", "http://127.0.0.1:10001", true},
+		{"[::1]:10001", "http://[::1]:10001", true},
+		{"localhost", "http://localhost:80", true},
+		{"localhost:80", "http://LOCALHOST", true},
+		{"127.0.0.1:10001", "http://127.0.0.1:10002", false},
+		{"127.0.0.1:10001", "http://127.0.0.1", false},
+		{"[::1]:10001", "http://127.0.0.1:10001", false},
+		{"127.0.0.1:10001", "ws://127.0.0.1:10001", false},
+		{"127.0.0.1:10001", "http://user@127.0.0.1:10001", false},
+		{"127.0.0.1:10001", "http://127.0.0.1:10001?x", false},
+		{"127.0.0.1:10001", "null", false},
+		{"127.0.0.1:10001", "", false},
+	} {
+		r := &http.Request{Host: c.host}
+		if got := sameOrigin(c.origin, r); got != c.want {
+			t.Errorf("sameOrigin(%q) on Host %q = %v, want %v", c.origin, c.host, got, c.want)
+		}
+	}
+}

@@ -131,8 +131,8 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, browser b
 		return false
 	}
 	// The page opened from the printed URL: swap ?token= for the cookie and drop it from
-	// the address bar. Only page loads (never /api/), so the token is not replayable
-	// through an API URL a page could make a browser load.
+	// the address bar. Page loads only: the API takes the Bearer header or the cookie, so
+	// the token never needs to sit in an API URL (history, logs, Referer).
 	if q := r.URL.Query().Get("token"); q != "" && !api && r.Method == http.MethodGet && s.tokenOK(q) {
 		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		u := *r.URL

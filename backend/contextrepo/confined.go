@@ -302,10 +302,17 @@ func chownForSandbox(dir string) error {
 		return err
 	}
 	defer root.Close()
-	return chownTree(root, ".")
+	return chownTree(root, ".", 0)
 }
 
-func chownTree(root *os.Root, rel string) error {
+// maxChownDepth bounds the walk (a folder swapped for a symlink mid-walk cannot make it
+// loop for ever).
+const maxChownDepth = 256
+
+func chownTree(root *os.Root, rel string, depth int) error {
+	if depth > maxChownDepth {
+		return fmt.Errorf("chown %s: too deep", rel)
+	}
 	if err := root.Lchown(rel, SandboxUID, SandboxUID); err != nil {
 		return err
 	}
@@ -323,7 +330,7 @@ func chownTree(root *os.Root, rel string) error {
 		return err
 	}
 	for _, n := range names {
-		if err := chownTree(root, path.Join(filepath.ToSlash(rel), n)); err != nil {
+		if err := chownTree(root, path.Join(filepath.ToSlash(rel), n), depth+1); err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ const (
 	maxStagedBytes = 512 << 20
 	// maxTreeVisits caps tree entries visited while checking trees (a crafted tree DAG
 	// could otherwise make the walk exponential).
-	maxTreeVisits = 2_000_000
+	maxTreeVisits  = 2_000_000
 	maxSymlinkSize = 4096
 )
 
@@ -50,7 +50,7 @@ func (e *RefusedError) Error() string {
 // into .git, no malformed name.
 func CheckTreeEntry(p string, mode filemode.FileMode, linkTarget string) error {
 	name := path.Base(p)
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(p, "\x00\\") || strings.Contains(p, "//") || strings.HasPrefix(p, "/") {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(p, 0) || strings.Contains(p, "//") || strings.HasPrefix(p, "/") {
 		return &RefusedError{Path: p, Reason: "malformed path"}
 	}
 	for _, seg := range strings.Split(p, "/") {

@@ -84,7 +84,7 @@ func openConfined(dir string, readOnly bool) (*confinedRepo, error) {
 	if readOnly {
 		wt, dot = wt.ReadOnly(), dot.ReadOnly()
 	}
-	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), filesystem.Options{AlternatesFS: memfs.New()})
+	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), storageOptions())
 	g, err := git.Open(st, wt)
 	if err != nil {
 		gitRoot.Close()
@@ -118,7 +118,7 @@ func newConfined(dir string) (*confinedRepo, error) {
 	}
 	wt := safefs.NewBilly(root, dir)
 	dot := safefs.NewBilly(gitRoot, filepath.Join(dir, ".git"))
-	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), filesystem.Options{AlternatesFS: memfs.New()})
+	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), storageOptions())
 	return &confinedRepo{dir: dir, root: root, gitRoot: gitRoot, wt: wt, dot: dot, storage: st}, nil
 }
 
@@ -375,4 +375,11 @@ func trimHash(b []byte) (plumbing.Hash, bool) {
 		return plumbing.ZeroHash, false
 	}
 	return plumbing.NewHash(line), true
+}
+
+// storageOptions: alternates never resolve (an empty file system backs them), and
+// objects above MaxObjectSize are read lazily, so a size a loop's pack claims is checked
+// (importer.copy) before anything is inflated.
+func storageOptions() filesystem.Options {
+	return filesystem.Options{AlternatesFS: memfs.New(), LargeObjectThreshold: MaxObjectSize}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
 	wailsruntime "github.com/wailsapp/wails/v2/pkg/runtime"
 
+	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/notify"
 	"github.com/loopat/desktop/backend/services"
@@ -30,7 +31,9 @@ type App struct {
 	wctx     atomic.Pointer[context.Context]
 	stopTray func()
 	notifier *notify.Notifier
-	cancel   context.CancelFunc // ends tray-started machine actions
+	// unfollowConfig ends the notifier's subscription to the live config.
+	unfollowConfig func()
+	cancel         context.CancelFunc // ends tray-started machine actions
 }
 
 // windowControl is the tray's Controller: the engine actions plus the window.
@@ -82,15 +85,16 @@ func (a *App) loopTitle(id string) string {
 }
 
 // startNotifier shows OS notifications for loops needing attention
-// (config.UI.Notifications; a settings change must call a.notifier.SetEnabled).
+// while ui.notifications is on (a saved change applies at once).
 func (a *App) startNotifier(sender notify.Sender) {
-	n, err := notify.Start(notify.Options{Bus: a.core.Bus, Sender: sender, Enabled: a.core.Config.UI.Notifications,
+	n, err := notify.Start(notify.Options{Bus: a.core.Bus, Sender: sender, Enabled: a.core.Live.Get().UI.Notifications,
 		LoopTitle: a.loopTitle, OpenLoop: a.openLoop, Log: a.core.Log})
 	if err != nil {
 		a.core.Log.Warn("running without notifications", "err", err)
 		return
 	}
 	a.notifier = n
+	a.unfollowConfig = a.core.Live.Subscribe(func(_, cfg config.Config) { n.SetEnabled(cfg.UI.Notifications) })
 }
 
 func (a *App) startup(ctx context.Context) {
@@ -134,12 +138,15 @@ func (a *App) domReady(ctx context.Context) { wailsruntime.WindowShow(ctx) }
 
 func (a *App) shutdown(context.Context) {
 	a.stopTray()
+	if a.unfollowConfig != nil {
+		a.unfollowConfig()
+	}
 	if a.notifier != nil {
 		a.notifier.Close()
 	}
 	a.cancel()
 	// The machine is the user's: stop it only when they chose that in settings.
-	if st := a.core.Engine.State(); a.core.Config.Machine.StopOnQuit && st.Machine != "" {
+	if st := a.core.Engine.State(); a.core.Live.Get().Machine.StopOnQuit && st.Machine != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		if err := a.core.Engine.StopMachine(ctx, st.Machine); err != nil {
 			a.core.Log.Warn("stop podman machine on quit", "err", err)

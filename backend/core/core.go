@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
@@ -36,8 +38,10 @@ type Options struct {
 // Core owns the long-lived parts of one running app.
 type Core struct {
 	Workspace config.Workspace
-	Config    config.Config
-	ConfigErr error // a *config.LoadError when config.toml is invalid; the app runs on defaults
+	// Live is the config in force; Settings saves publish to it. Read it with Live.Get
+	// each time (there is deliberately no startup snapshot to read by mistake).
+	Live      *config.Live
+	ConfigErr error // the load error at start (a *config.LoadError); the app runs on defaults
 	Bus       *events.Bus
 	Log       *slog.Logger
 
@@ -54,6 +58,8 @@ type Core struct {
 
 	ctx      context.Context // app lifetime; cancelled by Close
 	cancel   context.CancelFunc
+	bg       sync.WaitGroup // config-triggered work (engine reconnects); Close waits for it
+	links    *loopLinks     // the loops' host links (host-exec policies follow config changes)
 	registry *rpc.Registry
 	closers  []func() error
 }
@@ -81,7 +87,8 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.closers = append(c.closers, logCloser.Close)
 
-	c.Config, c.ConfigErr = config.Load(ws.ConfigPath())
+	var cfg config.Config
+	cfg, c.ConfigErr = config.Load(ws.ConfigPath())
 	var le *config.LoadError
 	switch {
 	case errors.As(c.ConfigErr, &le):
@@ -92,16 +99,20 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	}
 	log.Info("workspace open", "home", ws.Home, "name", ws.Name)
 
-	c.Engine = engine.New(ws, c.Config, c.Bus, log)
+	c.Live = config.NewLive(cfg, c.ConfigErr)
+
+	c.Engine = engine.New(ws, cfg, c.Bus, log)
 	c.closers = append(c.closers, c.Engine.Close)
-	c.Images = images.NewBuilder(ws, c.Config.Sandbox, c.Bus, log)
+	// The image builder keeps the [sandbox] image settings it starts with: those keys are
+	// config.NeedsRestart.
+	c.Images = images.NewBuilder(ws, cfg.Sandbox, c.Bus, log)
 	c.Vault = vault.New(ws, vault.OSKeyring())
 
-	c.System = services.NewSystemService(ws, c.Config, c.ConfigErr, c.Bus, nil, c.Doctor)
-	engineSvc := services.NewEngineService(c.ctx, c.Engine, c.doctorDeps())
+	c.System = services.NewSystemService(ws, c.Live, c.Bus, c.Doctor)
+	engineSvc := services.NewEngineService(c.ctx, c.Engine, c.doctorDeps)
 	imageSvc := services.NewImageService(c.ctx, c.Images, func() (context.Context, error) { return c.Engine.Conn(c.ctx) })
 	vaultSvc := services.NewVaultService(c.Vault, c.Bus, scrub)
-	providerSvc := services.NewProviderService(c.ctx, c.System.CurrentConfig, c.Vault, vault.DefaultVault)
+	providerSvc := services.NewProviderService(c.ctx, c.Live.Get, c.Vault, vault.DefaultVault)
 	uninstallSvc := services.NewUninstallService(c.ctx, c.UninstallDeps(), c.Bus)
 	c.Context = contextrepo.New(contextrepo.Options{Workspace: ws, Secrets: c.Vault, Log: log})
 	contextSvc := services.NewContextService(c.ctx, c.Context, c.Bus)
@@ -111,6 +122,8 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 		c.Close()
 		return nil, err
 	}
+	unsubscribe := c.Live.Subscribe(c.applyConfig)
+	c.closers = append(c.closers, func() error { unsubscribe(); return nil })
 	c.registry = rpc.NewRegistry(append([]any{c.System, engineSvc, imageSvc, vaultSvc, providerSvc,
 		uninstallSvc, contextSvc, kanbanSvc}, loopSvcs...)...)
 	return c, nil
@@ -129,6 +142,7 @@ func (c *Core) Close() {
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.bg.Wait()
 	for i := len(c.closers) - 1; i >= 0; i-- {
 		if err := c.closers[i](); err != nil && c.Log != nil {
 			c.Log.Warn("shutdown step failed", "err", err)
@@ -145,7 +159,7 @@ func (c *Core) Start(ctx context.Context) {
 
 func (c *Core) doctorDeps() doctor.Deps {
 	return doctor.Deps{
-		Workspace: c.Workspace, Config: c.Config, ConfigErr: c.ConfigErr,
+		Workspace: c.Workspace, Config: c.Live.Get(), ConfigErr: c.Live.LoadErr(),
 		Engine: c.Engine, Images: c.Images, Keychain: c.Vault.Probe,
 	}
 }
@@ -159,7 +173,7 @@ func (c *Core) UninstallDeps() uninstall.Deps {
 		Keychain:    c.Vault,
 		StopLoops:   c.stopLoops,
 		StopService: c.Engine.Close,
-		BaseImage:   c.Config.Sandbox.BaseImage,
+		BaseImage:   c.Live.Get().Sandbox.BaseImage,
 	}
 }
 
@@ -183,4 +197,69 @@ func (c *Core) stopLoops(ctx context.Context) error {
 // Doctor runs the bootstrap checklist (it discovers the engine if Start has not run).
 func (c *Core) Doctor(ctx context.Context) []doctor.Result {
 	return doctor.Run(ctx, c.doctorDeps())
+}
+
+// applyConfig makes a saved config take effect in the parts that hold state built from
+// it. Loops, providers, the idle sweep and the doctor read c.Live on every use and need
+// nothing here; the [sandbox] image keys wait for a restart (config.NeedsRestart).
+func (c *Core) applyConfig(old, cfg config.Config) {
+	changed := config.Changed(old, cfg)
+	if hasPrefix(changed, "engine.") || hasPrefix(changed, "machine.") {
+		c.Engine.SetConfig(cfg)
+	}
+	if hasPrefix(changed, "engine.") {
+		// A different podman or socket: drop the connection and discover again.
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			if c.ctx.Err() == nil {
+				c.Engine.Refresh(c.ctx)
+			}
+		}()
+	}
+	if hasPrefix(changed, "host_exec.") {
+		c.refreshHostExecPolicies(cfg.HostExec)
+	}
+	c.Log.Info("config applied", "changed", changed, "restart", config.RestartKeys(old, cfg))
+}
+
+// refreshHostExecPolicies gives every linked loop the policy hostExecPolicies computes.
+func (c *Core) refreshHostExecPolicies(hc config.HostExec) {
+	for id, policy := range c.hostExecPolicies(hc) {
+		c.HostExec.SetPolicy(id, policy)
+	}
+}
+
+// hostExecPolicies recomputes the policy of every linked loop from its own mise.toml
+// [host] clis and the [host_exec] settings hc, exactly as attach does.
+func (c *Core) hostExecPolicies(hc config.HostExec) map[string]hostexec.Policy {
+	out := map[string]hostexec.Policy{}
+	if c.links == nil {
+		return out
+	}
+	c.links.mu.Lock()
+	ids := make([]string, 0, len(c.links.current))
+	for id := range c.links.current {
+		ids = append(ids, id)
+	}
+	c.links.mu.Unlock()
+	for _, id := range ids {
+		policy := hostexec.Policy{} // unreadable mise.toml: host exec off, as in attach
+		if toml, err := c.loopMiseToml(id); err == nil {
+			if clis, err := images.ParseHostCLIs(toml); err == nil {
+				policy = hostexec.PolicyFor(hc, clis)
+			}
+		}
+		out[id] = policy
+	}
+	return out
+}
+
+func hasPrefix(keys []string, prefix string) bool {
+	for _, k := range keys {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }

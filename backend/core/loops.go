@@ -66,6 +66,7 @@ func (c *Core) openLoops() ([]any, error) {
 	c.HostExec.HandleTag(tagPromote, hostexec.TagHandler{Name: "promote running",
 		Serve: c.servePromote, Max: hostexec.MaxPromotes, Refuse: refusePromote})
 	links := &loopLinks{c: c, current: map[string]loopLink{}}
+	c.links = links // core.applyConfig refreshes their host-exec policies
 
 	lm, err := loops.NewManager(loops.Options{
 		Workspace: c.Workspace,

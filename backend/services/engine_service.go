@@ -26,14 +26,17 @@ const (
 type EngineService struct {
 	ctx  context.Context // app lifetime
 	eng  *engine.Engine
-	deps doctor.Deps
+	deps func() doctor.Deps // built per run: the checklist reads the live config
 }
 
-// NewEngineService wires the engine and the checklist's dependencies (deps.Engine is set
-// to eng).
-func NewEngineService(appCtx context.Context, eng *engine.Engine, deps doctor.Deps) *EngineService {
-	deps.Engine = eng
-	return &EngineService{ctx: appCtx, eng: eng, deps: deps}
+// NewEngineService wires the engine and the checklist's dependencies (their Engine is
+// set to eng).
+func NewEngineService(appCtx context.Context, eng *engine.Engine, deps func() doctor.Deps) *EngineService {
+	return &EngineService{ctx: appCtx, eng: eng, deps: func() doctor.Deps {
+		d := deps()
+		d.Engine = eng
+		return d
+	}}
 }
 
 // State is the current engine state.
@@ -88,5 +91,5 @@ func (s *EngineService) StopMachine() error {
 func (s *EngineService) Doctor() ([]doctor.Result, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, doctorTimeout)
 	defer cancel()
-	return doctor.Run(ctx, s.deps), nil
+	return doctor.Run(ctx, s.deps()), nil
 }

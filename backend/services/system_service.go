@@ -26,28 +26,40 @@ type SystemInfo struct {
 }
 
 // ConfigView is the raw config text plus, when it does not load, the precise error.
+// After a save, Changed lists the keys that changed and Restart the ones among them
+// that apply only after loopat restarts (the others are already in force).
 type ConfigView struct {
-	Path  string            `json:"path"`
-	Text  string            `json:"text"`
-	Error *config.LoadError `json:"error,omitempty"`
+	Path    string            `json:"path"`
+	Text    string            `json:"text"`
+	Error   *config.LoadError `json:"error,omitempty"`
+	Changed []string          `json:"changed,omitempty"`
+	Restart []string          `json:"restart,omitempty"`
+}
+
+// TopicConfigChanged is published after a valid config is saved; its data is a ConfigChange.
+const TopicConfigChanged = "config:changed"
+
+// ConfigChange is the data of TopicConfigChanged.
+type ConfigChange struct {
+	Config  config.Config `json:"config"`
+	Changed []string      `json:"changed"`
+	Restart []string      `json:"restart"`
 }
 
 // SystemService covers the workspace, its config file and the app itself.
 type SystemService struct {
-	ws     config.Workspace
-	bus    events.Publisher
-	mu     sync.Mutex
-	cfg    config.Config
-	cfgErr error
-	// onConfig is told about every successfully saved config (services re-read settings).
-	onConfig  func(config.Config)
+	ws   config.Workspace
+	bus  events.Publisher
+	live *config.Live
+	// saveMu serialises SaveConfig so two saves cannot interleave write and publish.
+	saveMu    sync.Mutex
 	runDoctor func(context.Context) []doctor.Result
 }
 
-// NewSystemService wraps the loaded config (and its load error, if any).
-func NewSystemService(ws config.Workspace, cfg config.Config, cfgErr error, bus events.Publisher,
-	onConfig func(config.Config), runDoctor func(context.Context) []doctor.Result) *SystemService {
-	return &SystemService{ws: ws, cfg: cfg, cfgErr: cfgErr, bus: bus, onConfig: onConfig, runDoctor: runDoctor}
+// NewSystemService serves and saves the config held by live.
+func NewSystemService(ws config.Workspace, live *config.Live, bus events.Publisher,
+	runDoctor func(context.Context) []doctor.Result) *SystemService {
+	return &SystemService{ws: ws, live: live, bus: bus, runDoctor: runDoctor}
 }
 
 // Doctor runs the bootstrap checklist (the onboarding view).
@@ -72,17 +84,19 @@ func (s *SystemService) Config() (ConfigView, error) {
 		return ConfigView{}, fmt.Errorf("read %s: %w", s.ws.ConfigPath(), err)
 	}
 	view := ConfigView{Path: s.ws.ConfigPath(), Text: string(data)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var le *config.LoadError
-	if errors.As(s.cfgErr, &le) {
+	if errors.As(s.live.LoadErr(), &le) {
 		view.Error = le
 	}
 	return view, nil
 }
 
-// SaveConfig validates text and saves it only if it is valid; the view carries the error otherwise.
+// SaveConfig validates text and saves it only if it is valid; the view carries the
+// error otherwise. A valid config is written atomically and published to the live
+// config at once; the view lists the changed keys that still need a restart.
 func (s *SystemService) SaveConfig(text string) (ConfigView, error) {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	cfg, err := config.Parse(s.ws.ConfigPath(), []byte(text))
 	var le *config.LoadError
 	if errors.As(err, &le) {
@@ -91,29 +105,26 @@ func (s *SystemService) SaveConfig(text string) (ConfigView, error) {
 	if err != nil {
 		return ConfigView{}, err
 	}
-	tmp := s.ws.ConfigPath() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+	if err := config.WriteFileAtomic(s.ws.ConfigPath(), []byte(text), 0o600); err != nil {
 		return ConfigView{}, fmt.Errorf("save config: %w", err)
 	}
-	if err := os.Rename(tmp, s.ws.ConfigPath()); err != nil {
-		return ConfigView{}, fmt.Errorf("save config: %w", err)
-	}
-	s.mu.Lock()
-	s.cfg, s.cfgErr = cfg, nil
-	s.mu.Unlock()
-	if s.onConfig != nil {
-		s.onConfig(cfg)
-	}
-	s.bus.Publish("config:changed", nil)
-	return ConfigView{Path: s.ws.ConfigPath(), Text: text}, nil
+	old := s.live.Get()
+	changed, restart := config.Changed(old, cfg), config.RestartKeys(old, cfg)
+	s.live.Set(cfg)
+	s.bus.Publish(TopicConfigChanged, ConfigChange{Config: cfg, Changed: nonNil(changed), Restart: nonNil(restart)})
+	return ConfigView{Path: s.ws.ConfigPath(), Text: text, Changed: changed, Restart: restart}, nil
 }
 
-// CurrentConfig is the config in force (defaults when the file is invalid).
-func (s *SystemService) CurrentConfig() config.Config {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
+
+// CurrentConfig is the config in force (defaults while the file is invalid). The UI
+// reads the theme from it; tests use it to see that a saved key applied.
+func (s *SystemService) CurrentConfig() config.Config { return s.live.Get() }
 
 // OpenLogsFolder opens LOOPAT_HOME/logs in the platform's file manager.
 func (s *SystemService) OpenLogsFolder() error {

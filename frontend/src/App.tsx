@@ -1,7 +1,8 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { HashRouter, Navigate, Route, Routes, useNavigate } from 'react-router-dom';
 import { client, on, type ConnectionState } from './api/client';
-import { SystemService, type Info } from './api/services';
+import { SystemService, type ConfigChange, type Info } from './api/services';
+import { applyTheme } from './settings/logic';
 import { Header } from './components/Header';
 import { Sidebar } from './components/Sidebar';
 import { Home } from './pages/Home';
@@ -33,6 +34,7 @@ function Shell() {
     const id = (d as { id?: string } | undefined)?.id;
     if (id) navigate(`/loops/${id}`);
   }), [navigate]);
+  useTheme();
   useEffect(() => {
     if (info.data?.workspace) document.title = `loopat · ${info.data.workspace}`;
   }, [info.data?.workspace]);
@@ -71,6 +73,21 @@ function Shell() {
       </div>
     </div>
   );
+}
+
+/** Follows ui.theme: read at start, then on every saved config (no reload). */
+function useTheme() {
+  useEffect(() => {
+    let live = true;
+    SystemService.CurrentConfig()
+      .then((c) => live && applyTheme(c?.ui?.theme, document.documentElement))
+      .catch(() => {}); // an unreachable backend shows its own banner; the OS theme stays
+    const off = on('config:changed', (d) => applyTheme((d as ConfigChange | undefined)?.config?.ui?.theme, document.documentElement));
+    return () => {
+      live = false;
+      off();
+    };
+  }, []);
 }
 
 function useConnection(): ConnectionState {

@@ -22,6 +22,23 @@ export interface ConfigFile {
   path: string;
   text: string;
   error?: ConfigError | null;
+  /** After a save: the keys that changed, and those among them that apply only after a restart. */
+  changed?: string[] | null;
+  restart?: string[] | null;
+}
+export type Theme = 'system' | 'light' | 'dark';
+/** The config in force (Go config.Config; only what the UI reads is typed). */
+export interface LiveConfig {
+  ui: { theme: Theme; notifications: boolean };
+  sandbox: { idleMinutes: number; baseImage: string };
+  agent: { permissionMode: string; defaultProvider: string; defaultModel: string };
+  [section: string]: unknown;
+}
+/** Data of the config:changed event (Go services.ConfigChange). */
+export interface ConfigChange {
+  config: LiveConfig;
+  changed: string[];
+  restart: string[];
 }
 export interface DoctorCheck {
   id: string;
@@ -34,6 +51,7 @@ export type EnginePhase = 'absent' | 'machine-stopped' | 'starting' | 'ready' | 
 export interface EngineState {
   phase: EnginePhase;
   reason?: string;
+  hint?: string;
   source?: string;
   uri?: string;
   version?: string;
@@ -74,14 +92,17 @@ export interface ImageStatus {
 export interface VaultEntry {
   kind: 'env' | 'file';
   name: string;
-  mode?: string;
+  /** Permission bits of a file secret (a number: 0o600 = 384). */
+  mode?: number;
   size: number;
   updated: string;
 }
+/** Go services.KeychainStatus. */
 export interface VaultStatus {
   ok: boolean;
-  message: string;
-  hint: string;
+  state: 'ok' | 'locked' | 'absent' | 'error' | string;
+  message?: string;
+  fix?: string;
 }
 export interface Provider {
   name: string;
@@ -90,10 +111,17 @@ export interface Provider {
   keyRef: string;
   hasKey: boolean;
 }
+/** Go providers.TestResult. */
 export interface ProviderTest {
+  provider?: string;
+  url?: string;
+  model?: string;
   ok: boolean;
-  kind: string;
+  /** What kind of failure (auth, network, tls, …). */
+  class: string;
+  status?: number;
   message: string;
+  hint?: string;
 }
 
 export type LoopStatus = 'idle' | 'starting' | 'working' | 'waiting' | 'error' | 'stopped';
@@ -167,6 +195,7 @@ export const SystemService = {
   Info: () => call<Info>('SystemService', 'Info'),
   Config: () => call<ConfigFile>('SystemService', 'Config'),
   SaveConfig: (text: string) => call<ConfigFile>('SystemService', 'SaveConfig', text),
+  CurrentConfig: () => call<LiveConfig>('SystemService', 'CurrentConfig'),
   Doctor: () => list(call<DoctorCheck[]>('SystemService', 'Doctor')),
   OpenLogsFolder: () => call<void>('SystemService', 'OpenLogsFolder'),
 };
@@ -189,7 +218,8 @@ export const VaultService = {
   Vaults: () => list(call<string[]>('VaultService', 'Vaults')),
   List: (vault: string) => list(call<VaultEntry[]>('VaultService', 'List', vault)),
   SetEnv: (vault: string, name: string, value: string) => call<void>('VaultService', 'SetEnv', vault, name, value),
-  SetFile: (vault: string, path: string, mode: string, value: string) =>
+  /** mode is the permission bits as a number (0o600), as Go's int parameter takes it. */
+  SetFile: (vault: string, path: string, mode: number, value: string) =>
     call<void>('VaultService', 'SetFile', vault, path, mode, value),
   Delete: (vault: string, kind: 'env' | 'file', name: string) => call<void>('VaultService', 'Delete', vault, kind, name),
   Status: () => call<VaultStatus>('VaultService', 'Status'),

@@ -41,7 +41,10 @@ export function MachinePanel() {
         {s?.reason && (
           <>
             <dt>Reason</dt>
-            <dd>{s.reason}</dd>
+            <dd>
+              {s.reason}
+              {s.hint && <span className="muted"> — {s.hint}</span>}
+            </dd>
           </>
         )}
         {s?.version && (

@@ -16,6 +16,7 @@ import {
   type VaultStatus,
 } from '../api/services';
 import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { byteLength, formatMode, parseMode, savedMessage } from '../settings/logic';
 import { MachinePanel } from './MachinePanel';
 import { UninstallSection } from './UninstallSection';
 
@@ -66,11 +67,24 @@ function General() {
   useEffect(() => {
     if (cfg.data) setText(cfg.data.text);
   }, [cfg.data?.text]); // eslint-disable-line react-hooks/exhaustive-deps
+  const [saved, setSaved] = useState<{ text: string; restart: boolean } | null>(null);
   const save = async () => {
     const res = await run(() => SystemService.SaveConfig(text));
     if (!res) return;
     cfg.set(res.error ? { ...res, text } : res);
-    if (!res.error) toasts.info('Configuration saved.');
+    if (!res.error) {
+      const msg = savedMessage(res);
+      setSaved({ text: msg, restart: (res.restart ?? []).length > 0 });
+      toasts.info(msg);
+    }
+  };
+  // Revert drops unsaved edits: back to the file as saved (re-read, the CLI may have changed it).
+  const revert = async () => {
+    const fresh = await run(() => SystemService.Config());
+    if (!fresh) return;
+    cfg.set(fresh);
+    setText(fresh.text);
+    setSaved(null);
   };
   const err = cfg.data?.error;
   const dirty = cfg.data ? text !== cfg.data.text || !!err : false;
@@ -95,15 +109,23 @@ function General() {
         className="input code-editor"
         spellCheck={false}
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value);
+          setSaved(null);
+        }}
         data-testid="config-editor"
         rows={24}
       />
+      {saved && (
+        <p className={saved.restart ? 'warn-text' : 'ok-text small'} data-testid="config-saved">
+          {saved.text}
+        </p>
+      )}
       <div className="row gap">
         <button className="btn btn-primary" disabled={busy || !dirty} onClick={save} data-testid="config-save">
           {busy ? 'Saving…' : 'Save'}
         </button>
-        <button className="btn" disabled={busy} onClick={() => cfg.reload()}>
+        <button className="btn" disabled={busy || !dirty} onClick={revert} data-testid="config-revert">
           Revert
         </button>
         <button className="btn" onClick={() => run(() => SystemService.OpenLogsFolder())}>
@@ -163,10 +185,11 @@ function Providers() {
                 </dd>
               </dl>
               {r && r !== 'testing' && (
-                <div className={r.ok ? 'ok-text' : 'inline-error'}>
+                <div className={r.ok ? 'ok-text' : 'inline-error'} data-testid={`provider-result-${p.name}`}>
                   {r.ok ? '✓ ' : '✗ '}
-                  {r.kind && <strong>{r.kind}: </strong>}
+                  {!r.ok && r.class && <strong>{r.class}: </strong>}
                   {r.message}
+                  {r.hint && <span className="muted"> — {r.hint}</span>}
                 </div>
               )}
             </div>
@@ -193,6 +216,8 @@ function Vault() {
   const [name, setName] = useState('');
   const [mode, setMode] = useState('0600');
   const [value, setValue] = useState('');
+  // What the last save stored: its name and size, never its value.
+  const [saved, setSaved] = useState<{ name: string; size: number } | null>(null);
 
   const names = Array.from(new Set(['default', ...(vaults.data ?? []), vault]));
   const save = async () => {
@@ -200,12 +225,23 @@ function Vault() {
       toasts.error(new Error(kind === 'env' ? 'Give the variable a name.' : 'Give the file a path.'));
       return;
     }
+    let modeBits = 0;
+    if (kind === 'file') {
+      try {
+        modeBits = parseMode(mode);
+      } catch (e) {
+        toasts.error(e);
+        return;
+      }
+    }
+    const size = byteLength(value);
     const ok = await run(async () => {
       if (kind === 'env') await VaultService.SetEnv(vault, name.trim(), value);
-      else await VaultService.SetFile(vault, name.trim(), mode, value);
+      else await VaultService.SetFile(vault, name.trim(), modeBits, value);
       return true;
     });
     if (ok) {
+      setSaved({ name: name.trim(), size });
       setValue(''); // secrets are never kept or shown back
       setName('');
       toasts.info('Secret saved.');
@@ -226,7 +262,7 @@ function Vault() {
       </p>
       {status.data && !status.data.ok && (
         <div className="inline-error">
-          {status.data.message} {status.data.hint && <span className="muted">— {status.data.hint}</span>}
+          {status.data.message} {status.data.fix && <span className="muted">— {status.data.fix}</span>}
         </div>
       )}
       {status.data?.ok && status.data.message && <p className="ok-text small">{status.data.message}</p>}
@@ -278,7 +314,7 @@ function Vault() {
               <td>
                 <code>{e.name}</code>
               </td>
-              <td>{e.mode ?? ''}</td>
+              <td>{formatMode(e.mode)}</td>
               <td>{formatBytes(e.size)}</td>
               <td>{formatTime(e.updated)}</td>
               <td>
@@ -307,7 +343,12 @@ function Vault() {
         <div className="row gap">
           <label>
             Kind
-            <select className="input" value={kind} onChange={(e) => setKind(e.target.value as 'env' | 'file')}>
+            <select
+              className="input"
+              value={kind}
+              onChange={(e) => setKind(e.target.value as 'env' | 'file')}
+              data-testid="vault-kind"
+            >
               <option value="env">Environment variable</option>
               <option value="file">File</option>
             </select>
@@ -325,21 +366,61 @@ function Vault() {
           {kind === 'file' && (
             <label>
               Mode
-              <input className="input" value={mode} onChange={(e) => setMode(e.target.value)} size={5} />
+              <input
+                className="input"
+                value={mode}
+                onChange={(e) => setMode(e.target.value)}
+                size={5}
+                data-testid="vault-mode"
+              />
             </label>
           )}
         </div>
         <label>
-          Value
-          <input
-            className="input"
-            type="password"
-            autoComplete="new-password"
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-            data-testid="vault-value"
-          />
+          {kind === 'env' ? 'Value' : 'Contents'}
+          {kind === 'env' ? (
+            <input
+              className="input"
+              type="password"
+              autoComplete="new-password"
+              value={value}
+              onChange={(e) => setValue(e.target.value)}
+              data-testid="vault-value"
+            />
+          ) : (
+            // A file secret (a key, a config) keeps its newlines: a multi-line box, where
+            // Enter is a newline, not a submit.
+            <textarea
+              className="input code-editor"
+              spellCheck={false}
+              autoComplete="off"
+              rows={8}
+              value={value}
+              onChange={(e) => setValue(e.target.value)}
+              placeholder="Paste the file's contents, or load it from a file below."
+              data-testid="vault-value"
+            />
+          )}
         </label>
+        {kind === 'file' && (
+          <label className="small muted">
+            Load from a file{' '}
+            <input
+              type="file"
+              data-testid="vault-file"
+              onChange={async (e) => {
+                const f = e.target.files?.[0];
+                if (f) setValue(await f.text());
+                e.target.value = '';
+              }}
+            />
+          </label>
+        )}
+        {saved && (
+          <p className="ok-text small" data-testid="vault-saved">
+            Saved <code>{saved.name}</code> ({saved.size} bytes). The value is not shown again.
+          </p>
+        )}
         <div className="form-actions">
           <button className="btn btn-primary" type="submit" disabled={busy} data-testid="vault-save">
             Save secret

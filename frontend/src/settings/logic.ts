@@ -1,0 +1,46 @@
+// Pure helpers behind Settings (kept apart from the components so they are unit-tested).
+import type { ConfigFile, Theme } from '../api/services';
+
+/**
+ * Parses a file secret's mode as typed ("0600", "600", "0o600") into the number the
+ * backend takes (VaultService.SetFile's mode is an int: 0o600 = 384).
+ */
+export function parseMode(text: string): number {
+  const t = text.trim().replace(/^0o/i, '');
+  if (!/^[0-7]{1,4}$/.test(t)) throw new Error(`Mode "${text}" is not an octal permission like 0600.`);
+  const mode = parseInt(t, 8);
+  if (mode > 0o777) throw new Error(`Mode "${text}" has bits beyond 0777.`);
+  if ((mode & 0o400) === 0) throw new Error(`Mode "${text}" does not let the owner read the file.`);
+  return mode;
+}
+
+/** 384 → "0600". */
+export function formatMode(mode: number | undefined | null): string {
+  if (mode === undefined || mode === null) return '';
+  return '0' + mode.toString(8).padStart(3, '0');
+}
+
+/** The size a secret's value will have when stored (UTF-8 bytes, newlines included). */
+export function byteLength(value: string): number {
+  return new TextEncoder().encode(value).length;
+}
+
+/** What Settings says after a save: done, or which keys wait for a restart. */
+export function savedMessage(res: Pick<ConfigFile, 'changed' | 'restart'>): string {
+  const restart = res.restart ?? [];
+  if (restart.length > 0) return `Saved. Restart loopat to apply: ${restart.join(', ')}`;
+  if ((res.changed ?? []).length === 0) return 'Saved (nothing changed).';
+  return 'Saved. Changes are in effect.';
+}
+
+/** The theme to use for a config value; anything unknown falls back to the OS's. */
+export function normaliseTheme(t: unknown): Theme {
+  return t === 'light' || t === 'dark' ? t : 'system';
+}
+
+/** Applies ui.theme to <html data-theme>; the stylesheet resolves "system" with prefers-color-scheme. */
+export function applyTheme(t: unknown, root: { setAttribute(name: string, value: string): void }): Theme {
+  const theme = normaliseTheme(t);
+  root.setAttribute('data-theme', theme);
+  return theme;
+}

@@ -105,9 +105,13 @@ describe('Settings: vault file secrets, live config, revert', () => {
       await page.evaluate(() => (window.__sameDocument = true));
 
       const original = await editor.inputValue();
-      const dark = original.replace(/^theme\s*=.*$/m, 'theme = "dark"').replace(/^idle_minutes\s*=.*$/m, 'idle_minutes = 7');
-      assert.notEqual(dark, original, 'the default config.toml has theme and idle_minutes lines');
-      await editor.fill(dark);
+      // The common fields edit their lines of the TOML; Save applies them.
+      await page.getByTestId('config-theme').selectOption('dark');
+      await page.getByTestId('config-idle').fill('7');
+      const dark = await editor.inputValue();
+      assert.match(dark, /^theme = "dark"$/m);
+      assert.match(dark, /^idle_minutes = 7$/m);
+      assert.equal(dark.split('\n').length, original.split('\n').length, 'lines replaced in place, comments kept');
       await page.getByTestId('config-save').click();
       await page.waitForFunction(() => document.documentElement.getAttribute('data-theme') === 'dark', null, { timeout: 10_000 });
       assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the theme applied without a reload');

@@ -16,7 +16,7 @@ import {
   type VaultStatus,
 } from '../api/services';
 import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
-import { byteLength, formatMode, parseMode, savedMessage } from '../settings/logic';
+import { byteLength, formatMode, getTomlKey, parseMode, savedMessage, setTomlKey } from '../settings/logic';
 import { MachinePanel } from './MachinePanel';
 import { UninstallSection } from './UninstallSection';
 
@@ -105,6 +105,14 @@ function General() {
           : {err.message}
         </div>
       )}
+      <CommonFields
+        text={text}
+        onChange={(t) => {
+          setText(t);
+          setSaved(null);
+        }}
+      />
+      <h2 className="small muted">config.toml (advanced)</h2>
       <textarea
         className="input code-editor"
         spellCheck={false}
@@ -133,6 +141,55 @@ function General() {
         </button>
       </div>
     </section>
+  );
+}
+
+/** Fields for the common options; each edits its line of the TOML text (saved with Save). */
+function CommonFields({ text, onChange }: { text: string; onChange: (text: string) => void }) {
+  const theme = getTomlKey(text, 'ui', 'theme');
+  const notifications = getTomlKey(text, 'ui', 'notifications');
+  const idle = getTomlKey(text, 'sandbox', 'idle_minutes');
+  return (
+    <div className="row gap" data-testid="config-fields">
+      <label className="row gap">
+        Theme
+        <select
+          className="input"
+          value={typeof theme === 'string' ? theme : 'system'}
+          onChange={(e) => onChange(setTomlKey(text, 'ui', 'theme', e.target.value))}
+          data-testid="config-theme"
+        >
+          <option value="system">System</option>
+          <option value="light">Light</option>
+          <option value="dark">Dark</option>
+        </select>
+      </label>
+      <label className="row gap">
+        <input
+          type="checkbox"
+          checked={notifications !== false}
+          onChange={(e) => onChange(setTomlKey(text, 'ui', 'notifications', e.target.checked))}
+          data-testid="config-notifications"
+        />
+        Notifications
+      </label>
+      <label className="row gap">
+        Stop idle sandboxes after
+        <input
+          className="input input-small"
+          type="number"
+          min={0}
+          value={typeof idle === 'number' ? idle : 30}
+          onChange={(e) => {
+            const n = Math.max(0, Math.floor(Number(e.target.value)));
+            if (Number.isFinite(n)) onChange(setTomlKey(text, 'sandbox', 'idle_minutes', n));
+          }}
+          style={{ width: 80 }}
+          data-testid="config-idle"
+        />
+        minutes (0 = never)
+      </label>
+    </div>
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyTheme, byteLength, formatMode, parseMode, savedMessage } from './logic';
+import { applyTheme, byteLength, formatMode, getTomlKey, parseMode, savedMessage, setTomlKey } from './logic';
 
 describe('parseMode', () => {
   it('reads octal text as the number the backend takes', () => {
@@ -51,5 +51,30 @@ describe('applyTheme', () => {
     expect(attrs['data-theme']).toBe('light');
     applyTheme('purple', root);
     expect(attrs['data-theme']).toBe('system');
+  });
+});
+
+describe('getTomlKey / setTomlKey', () => {
+  const text = '# top\n[sandbox]\n# minutes\nidle_minutes = 30 # comment\n\n[ui]\ntheme = "system"\nnotifications = true\n';
+  it('reads scalars from their section only', () => {
+    expect(getTomlKey(text, 'sandbox', 'idle_minutes')).toBe(30);
+    expect(getTomlKey(text, 'ui', 'theme')).toBe('system');
+    expect(getTomlKey(text, 'ui', 'notifications')).toBe(true);
+    expect(getTomlKey(text, 'ui', 'idle_minutes')).toBeUndefined();
+    expect(getTomlKey(text, 'agent', 'x')).toBeUndefined();
+  });
+  it('replaces a key in place, keeping comments and order', () => {
+    const out = setTomlKey(text, 'ui', 'theme', 'dark');
+    expect(out).toBe(text.replace('theme = "system"', 'theme = "dark"'));
+    expect(setTomlKey(text, 'sandbox', 'idle_minutes', 5)).toContain('# minutes\nidle_minutes = 5\n');
+  });
+  it('adds a missing key under its section, or the section itself', () => {
+    expect(getTomlKey(setTomlKey(text, 'sandbox', 'trust_host_cas', false), 'sandbox', 'trust_host_cas')).toBe(false);
+    const added = setTomlKey('[ui]\ntheme = "light"', 'host_exec', 'allow_any_cli', true);
+    expect(added).toBe('[ui]\ntheme = "light"\n\n[host_exec]\nallow_any_cli = true\n');
+  });
+  it('does not touch a same-named key of another section', () => {
+    const two = '[a]\nx = 1\n[b]\nx = 2\n';
+    expect(setTomlKey(two, 'b', 'x', 3)).toBe('[a]\nx = 1\n[b]\nx = 3\n');
   });
 });

@@ -44,3 +44,60 @@ export function applyTheme(t: unknown, root: { setAttribute(name: string, value:
   root.setAttribute('data-theme', theme);
   return theme;
 }
+
+type TomlValue = string | number | boolean;
+
+/** Line range [start, end) of a [section]'s body in TOML text, or null if absent. */
+function sectionBody(lines: string[], section: string): [number, number] | null {
+  const header = lines.findIndex((l) => l.trim() === `[${section}]`);
+  if (header < 0) return null;
+  let end = header + 1;
+  while (end < lines.length && !/^\s*\[/.test(lines[end])) end++;
+  return [header + 1, end];
+}
+
+const keyLine = (key: string) => new RegExp(`^\\s*${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*=`);
+
+/** The value of section.key in TOML text (simple scalars only), or undefined. */
+export function getTomlKey(text: string, section: string, key: string): TomlValue | undefined {
+  const lines = text.split('\n');
+  const body = sectionBody(lines, section);
+  if (!body) return undefined;
+  for (let i = body[0]; i < body[1]; i++) {
+    if (!keyLine(key).test(lines[i])) continue;
+    const raw = lines[i].slice(lines[i].indexOf('=') + 1).replace(/\s+#.*$/, '').trim();
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    if (/^-?\d+$/.test(raw)) return Number(raw);
+    if (/^".*"$/.test(raw)) {
+      try {
+        return JSON.parse(raw) as string;
+      } catch {
+        return raw.slice(1, -1);
+      }
+    }
+    return raw;
+  }
+  return undefined;
+}
+
+/**
+ * Sets section.key in TOML text, keeping everything else (comments, order) as it is:
+ * the key's line is replaced, or added under its section, or the section is appended.
+ */
+export function setTomlKey(text: string, section: string, key: string, value: TomlValue): string {
+  const rendered = `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
+  const lines = text.split('\n');
+  const body = sectionBody(lines, section);
+  if (!body) {
+    const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+    return `${text}${sep}\n[${section}]\n${rendered}\n`;
+  }
+  for (let i = body[0]; i < body[1]; i++) {
+    if (keyLine(key).test(lines[i])) {
+      lines[i] = rendered;
+      return lines.join('\n');
+    }
+  }
+  lines.splice(body[0], 0, rendered);
+  return lines.join('\n');
+}

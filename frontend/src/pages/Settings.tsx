@@ -448,10 +448,10 @@ function Vault() {
             // A file secret (a key, a config) keeps its newlines: a multi-line box, where
             // Enter is a newline, not a submit.
             <textarea
-              className="input code-editor"
+              className="input secret-editor"
               spellCheck={false}
               autoComplete="off"
-              rows={8}
+              rows={6}
               value={value}
               onChange={(e) => setValue(e.target.value)}
               placeholder="Paste the file's contents, or load it from a file below."

@@ -59,6 +59,8 @@ type Core struct {
 	ctx      context.Context // app lifetime; cancelled by Close
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup // config-triggered work (engine reconnects); Close waits for it
+	bgMu     sync.Mutex     // guards closing against bg.Add racing Close's bg.Wait
+	closing  bool
 	links    *loopLinks     // the loops' host links (host-exec policies follow config changes)
 	registry *rpc.Registry
 	closers  []func() error
@@ -142,6 +144,9 @@ func (c *Core) Close() {
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.bgMu.Lock()
+	c.closing = true
+	c.bgMu.Unlock()
 	c.bg.Wait()
 	for i := len(c.closers) - 1; i >= 0; i-- {
 		if err := c.closers[i](); err != nil && c.Log != nil {
@@ -209,13 +214,7 @@ func (c *Core) applyConfig(old, cfg config.Config) {
 	}
 	if hasPrefix(changed, "engine.") {
 		// A different podman or socket: drop the connection and discover again.
-		c.bg.Add(1)
-		go func() {
-			defer c.bg.Done()
-			if c.ctx.Err() == nil {
-				c.Engine.Refresh(c.ctx)
-			}
-		}()
+		c.goBackground(func() { c.Engine.Refresh(c.ctx) })
 	}
 	if hasPrefix(changed, "host_exec.") {
 		c.refreshHostExecPolicies(cfg.HostExec)
@@ -253,6 +252,20 @@ func (c *Core) hostExecPolicies(hc config.HostExec) map[string]hostexec.Policy {
 		out[id] = policy
 	}
 	return out
+}
+
+// goBackground runs fn unless Close has begun; Close waits for it.
+func (c *Core) goBackground(fn func()) {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.closing {
+		return
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		fn()
+	}()
 }
 
 func hasPrefix(keys []string, prefix string) bool {

@@ -61,7 +61,7 @@ type Core struct {
 	bg       sync.WaitGroup // config-triggered work (engine reconnects); Close waits for it
 	bgMu     sync.Mutex     // guards closing against bg.Add racing Close's bg.Wait
 	closing  bool
-	links    *loopLinks     // the loops' host links (host-exec policies follow config changes)
+	links    *loopLinks // the loops' host links (host-exec policies follow config changes)
 	registry *rpc.Registry
 	closers  []func() error
 }

@@ -211,6 +211,8 @@ func createContainer(t *testing.T, conn context.Context, name, ws, loopID, net s
 	g.Command = []string{"sleep", "infinity"}
 	yes := true
 	g.Init = &yes
+	// Bridge said explicitly, as the app does: rootless podman defaults to user-mode networking.
+	g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
 	g.Networks = map[string]nettypes.PerNetworkOptions{net: {}}
 	if _, err := containers.CreateWithSpec(conn, g, nil); err != nil {
 		t.Fatalf("create %s: %v", name, err)

@@ -24,7 +24,7 @@ home=$(getent passwd "$user" | cut -d: -f6)
 runtime_dir="/run/user/$uid"
 
 if [ "${1:-}" = "--env" ]; then
-  printf 'HOME=%s\nUSER=%s\nLOGNAME=%s\nXDG_RUNTIME_DIR=%s\nGOMODCACHE=%s\nGOCACHE=%s\nGOPROXY=off\n' \
+  printf 'HOME=%s\nUSER=%s\nLOGNAME=%s\nXDG_RUNTIME_DIR=%s\nGOMODCACHE=%s\nGOCACHE=%s\nGOPROXY=off\nGOFLAGS=-buildvcs=false\n' \
     "$home" "$user" "$user" "$runtime_dir" "$home/go/pkg/mod" "$home/.cache/go-build"
   exit 0
 fi

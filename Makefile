@@ -21,7 +21,7 @@ BIN           := build/bin/loopat
 ITEST_TIMEOUT ?= 60m
 
 .PHONY: run build deps system-deps frontend-deps wails-cli frontend forwarder test test-deps test-setup \
-        test-unit test-integration test-e2e test-gui test-rootless bench package clean
+        test-unit vet-darwin test-integration test-e2e test-gui test-rootless bench package clean
 
 ## run: install what is missing, build, open the desktop window
 run: build
@@ -65,7 +65,14 @@ test-deps:
 ## test-unit: no cgo, no GTK, no podman
 test-unit: forwarder frontend-deps
 	CGO_ENABLED=0 $(GO) test -count=1 -tags $(GO_TAGS) ./...
+	$(MAKE) --no-print-directory vet-darwin
 	cd frontend && npm test --silent
+
+## vet-darwin: the backend cross-compiled for macOS (no cgo: the tray's Objective-C half is left
+## out, the macOS workflow builds it). Catches darwin-only build breaks on Linux machines.
+vet-darwin:
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet -tags $(GO_TAGS) \
+	  $$(GOOS=darwin $(GO) list -tags $(GO_TAGS) ./backend/... ./cmd/... | grep -v '/backend/tray$$')
 
 ## test-setup: host podman drop-in, local base image, pinned Claude Code CLI, sandbox image (all cached)
 test-setup: forwarder

@@ -2,9 +2,10 @@ package engine
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/loopat/desktop/backend/shellpath"
 )
 
 // findPodman resolves the podman executable. GUI apps on macOS start without the shell's
@@ -42,4 +43,5 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-var defaultLookPath = exec.LookPath
+// defaultLookPath also searches the login shell PATH: a Finder-launched app has a short one.
+var defaultLookPath = shellpath.LookPath

@@ -19,6 +19,7 @@ import (
 	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/hostexec/wire"
 	"github.com/loopat/desktop/backend/link"
+	"github.com/loopat/desktop/backend/shellpath"
 )
 
 // Exit codes the forwarder returns for host-side failures (shell conventions).
@@ -259,7 +260,9 @@ func (cl *call) serve() (int, error) {
 			return refuse(ExitRefused, "malformed request: argument contains a NUL byte")
 		}
 	}
-	path, err := exec.LookPath(cli)
+	// Where to find the allowed CLI: the user's login-shell PATH too (a Finder-launched
+	// macOS app has a short one). What may run is decided above and unchanged.
+	path, err := shellpath.LookPath(cli)
 	if err != nil {
 		return refuse(ExitNotFound, "host has no '%s'", cli)
 	}
@@ -286,7 +289,7 @@ func (cl *call) run(r io.Reader, path string, req wire.Request, pol Policy, dir 
 	cmd := exec.Command(path, req.Argv[1:]...)
 	cmd.Args[0] = req.Argv[0]
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LOOPAT_LOOP_ID="+cl.loopID)
+	cmd.Env = append(os.Environ(), "PATH="+shellpath.PATH(), "LOOPAT_LOOP_ID="+cl.loopID)
 	for _, kv := range req.Env {
 		if k, _, ok := strings.Cut(kv, "="); ok && forwardedEnv[k] {
 			cmd.Env = append(cmd.Env, kv)

@@ -220,7 +220,7 @@ func TestLoopInterruptAndQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := m.Interrupt(meta.ID); err != nil {
+	if _, err := m.Interrupt(meta.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	waitTurn(t, m, meta.ID, 90*time.Second)

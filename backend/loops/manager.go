@@ -122,6 +122,10 @@ type run struct {
 	delivered bool
 	deliverMu sync.Mutex    // one secret delivery at a time (agent and terminal race)
 	idle      chan struct{} // closed when the loop becomes idle; replaced on each turn
+	// turnDone is closed when the current turn ends, even when a queued message starts
+	// the next one at once: an interrupt's kill timer watches it, so it can only ever end
+	// the turn it was aimed at.
+	turnDone chan struct{}
 }
 
 // NewManager opens the workspace's loops.
@@ -436,6 +440,7 @@ func (m *Manager) Send(id, text string) (SendResult, error) {
 	}
 	r.busy = true
 	r.idle = make(chan struct{})
+	r.turnDone = make(chan struct{})
 	r.mu.Unlock()
 	go m.runTurn(id, r, text)
 	return SendResult{}, nil
@@ -473,41 +478,61 @@ func (m *Manager) Unqueue(id, queueID string) error {
 	return nil
 }
 
-// Interrupt stops the current turn: a stream-json interrupt request first, and if the
+// Interrupt stops the current turn: a stream-json interrupt request first, and if that
 // turn has not ended after InterruptGrace, the process is killed (the next message
-// restarts it with --resume).
-func (m *Manager) Interrupt(id string) error {
+// restarts it with --resume). The kill timer belongs to the interrupted turn: it stops
+// when that turn ends and never touches a turn started after it.
+//
+// Unless keepQueue, the queued messages are taken off the queue and returned, so the
+// caller can give their text back to the user (as Esc does in Claude Code); with
+// keepQueue they are sent one by one after the interrupted turn ends.
+func (m *Manager) Interrupt(id string, keepQueue bool) ([]QueuedMessage, error) {
 	if _, err := m.store.Get(id); err != nil {
-		return err
+		return nil, err
 	}
 	r := m.runFor(id)
 	r.mu.Lock()
+	var taken []QueuedMessage
+	if !keepQueue && len(r.queue) > 0 {
+		taken, r.queue = r.queue, nil
+	}
 	if !r.busy {
 		r.mu.Unlock()
-		return nil
+		if taken != nil {
+			m.publish("loop:"+id+":queue", []QueuedMessage{})
+		}
+		return taken, nil
 	}
 	s := r.sess
 	r.interrupting = true
+	turnDone := r.turnDone
 	if s == nil {
 		r.cancelStart = true
-		r.mu.Unlock()
-		return nil
 	}
-	idle := r.idle
 	r.mu.Unlock()
+	if taken != nil {
+		m.publish("loop:"+id+":queue", []QueuedMessage{})
+	}
+	if s == nil {
+		return taken, nil
+	}
 	if err := s.Interrupt(); err != nil {
 		m.log.Warn("interrupt request failed; killing the agent", "loop", id, "err", err)
 	}
 	go func() {
+		t := time.NewTimer(m.opt.InterruptGrace)
+		defer t.Stop()
 		select {
-		case <-idle:
-		case <-time.After(m.opt.InterruptGrace):
+		case <-turnDone:
+		case <-s.Done():
+		case <-t.C:
+			m.log.Warn("interrupted turn did not end in time; killing the agent", "loop", id, "grace", m.opt.InterruptGrace)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_ = s.Kill(ctx)
 		}
 	}()
-	return nil
+	return taken, nil
 }
 
 // Wait blocks until the loop has no running turn and no queued message.
@@ -591,9 +616,14 @@ func (m *Manager) endTurn(id string, r *run, drain bool) {
 	r.mu.Lock()
 	r.interrupting, r.cancelStart = false, false
 	r.lastActive = time.Now()
+	if r.turnDone != nil {
+		close(r.turnDone)
+		r.turnDone = nil
+	}
 	if drain && len(r.queue) > 0 {
 		next := r.queue[0]
 		r.queue = r.queue[1:]
+		r.turnDone = make(chan struct{})
 		snapshot := append([]QueuedMessage{}, r.queue...)
 		r.mu.Unlock()
 		m.publish("loop:"+id+":queue", snapshot)

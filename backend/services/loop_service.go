@@ -45,8 +45,15 @@ func (s *LoopService) Messages(id string) ([]json.RawMessage, error) { return s.
 // Send starts a turn or queues the text while the agent works.
 func (s *LoopService) Send(id, text string) (loops.SendResult, error) { return s.m.Send(id, text) }
 
-// Interrupt stops the running turn.
-func (s *LoopService) Interrupt(id string) error { return s.m.Interrupt(id) }
+// Interrupt stops the running turn. Unless keepQueue, the queued messages are taken off
+// the queue and returned so the UI can put their text back into the composer.
+func (s *LoopService) Interrupt(id string, keepQueue bool) ([]loops.QueuedMessage, error) {
+	q, err := s.m.Interrupt(id, keepQueue)
+	if q == nil {
+		q = []loops.QueuedMessage{}
+	}
+	return q, err
+}
 
 // Queue lists queued messages.
 func (s *LoopService) Queue(id string) ([]loops.QueuedMessage, error) { return s.m.Queue(id) }

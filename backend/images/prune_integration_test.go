@@ -1,0 +1,152 @@
+//go:build integration
+
+package images
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	pimages "github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/google/uuid"
+)
+
+// smallBase is the small test image the loops tests use; throwaway images are built FROM it.
+const smallBase = "localhost/loopat-loops-test:1"
+
+func podmanCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("podman", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// throwawayImage builds a distinct tiny image (a LABEL on smallBase) as ref and returns its ID.
+func throwawayImage(t *testing.T, ref, marker string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cf := "FROM " + smallBase + "\nLABEL loopat.prunetest=" + marker + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	podmanCLI(t, "build", "--pull=never", "-q", "-t", ref, dir)
+	id := podmanCLI(t, "image", "inspect", "--format", "{{.ID}}", ref)
+	t.Cleanup(func() { _ = exec.Command("podman", "rmi", "-f", id).Run() })
+	return id
+}
+
+func imageTags(t *testing.T, id string) []string {
+	t.Helper()
+	info, err := pimages.GetImage(svc.Conn, id, nil)
+	if err != nil || info.ImageData == nil {
+		return nil
+	}
+	return info.RepoTags
+}
+
+func TestPruneRemovesOnlyUnusedSupersededImages(t *testing.T) {
+	if err := exec.Command("podman", "image", "exists", smallBase).Run(); err != nil {
+		t.Skipf("%s not present (scripts/test setup builds it)", smallBase)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b := itBuilder(t, nil)
+	label := b.ws.Label()
+	own := WorkspaceTag(label)
+	run := uuid.NewString()[:8]
+	repoUsed := repoPrefix + "prunetest-used-" + run
+	repoOld := repoPrefix + "prunetest-old-" + run
+	repoShared := repoPrefix + "prunetest-shared-" + run
+	otherTag := WorkspaceTag("prunetest-other-" + run)
+
+	usedID := throwawayImage(t, repoUsed+":latest", run+"-used")
+	oldID := throwawayImage(t, repoOld+":latest", run+"-old")
+	sharedID := throwawayImage(t, repoShared+":latest", run+"-shared")
+	podmanCLI(t, "tag", usedID, repoUsed+":"+own)
+	podmanCLI(t, "tag", oldID, repoOld+":"+own)
+	podmanCLI(t, "tag", sharedID, repoShared+":"+own, repoShared+":"+otherTag)
+
+	// A loop container of this workspace on the "used" image (created, never started).
+	ctr := "loopat-prunetest-" + run
+	loopID := "loop-" + run
+	podmanCLI(t, "create", "--name", ctr, "--label", "loopat.workspace="+label, "--label", loopIDLabel+"="+loopID, repoUsed+":latest", "true")
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", ctr).Run() })
+
+	// The real current base, when present, gets this workspace's tag: it must survive.
+	base, err := b.BaseRef()
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseID := ""
+	if exec.Command("podman", "image", "exists", base).Run() == nil {
+		baseID = podmanCLI(t, "image", "inspect", "--format", "{{.ID}}", base)
+		podmanCLI(t, "tag", base, workspaceRef(base, label)) // itBuilder's cleanup untags it
+	} else {
+		t.Logf("current base %s not built here: the current-image case is not covered", base)
+	}
+
+	disk, err := b.Disk(ctx, svc.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]DiskImage{}
+	for _, d := range disk {
+		byID[d.ID] = d
+	}
+	if d := byID[usedID]; d.Removable || !slices.Equal(d.Loops, []string{loopID}) {
+		t.Fatalf("used image: %+v", d)
+	}
+	if d := byID[oldID]; !d.Removable || d.Current || d.Size <= 0 {
+		t.Fatalf("superseded image: %+v", d)
+	}
+	if d := byID[sharedID]; !d.Removable || !d.Shared {
+		t.Fatalf("shared image: %+v", d)
+	}
+	if baseID != "" {
+		if d := byID[baseID]; !d.Current || d.Removable {
+			t.Fatalf("current base: %+v", d)
+		}
+	}
+	var baseTagsBefore []string
+	if baseID != "" {
+		baseTagsBefore = imageTags(t, baseID)
+	}
+
+	res, err := b.Prune(ctx, svc.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prune: %+v", res)
+	if !slices.Contains(res.Removed, repoOld+":latest") || slices.Contains(res.Removed, repoUsed+":latest") {
+		t.Fatalf("removed = %v", res.Removed)
+	}
+	if !slices.Contains(res.Untagged, repoShared+":latest") {
+		t.Fatalf("untagged = %v", res.Untagged)
+	}
+	if res.Freed <= 0 {
+		t.Fatalf("freed = %d", res.Freed)
+	}
+	if tags := imageTags(t, oldID); tags != nil {
+		t.Fatalf("superseded unused image still there: %v", tags)
+	}
+	if tags := imageTags(t, usedID); !slices.Contains(tags, repoUsed+":latest") || !slices.Contains(tags, repoUsed+":"+own) {
+		t.Fatalf("image in use lost tags: %v", tags)
+	}
+	// Another workspace's tag is untouched; only this workspace's went.
+	if tags := imageTags(t, sharedID); !slices.Contains(tags, repoShared+":"+otherTag) || slices.Contains(tags, repoShared+":"+own) ||
+		!slices.Contains(tags, repoShared+":latest") {
+		t.Fatalf("shared image tags: %v", tags)
+	}
+	if baseID != "" {
+		if after := imageTags(t, baseID); !slices.Equal(after, baseTagsBefore) {
+			t.Fatalf("current base tags changed: %v -> %v", baseTagsBefore, after)
+		}
+	}
+}

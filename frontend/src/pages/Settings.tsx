@@ -19,6 +19,7 @@ import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinn
 import { byteLength, formatMode, getTomlKey, parseMode, savedMessage, setTomlKey } from '../settings/logic';
 import { MachinePanel } from './MachinePanel';
 import { UninstallSection } from './UninstallSection';
+import { DiskSection } from './DiskSection';
 
 const SECTIONS = [
   ['general', 'General'],
@@ -539,6 +540,7 @@ function Sandbox() {
           {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
         </div>
       )}
+      <DiskSection />
     </section>
   );
 }

@@ -1,0 +1,45 @@
+// Settings → Sandbox → Disk: loads ImageService.Disk and runs ImageService.Prune.
+import { useState } from 'react';
+import { call } from '../api/client';
+import { LoopService, type LoopMeta } from '../api/services';
+import { describeError, useLoad } from '../ui';
+import { DiskView, type DiskInfo, type PruneResult } from './DiskView';
+
+const DiskService = {
+  Disk: () => call<DiskInfo>('ImageService', 'Disk'),
+  Prune: () => call<PruneResult>('ImageService', 'Prune'),
+};
+
+export function DiskSection() {
+  const disk = useLoad<DiskInfo>(() => DiskService.Disk(), []);
+  const loops = useLoad<LoopMeta[]>(() => LoopService.List(), []);
+  const [cleaning, setCleaning] = useState(false);
+  const [result, setResult] = useState<PruneResult | null>(null);
+  const [error, setError] = useState<string | undefined>();
+  const titles = Object.fromEntries((loops.data ?? []).map((l) => [l.id, l.title]));
+  const clean = async () => {
+    setCleaning(true);
+    setResult(null);
+    setError(undefined);
+    try {
+      setResult(await DiskService.Prune());
+    } catch (e) {
+      setError(describeError(e).text);
+    } finally {
+      setCleaning(false);
+      disk.reload();
+    }
+  };
+  return (
+    <DiskView
+      info={disk.data}
+      loading={disk.loading}
+      error={error ?? disk.error}
+      cleaning={cleaning}
+      result={result}
+      titles={titles}
+      onClean={clean}
+      onReload={() => disk.reload()}
+    />
+  );
+}

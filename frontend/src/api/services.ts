@@ -239,7 +239,8 @@ export const LoopService = {
   Delete: (id: string) => call<void>('LoopService', 'Delete', id),
   Messages: (id: string) => list(call<Msg[]>('LoopService', 'Messages', id)),
   Send: (id: string, text: string) => call<{ queued: boolean; queueId?: string }>('LoopService', 'Send', id, text),
-  Interrupt: (id: string) => call<void>('LoopService', 'Interrupt', id),
+  // Stops the running turn. Unless keepQueue, the queued messages come back (for the composer).
+  Interrupt: (id: string, keepQueue = false) => list(call<QueueItem[]>('LoopService', 'Interrupt', id, keepQueue)),
   Queue: (id: string) => list(call<QueueItem[]>('LoopService', 'Queue', id)),
   Unqueue: (id: string, queueId: string) => call<void>('LoopService', 'Unqueue', id, queueId),
   SetPermissionMode: (id: string, mode: string) => call<void>('LoopService', 'SetPermissionMode', id, mode),

@@ -4,7 +4,7 @@ import { RECONNECTED } from '../api/client';
 import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type Msg, type QueueItem } from '../api/services';
 import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { Transcript } from './Transcript';
-import { applyDelta, mergeTail, NO_STREAM, type Streaming } from './transcript';
+import { applyDelta, mergeTail, NO_STREAM, withQueuedText, type Streaming } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
@@ -87,7 +87,14 @@ function Loop({ id }: { id: string }) {
           <Transcript messages={msgs.data ?? []} streaming={streaming} working={working} />
         </ChatScroller>
         <QueueView id={id} items={queue.data ?? []} onChange={(q) => queue.set(q)} />
-        <Composer meta={m} working={working} onQueued={() => queue.reload()} onMeta={(x) => meta.set(x)} />
+        <Composer
+          meta={m}
+          working={working}
+          queued={(queue.data ?? []).length}
+          onQueued={() => queue.reload()}
+          onQueueTaken={() => queue.set([])}
+          onMeta={(x) => meta.set(x)}
+        />
       </section>
       {panelOpen && (
         <section className="side-panel">
@@ -230,6 +237,7 @@ function LoopHeader({
           className="btn btn-small"
           disabled={busy}
           onClick={() => run(async () => (await LoopService.Archive(meta.id, !meta.archived), onChange({ ...meta, archived: !meta.archived })))}
+          data-testid="loop-archive"
         >
           {meta.archived ? 'Unarchive' : 'Archive'}
         </button>
@@ -280,18 +288,49 @@ function QueueView({ id, items, onChange }: { id: string; items: QueueItem[]; on
 function Composer({
   meta,
   working,
+  queued,
   onQueued,
+  onQueueTaken,
   onMeta,
 }: {
   meta: LoopMeta;
   working: boolean;
+  queued: number;
   onQueued: () => void;
+  onQueueTaken: () => void;
   onMeta: (m: LoopMeta) => void;
 }) {
   const [text, setText] = useState('');
   const [sending, setSending] = useState(false);
   const toasts = useToasts();
   const { run } = useAction();
+  // Interrupt ends only the running turn. The queued messages come back into the box
+  // (as Esc does in Claude Code) unless the user keeps the queue.
+  const interrupt = (keepQueue: boolean) =>
+    run(async () => {
+      const back = await LoopService.Interrupt(meta.id, keepQueue);
+      if (!keepQueue) onQueueTaken();
+      if (back.length > 0) setText((cur) => withQueuedText(cur, back));
+    });
+  if (meta.archived) {
+    return (
+      <div className="composer composer-archived" data-testid="composer">
+        <textarea className="input composer-input" disabled rows={2} placeholder="This loop is archived. Unarchive to continue." data-testid="composer-input" />
+        <div className="composer-bar">
+          <span className="small muted" data-testid="archived-note">
+            Archived loops take no messages.
+          </span>
+          <span className="grow" />
+          <button className="btn btn-primary" onClick={() => run(async () => {
+            await LoopService.Archive(meta.id, false);
+            onMeta({ ...meta, archived: false });
+          })} data-testid="unarchive">
+            Unarchive to continue
+          </button>
+        </div>
+      </div>
+    );
+  }
   const send = async () => {
     const t = text.trim();
     if (!t || sending) return;
@@ -345,8 +384,23 @@ function Composer({
           </select>
         </label>
         <span className="grow" />
+        {working && queued > 0 && (
+          <button
+            className="btn"
+            onClick={() => interrupt(true)}
+            title="Stop the current turn; the queued messages are sent after it"
+            data-testid="interrupt-keep-queue"
+          >
+            Interrupt, keep queue
+          </button>
+        )}
         {working && (
-          <button className="btn btn-danger" onClick={() => run(() => LoopService.Interrupt(meta.id))} data-testid="interrupt">
+          <button
+            className="btn btn-danger"
+            onClick={() => interrupt(false)}
+            title={queued > 0 ? 'Stop the current turn; the queued messages come back into the box' : 'Stop the current turn'}
+            data-testid="interrupt"
+          >
             Interrupt
           </button>
         )}

@@ -6,16 +6,15 @@ import remarkGfm from 'remark-gfm';
 import type { Msg } from '../api/services';
 import { formatTime } from '../ui';
 
-import { collectToolResults, resultText, summarizeInput, type Streaming, type ToolResult } from './transcript';
+import { collectToolResults, interruptedResults, resultText, summarizeInput, type Streaming, type ToolResult } from './transcript';
 
 export function Transcript({ messages, streaming, working }: { messages: Msg[]; streaming: Streaming; working: boolean }) {
   const results = useMemo(() => collectToolResults(messages), [messages]);
   const hasUserInput = useMemo(() => messages.some((m) => m.type === 'user_input'), [messages]);
+  const interrupted = useMemo(() => interruptedResults(messages), [messages]);
   return (
     <div className="transcript" data-testid="messages">
-      {messages.map((m, i) => (
-        <Line key={i} msg={m} results={results} hasUserInput={hasUserInput} />
-      ))}
+      {messages.map((m, i) => (interrupted.has(i) ? null : <Line key={i} msg={m} results={results} hasUserInput={hasUserInput} />))}
       {(streaming.thinking || streaming.text || streaming.tool) && (
         <div className="msg msg-assistant streaming" data-testid="streaming">
           {streaming.thinking && (
@@ -103,6 +102,12 @@ const Line = memo(function Line({
       );
     case 'result':
       return <ResultLine msg={msg} />;
+    case 'interrupted':
+      return (
+        <div className="msg-divider msg-divider-interrupted" data-testid="interrupted">
+          Interrupted{msg.ts ? ` · ${formatTime(msg.ts)}` : ''}
+        </div>
+      );
     case 'error':
       return (
         <div className="error-card" data-testid="error-card" role="alert">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyDelta, collectToolResults, mergeTail, NO_STREAM, resultText, summarizeInput } from './transcript';
+import { applyDelta, collectToolResults, interruptedResults, mergeTail, NO_STREAM, resultText, summarizeInput, withQueuedText } from './transcript';
 
 describe('transcript logic', () => {
   it('accumulates streamed deltas per kind', () => {
@@ -44,4 +44,22 @@ describe('mergeTail', () => {
     expect(mergeTail([a], [])).toEqual([a]);
     expect(mergeTail([], [a])).toEqual([a]);
   });
+
+  it('hides the error result of an interrupted turn, not of a failed one', () => {
+    const msgs = [
+      { type: 'user_input', text: 'a' },
+      { type: 'result', subtype: 'error_during_execution', is_error: true },
+      { type: 'interrupted' },
+      { type: 'user_input', text: 'b' },
+      { type: 'result', subtype: 'error_during_execution', is_error: true },
+    ];
+    expect([...interruptedResults(msgs)]).toEqual([1]);
+  });
+
+  it('puts queued text back before what was typed since', () => {
+    expect(withQueuedText('', [{ text: 'one' }, { text: 'two' }])).toBe('one\n\ntwo');
+    expect(withQueuedText('new', [{ text: 'one' }])).toBe('one\n\nnew');
+    expect(withQueuedText('  ', [])).toBe('');
+  });
 });
+

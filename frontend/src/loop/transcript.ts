@@ -82,3 +82,22 @@ export function mergeTail(fetched: Msg[], arrived: Msg[]): Msg[] {
   const tail = new Set(fetched.slice(-arrived.length - 8).map((m) => JSON.stringify(m)));
   return [...fetched, ...arrived.filter((m) => !tail.has(JSON.stringify(m)))];
 }
+
+// interruptedResults are the indexes of result lines that end an interrupted turn (the
+// CLI reports an interrupt as error_during_execution; the app follows it with its own
+// "interrupted" line): they are not failures, and the "interrupted" line says it.
+export function interruptedResults(messages: Msg[]): Set<number> {
+  const out = new Set<number>();
+  messages.forEach((m, i) => {
+    if (m.type === 'result' && messages[i + 1]?.type === 'interrupted') out.add(i);
+  });
+  return out;
+}
+
+// withQueuedText puts the text of queued messages an interrupt handed back into the
+// composer, before what the user has typed since.
+export function withQueuedText(current: string, queued: { text: string }[]): string {
+  const parts = queued.map((q) => q.text);
+  if (current.trim()) parts.push(current);
+  return parts.join('\n\n');
+}

@@ -1,0 +1,141 @@
+// Issue 15: the defects a new user hits in the first hour, kept fixed. Driven against
+// `loopat serve` with the real claude CLI in a real sandbox and the mock Anthropic API.
+// Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI: make test-setup).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+
+const enabled = process.env.LOOPAT_E2E_AGENT === '1';
+const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the first-hour checks need podman, the sandbox image and the mock model API';
+
+describe('first hour', { skip }, () => {
+  let mock;
+  let serve;
+  let browser;
+  let workRoot;
+  const workspace = `ws-firsthour-${process.pid}`;
+
+  before(async () => {
+    workRoot = tempDir('loopat-firsthour-');
+    const home = join(workRoot, workspace);
+    mock = await startAgentWorkspace(home, { chunkDelay: '20ms' });
+    serve = await startServe({ home });
+    browser = await launchBrowser();
+    const { page } = browser;
+    await page.goto(serve.url);
+    await page.goto(`${serve.origin}/#/settings/vault`);
+    await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
+    await page.getByTestId('vault-value').fill('sk-mock-e2e');
+    await page.getByTestId('vault-save').click();
+    await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await serve?.close();
+    await stop(mock?.child);
+    const label = `label=loopat.workspace=${workspace}`;
+    const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    const containers = ids(['ps', '-aq', '--filter', label]);
+    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
+    const networks = ids(['network', 'ls', '-q', '--filter', label]);
+    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
+    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
+      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
+    }
+    if (workRoot) rmSync(workRoot, { recursive: true, force: true });
+  });
+
+  // Adds context (screen, transcript, server log) to a failure.
+  async function explained(name, fn) {
+    const { page } = browser;
+    try {
+      await fn(page);
+    } catch (e) {
+      await screenshot(page, `e2e-firsthour-${name}-failure.png`).catch(() => {});
+      const transcript = await page.getByTestId('messages').innerText().catch(() => '(no transcript)');
+      e.message += `\n--- transcript on screen ---\n${transcript}\n--- loopat serve output (tail) ---\n${serve.output().slice(-3000)}`;
+      throw e;
+    }
+  }
+
+  const status = (page) => page.getByTestId('loop-status').innerText();
+  async function waitStatus(page, re, timeout = 120_000) {
+    await page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[data-testid="loop-status"]')?.textContent ?? ''), re.source, {
+      timeout,
+    });
+  }
+  async function send(page, text) {
+    const input = page.getByTestId('composer-input');
+    await input.fill(text);
+    await input.press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-testid="composer-input"]')?.value === '', null, { timeout: 20_000 });
+  }
+
+  it('interrupt ends only the turn it was aimed at; the queue comes back into the composer, or is kept', async () => {
+    await explained('interrupt', async (page) => {
+      await page.goto(`${serve.origin}/#/`);
+      await page.getByTestId('new-loop').click();
+      await page.getByTestId('new-loop-title').fill('first hour');
+      await page.getByTestId('new-loop-create').click();
+      await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
+      const messages = page.getByTestId('messages');
+
+      // A plain first prompt, so later prompts choose their own mock scenario.
+      await send(page, 'hello');
+      await messages.getByText('echo: hello').waitFor({ timeout: 240_000 }); // the first turn starts the container
+      await waitStatus(page, /idle/);
+
+      // A slow turn, two queued messages, Interrupt: the queue comes back into the box.
+      await send(page, '[[slow-tool]]');
+      await page.locator('[data-testid="tool-card"][data-tool="Bash"]').first().waitFor({ timeout: 60_000 });
+      await send(page, '[[echo]] queued one');
+      await send(page, '[[echo]] queued two');
+      assert.equal(await page.getByTestId('queue-item').count(), 2);
+      await page.getByTestId('interrupt').click();
+      await messages.getByTestId('interrupted').first().waitFor({ timeout: 30_000 });
+      await waitStatus(page, /idle/, 30_000);
+      assert.equal(await page.getByTestId('composer-input').inputValue(), '[[echo]] queued one\n\n[[echo]] queued two');
+      assert.equal(await page.getByTestId('queue-item').count(), 0, 'the queue was handed back, not sent');
+      // An interrupt is not a failure: a neutral divider, no red card.
+      assert.equal(await page.getByTestId('error-card').count(), 0, 'no error card for an interrupt');
+      assert.match(await messages.getByTestId('interrupted').first().innerText(), /^Interrupted/);
+      await page.waitForTimeout(6_000); // longer than the interrupt's 5 s grace: nothing else starts
+      assert.equal(await messages.getByTestId('msg-user').count(), 2, 'no queued message was sent');
+      assert.match(await status(page), /idle/);
+      await screenshot(page, 'e2e-firsthour-interrupted.png');
+
+      // Interrupt, keep queue: the queued message runs longer than the 5 s grace and is
+      // answered (the grace timer belonged to the interrupted turn).
+      await page.getByTestId('composer-input').fill('');
+      await send(page, '[[slow-tool]]');
+      await waitStatus(page, /working/, 60_000);
+      await page.locator('[data-testid="tool-card"][data-tool="Bash"]').nth(1).waitFor({ timeout: 60_000 });
+      await send(page, '[[tool:bash sleep 8 && echo kept-$((6*7))]]');
+      await page.getByTestId('interrupt-keep-queue').click();
+      await messages.getByText('tool result: kept-42').waitFor({ timeout: 90_000 });
+      await waitStatus(page, /idle/, 30_000);
+      assert.equal(await messages.getByTestId('interrupted').count(), 2, 'only the two aimed-at turns were interrupted');
+      assert.equal(await page.getByTestId('error-card').count(), 0, 'no error card');
+      assert.equal(await page.getByTestId('composer-input').inputValue(), '', 'a kept queue is not put back into the box');
+    });
+  });
+
+  it('an archived loop takes no input and says how to continue', async () => {
+    await explained('archived', async (page) => {
+      await page.getByTestId('loop-archive').click();
+      await page.getByTestId('unarchive').waitFor({ timeout: 20_000 });
+      const input = page.getByTestId('composer-input');
+      assert.equal(await input.isDisabled(), true, 'composer disabled');
+      assert.match(await input.getAttribute('placeholder'), /Unarchive to continue/);
+      assert.equal(await page.getByTestId('send').count(), 0, 'no Send button');
+      await screenshot(page, 'e2e-firsthour-archived.png');
+      await page.getByTestId('unarchive').click();
+      await page.getByTestId('send').waitFor({ timeout: 20_000 });
+      assert.equal(await page.getByTestId('composer-input').isDisabled(), false);
+    });
+  });
+});

@@ -48,6 +48,7 @@ func RunCLI(ctx context.Context, args []string, in io.Reader, out, errOut io.Wri
 		return ExitUsage
 	}
 	opts := Options{KeepData: *keep, DryRun: *dry}
+	deps.Conn = onceConn(deps.Conn) // an unreachable podman costs one bounded wait, not two
 	plan, err := MakePlan(ctx, deps, opts)
 	if err != nil {
 		fmt.Fprintf(errOut, "loopat uninstall: %v\n", err)

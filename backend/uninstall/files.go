@@ -28,13 +28,17 @@ const vaultIndex = "vaults.json"
 
 // dataTargets lists the paths the data step removes and those it keeps. keepIndex keeps
 // vaults.json (a failed keychain purge needs it to find the items on a rerun).
-func dataTargets(ws config.Workspace, keepData, keepIndex bool) (remove, keep []Folder, err error) {
+//
+// keepIdentity (podman could not be checked) keeps the workspace id and config.toml: a
+// later run needs them to find this workspace's podman resources (labels) and to reach
+// podman the same way.
+func dataTargets(ws config.Workspace, keepData, keepIndex, keepIdentity bool) (remove, keep []Folder, err error) {
 	if _, err := os.Lstat(ws.Home); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", ws.Home, err)
 	}
-	if !keepData && !keepIndex {
+	if !keepData && !keepIndex && !keepIdentity {
 		return []Folder{{Path: ws.Home, Action: FolderRemove}}, nil, nil
 	}
 	entries, err := os.ReadDir(ws.Home)
@@ -48,6 +52,9 @@ func dataTargets(ws config.Workspace, keepData, keepIndex bool) (remove, keep []
 	for _, e := range entries {
 		p := filepath.Join(ws.Home, e.Name())
 		switch {
+		case keepIdentity && (e.Name() == config.IDFile || e.Name() == "config.toml"):
+			keep = append(keep, Folder{Path: p, Action: FolderKeep, retry: true,
+				Why: "kept so the next run can find this workspace's containers, images and networks in podman"})
 		case keepIndex && e.Name() == vaultIndex:
 			keep = append(keep, Folder{Path: p, Action: FolderKeep, Why: "needed to find the keychain items on the next run"})
 		case !keepData || disposable[e.Name()]:
@@ -123,7 +130,7 @@ func loopWhy(name string) string {
 
 // planFolders lists every folder with its size for the plan.
 func planFolders(ws config.Workspace, keepData bool) ([]Folder, error) {
-	remove, keep, err := dataTargets(ws, keepData, false)
+	remove, keep, err := dataTargets(ws, keepData, false, false)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	pimages "github.com/containers/podman/v5/pkg/bindings/images"
@@ -35,11 +37,57 @@ func connect(ctx context.Context, d Deps) (context.Context, error) {
 	if d.Conn == nil {
 		return nil, errors.New("podman is not configured")
 	}
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("podman not reachable: %w", err)
+	// d.Conn may wait for an engine that is still starting (up to a minute in the app);
+	// an engine that is down must not hang uninstall, so the wait is bounded here. The
+	// connection itself keeps ctx: cancelling the wait must not close it.
+	type got struct {
+		conn context.Context
+		err  error
 	}
-	return conn, nil
+	ch := make(chan got, 1)
+	go func() {
+		conn, err := d.Conn(ctx)
+		ch <- got{conn, err}
+	}()
+	t := time.NewTimer(connectTimeout)
+	defer t.Stop()
+	select {
+	case g := <-ch:
+		if g.err != nil {
+			return nil, fmt.Errorf("podman not reachable: %w", g.err)
+		}
+		return g.conn, nil
+	case <-t.C:
+		return nil, fmt.Errorf("podman not reachable: no answer in %s", connectTimeout)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("podman not reachable: %w", ctx.Err())
+	}
+}
+
+// connectTimeout bounds the wait for podman (a var for tests).
+var connectTimeout = 20 * time.Second
+
+// onceConn makes every call of conn after the first return the first (bounded) call's
+// answer, so the plan and the run of one uninstall wait for an unreachable podman only
+// once. The first caller's ctx is the connection's lifetime.
+func onceConn(conn func(context.Context) (context.Context, error)) func(context.Context) (context.Context, error) {
+	if conn == nil {
+		return nil
+	}
+	var (
+		once sync.Once
+		c    context.Context
+		err  error
+	)
+	return func(ctx context.Context) (context.Context, error) {
+		once.Do(func() {
+			c, err = connect(ctx, Deps{Conn: conn})
+			if err != nil {
+				err = errors.New(strings.TrimPrefix(err.Error(), "podman not reachable: "))
+			}
+		})
+		return c, err
+	}
 }
 
 // owner decides which labelled podman resources belong to the workspace. Since workspace

@@ -72,7 +72,10 @@ type runner struct {
 	progress func(Step)
 	conn     context.Context
 	connErr  error
-	failed   map[string]bool
+	// unchecked: podman could not be reached, so its resources may still be there and
+	// the files a later run needs to find them (identity, engine settings) stay.
+	unchecked bool
+	failed    map[string]bool
 }
 
 // Run removes the workspace's resources step by step. Every step reports running and
@@ -155,9 +158,10 @@ func (r *runner) podman(ctx context.Context) (context.Context, error) {
 	if r.conn == nil && r.connErr == nil {
 		r.conn, r.connErr = connect(ctx, r.d)
 		if r.connErr != nil {
+			r.unchecked = true
 			r.res.Remaining = append(r.res.Remaining, Leftover{
 				What:   "containers, images and networks labelled loopat.workspace=" + r.d.Workspace.Label(),
-				Reason: "not checked: " + r.connErr.Error() + "; run uninstall again when podman runs",
+				Reason: "not checked: " + r.connErr.Error() + "; start podman, then run `loopat uninstall` again to finish",
 			})
 		}
 	}
@@ -361,7 +365,7 @@ func (r *runner) stopService(context.Context) (string, error) {
 
 func (r *runner) removeData(context.Context) (string, error) {
 	keepIndex := r.failed[StepKeychain]
-	remove, keep, err := dataTargets(r.d.Workspace, r.o.KeepData, keepIndex)
+	remove, keep, err := dataTargets(r.d.Workspace, r.o.KeepData, keepIndex, r.unchecked)
 	if err != nil {
 		return "", r.leftover(r.d.Workspace.Home, err)
 	}
@@ -373,7 +377,7 @@ func (r *runner) removeData(context.Context) (string, error) {
 		r.res.Removed = append(r.res.Removed, "folder "+p)
 	}
 	for _, k := range keep {
-		if k.Path == filepath.Join(r.d.Workspace.Home, vaultIndex) && keepIndex {
+		if (k.Path == filepath.Join(r.d.Workspace.Home, vaultIndex) && keepIndex) || k.retry {
 			r.res.Remaining = append(r.res.Remaining, Leftover{What: k.Path, Reason: k.Why})
 			continue
 		}

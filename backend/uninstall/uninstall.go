@@ -113,6 +113,7 @@ type Folder struct {
 	Size   int64  `json:"size"`
 	Action string `json:"action"`
 	Why    string `json:"why,omitempty"`
+	retry  bool   // kept only until a run can check podman: listed as left to do
 }
 
 // Service is the podman service the app starts itself when no other socket exists.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/vault"
@@ -176,16 +177,16 @@ func TestPlanKeepDataListsWhatStays(t *testing.T) {
 	}
 }
 
-func TestRunFullRemovesHomeAndSecretsWithoutPodman(t *testing.T) {
+// Without podman, uninstall removes files and secrets but keeps what a later run needs
+// to find the workspace's podman resources (its id) and to reach podman (config.toml).
+func TestRunWithoutPodmanRemovesFilesAndKeepsIdentity(t *testing.T) {
 	d, kr := fixture(t)
 	stoppedLoops, stoppedService := false, false
 	d.StopLoops = func(context.Context) error { stoppedLoops = true; return nil }
 	d.StopService = func() error { stoppedService = true; return nil }
 	var steps []Step
 	res := Run(context.Background(), d, Options{}, func(s Step) { steps = append(steps, s) })
-	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("LOOPAT_HOME still there: %v", err)
-	}
+	onlyIdentityLeft(t, d.Workspace.Home)
 	if kr.len() != 0 {
 		t.Fatalf("%d keychain items left", kr.len())
 	}
@@ -193,7 +194,9 @@ func TestRunFullRemovesHomeAndSecretsWithoutPodman(t *testing.T) {
 		t.Fatalf("stop loops %v, stop service %v", stoppedLoops, stoppedService)
 	}
 	// Podman was unreachable: its steps are skipped and reported as unchecked, not as done.
-	if res.Complete() || len(res.Remaining) != 1 || !strings.Contains(res.Remaining[0].Reason, "not checked") {
+	if res.Complete() || len(res.Remaining) != 3 || !strings.Contains(res.Remaining[0].Reason, "not checked") ||
+		!strings.Contains(res.Remaining[0].Reason, "run `loopat uninstall` again") ||
+		!strings.Contains(res.Remaining[1].Reason, "next run can find") {
 		t.Fatalf("remaining %+v", res.Remaining)
 	}
 	final := map[string]string{}
@@ -258,9 +261,7 @@ func TestRunKeychainFailureKeepsIndexAndRerunFinishes(t *testing.T) {
 	if kr.len() != 0 {
 		t.Fatalf("rerun left %d keychain items", kr.len())
 	}
-	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("rerun left LOOPAT_HOME: %v", err)
-	}
+	onlyIdentityLeft(t, d.Workspace.Home) // podman is unreachable in unit tests
 }
 
 func TestRunInterruptedThenFinishes(t *testing.T) {
@@ -276,9 +277,10 @@ func TestRunInterruptedThenFinishes(t *testing.T) {
 	}
 	d.StopLoops = nil
 	Run(context.Background(), d, Options{}, nil)
-	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) || kr.len() != 0 {
-		t.Fatalf("second run did not finish: home %v, %d secrets", err, kr.len())
+	if kr.len() != 0 {
+		t.Fatalf("second run did not finish: %d secrets", kr.len())
 	}
+	onlyIdentityLeft(t, d.Workspace.Home)
 }
 
 func TestRunDryRunChangesNothing(t *testing.T) {
@@ -336,9 +338,7 @@ func TestCLIConfirmation(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(out.String(), "[done] data") || kr.len() != 0 {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
-	if _, err := os.Stat(d.Workspace.Home); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("confirmed run left the home")
-	}
+	onlyIdentityLeft(t, d.Workspace.Home)
 }
 
 func TestCLIFlags(t *testing.T) {
@@ -370,5 +370,61 @@ func TestImageSelectionHelpers(t *testing.T) {
 	}
 	if HumanSize(999) != "999 B" || HumanSize(1_500_000) != "1.5 MB" {
 		t.Fatal(HumanSize(1_500_000))
+	}
+}
+
+// An engine that never answers does not hang uninstall: each wait is bounded, the plan
+// and the run share one wait, the files go, and the exit code says something is left.
+func TestRunCLIWithAHangingEngineFinishesAndSaysWhatIsLeft(t *testing.T) {
+	old := connectTimeout
+	connectTimeout = 300 * time.Millisecond
+	defer func() { connectTimeout = old }()
+	d, kr := fixture(t)
+	calls := 0
+	d.Conn = func(ctx context.Context) (context.Context, error) {
+		calls++
+		<-ctx.Done() // a socket that accepts and never answers
+		return nil, ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	code := RunCLI(ctx, []string{"--yes"}, nil, &out, &errOut, d, false)
+	took := time.Since(start)
+	if code != ExitFailed {
+		t.Fatalf("exit %d, want %d\n%s%s", code, ExitFailed, out.String(), errOut.String())
+	}
+	if took > 2*time.Second || calls != 1 {
+		t.Fatalf("took %v with %d podman waits, want one bounded wait", took, calls)
+	}
+	for _, want := range []string{"podman not reachable: no answer in 300ms", "[skipped] stop-loops", "[done] data",
+		"run `loopat uninstall` again to finish"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if kr.len() != 0 {
+		t.Fatalf("%d keychain items left", kr.len())
+	}
+	if _, err := os.Stat(filepath.Join(d.Workspace.Home, "loops")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("loop files not removed: %v", err)
+	}
+}
+
+// onlyIdentityLeft checks that a run which could not reach podman removed everything but
+// the workspace id and config.toml (a later run needs them to find and reach podman's).
+func onlyIdentityLeft(t *testing.T, home string) {
+	t.Helper()
+	left, err := os.ReadDir(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "config.toml "+config.IDFile {
+		t.Fatalf("LOOPAT_HOME holds %v, want only config.toml and %s", names, config.IDFile)
 	}
 }

@@ -72,7 +72,10 @@ func (b *Builder) disk(call context.Context, sizes bool) ([]DiskImage, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := pimages.List(call, new(pimages.ListOptions).WithFilters(map[string][]string{"reference": {repoPrefix + "*"}}))
+	// All images, not only sandbox ones: an image of any repo built FROM a superseded
+	// sandbox image keeps it (podman would refuse to remove a parent anyway).
+	// (Top-level images only: build intermediates are not users.)
+	list, err := pimages.List(call, new(pimages.ListOptions).WithAll(false))
 	if err != nil {
 		return nil, fmt.Errorf("list sandbox images: %w", err)
 	}
@@ -125,7 +128,7 @@ func (b *Builder) disk(call context.Context, sizes bool) ([]DiskImage, error) {
 		d.Removable = !d.Current && len(d.Loops) == 0 && d.Others == 0
 		out = append(out, d)
 	}
-	// A superseded image that is the parent of a kept one stays: its layers are in use.
+	// A superseded image that is an ancestor of any image not being removed stays.
 	kept := map[string]bool{}
 	for _, d := range out {
 		if !d.Removable {
@@ -206,6 +209,13 @@ func (b *Builder) Prune(ctx, conn context.Context) (PruneResult, error) {
 		// Untagged and no other tag: delete it. Without force, so a container using it keeps it.
 		if _, errs := pimages.Remove(call, []string{d.ID}, nil); len(errs) > 0 {
 			res.Failed = append(res.Failed, fmt.Sprintf("%s: %v", d.Ref, errs[0]))
+			// Put the names back so the image stays listed and recognisable.
+			for _, rt := range drop {
+				i := strings.LastIndex(rt, ":")
+				if err := pimages.Tag(call, d.ID, rt[i+1:], rt[:i], nil); err != nil {
+					b.log.Warn("re-tag after failed removal", "ref", rt, "err", err)
+				}
+			}
 			continue
 		}
 		res.Removed = append(res.Removed, d.Ref)

@@ -28,11 +28,11 @@ func podmanCLI(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// throwawayImage builds a distinct tiny image (a LABEL on smallBase) as ref and returns its ID.
-func throwawayImage(t *testing.T, ref, marker string) string {
+// throwawayImage builds a distinct tiny image (a LABEL on from) as ref and returns its ID.
+func throwawayImage(t *testing.T, ref, from, marker string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cf := "FROM " + smallBase + "\nLABEL loopat.prunetest=" + marker + "\n"
+	cf := "FROM " + from + "\nLABEL loopat.prunetest=" + marker + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +66,13 @@ func TestPruneRemovesOnlyUnusedSupersededImages(t *testing.T) {
 	repoShared := repoPrefix + "prunetest-shared-" + run
 	otherTag := WorkspaceTag("prunetest-other-" + run)
 
-	usedID := throwawayImage(t, repoUsed+":latest", run+"-used")
-	oldID := throwawayImage(t, repoOld+":latest", run+"-old")
-	sharedID := throwawayImage(t, repoShared+":latest", run+"-shared")
+	repoParent := repoPrefix + "prunetest-parent-" + run
+	// "used" is built on "parent", itself superseded: the parent must stay with its child.
+	parentID := throwawayImage(t, repoParent+":latest", smallBase, run+"-parent")
+	usedID := throwawayImage(t, repoUsed+":latest", repoParent+":latest", run+"-used")
+	oldID := throwawayImage(t, repoOld+":latest", smallBase, run+"-old")
+	sharedID := throwawayImage(t, repoShared+":latest", smallBase, run+"-shared")
+	podmanCLI(t, "tag", parentID, repoParent+":"+own)
 	podmanCLI(t, "tag", usedID, repoUsed+":"+own)
 	podmanCLI(t, "tag", oldID, repoOld+":"+own)
 	podmanCLI(t, "tag", sharedID, repoShared+":"+own, repoShared+":"+otherTag)
@@ -103,6 +107,9 @@ func TestPruneRemovesOnlyUnusedSupersededImages(t *testing.T) {
 	if d := byID[usedID]; d.Removable || !slices.Equal(d.Loops, []string{loopID}) {
 		t.Fatalf("used image: %+v", d)
 	}
+	if d, ok := byID[parentID]; !ok || d.Removable || d.Current {
+		t.Fatalf("parent of an image in use: %+v", d)
+	}
 	if d := byID[oldID]; !d.Removable || d.Current || d.Size <= 0 {
 		t.Fatalf("superseded image: %+v", d)
 	}
@@ -135,6 +142,9 @@ func TestPruneRemovesOnlyUnusedSupersededImages(t *testing.T) {
 	}
 	if tags := imageTags(t, oldID); tags != nil {
 		t.Fatalf("superseded unused image still there: %v", tags)
+	}
+	if tags := imageTags(t, parentID); !slices.Contains(tags, repoParent+":"+own) {
+		t.Fatalf("parent of an image in use lost tags: %v", tags)
 	}
 	if tags := imageTags(t, usedID); !slices.Contains(tags, repoUsed+":latest") || !slices.Contains(tags, repoUsed+":"+own) {
 		t.Fatalf("image in use lost tags: %v", tags)

@@ -3,10 +3,10 @@
 // Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI: make test-setup).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, loopatBin, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the first-hour checks need podman, the sandbox image and the mock model API';
@@ -137,5 +137,37 @@ describe('first hour', { skip }, () => {
       await page.getByTestId('send').waitFor({ timeout: 20_000 });
       assert.equal(await page.getByTestId('composer-input').isDisabled(), false);
     });
+  });
+});
+
+// `loopat uninstall --yes` with podman unreachable (engine.url is a dead socket), run as
+// a fresh process of the built binary: it must not hang, must remove the files and the
+// secrets, keep what a later run needs to find podman's resources, say what is left and
+// exit non-zero. Needs no podman.
+describe('uninstall with podman down', () => {
+  it('finishes the files, names what is left, exits 1', () => {
+    const root = tempDir('loopat-firsthour-uninstall-');
+    const home = join(root, 'ws-firsthour-down');
+    try {
+      mkdirSync(join(home, 'loops', 'abc123', 'workdir'), { recursive: true });
+      writeFileSync(join(home, 'loops', 'abc123', 'workdir', 'main.go'), 'package main\n');
+      writeFileSync(join(home, 'config.toml'), `[engine]\nurl = "unix://${join(root, 'dead.sock')}"\n`);
+      const env = { ...process.env, LOOPAT_HOME: home };
+      delete env.CONTAINER_HOST;
+      const started = Date.now();
+      const r = spawnSync(loopatBin(), ['uninstall', '--yes'], { env, encoding: 'utf8', timeout: 110_000 });
+      const secs = (Date.now() - started) / 1000;
+      const out = `${r.stdout}\n${r.stderr}`;
+      assert.equal(r.signal, null, `uninstall hung (killed after ${secs}s):\n${out}`);
+      assert.equal(r.status, 1, `exit ${r.status}:\n${out}`);
+      assert.ok(secs < 90, `took ${secs}s`);
+      assert.match(out, /\[skipped\] stop-loops: podman not reachable/);
+      assert.match(out, /\[done\] data/);
+      assert.match(out, /start podman, then run `loopat uninstall` again to finish/);
+      assert.equal(existsSync(join(home, 'loops')), false, 'loop files removed');
+      assert.deepEqual(readdirSync(home).sort(), ['config.toml', 'workspace-id']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

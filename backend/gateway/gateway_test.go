@@ -52,11 +52,14 @@ func post(t *testing.T, url string, hdr map[string]string, body string) *http.Re
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// A client of its own: httptest.Server.Close closes idle connections of the shared
+	// DefaultTransport, which other tests' cleanups run while this stream is open.
+	c := &http.Client{Transport: &http.Transport{}}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { resp.Body.Close() })
+	t.Cleanup(func() { resp.Body.Close(); c.CloseIdleConnections() })
 	return resp
 }
 
@@ -98,9 +101,9 @@ func TestStreamsSSEWithTheRealKey(t *testing.T) {
 		t.Fatal("first SSE event did not arrive before the upstream finished: the gateway buffers")
 	}
 	close(release)
-	rest, _ := io.ReadAll(br)
+	rest, err := io.ReadAll(br)
 	if !strings.Contains(string(rest), "message_stop") {
-		t.Fatalf("rest of stream: %q", rest)
+		t.Fatalf("rest of stream: %q (%v)", rest, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

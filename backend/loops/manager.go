@@ -323,7 +323,7 @@ func (m *Manager) Get(id string) (Meta, error) { return m.store.Get(id) }
 func (m *Manager) Rename(id, title string) error {
 	title = strings.TrimSpace(title)
 	if title == "" {
-		return errors.New("a loop needs a title")
+		return fmt.Errorf("%w: a loop needs a title", ErrBadInput)
 	}
 	if _, err := m.store.Update(id, func(x *Meta) { x.Title = title }); err != nil {
 		return err
@@ -396,7 +396,7 @@ func ValidPermissionMode(mode string) bool {
 // SetPermissionMode stores the mode and applies it to a running agent.
 func (m *Manager) SetPermissionMode(id, mode string) error {
 	if !ValidPermissionMode(mode) {
-		return fmt.Errorf("permission mode %q is not one of bypassPermissions, acceptEdits, default, plan", mode)
+		return fmt.Errorf("%w: permission mode %q is not one of bypassPermissions, acceptEdits, default, plan", ErrBadInput, mode)
 	}
 	if _, err := m.store.Update(id, func(x *Meta) { x.PermissionMode = mode }); err != nil {
 		return err
@@ -414,18 +414,25 @@ func (m *Manager) SetPermissionMode(id, mode string) error {
 	return nil
 }
 
+// Errors a caller can act on (the services give them to the user as such).
+var (
+	ErrEmptyMessage = errors.New("message is empty")
+	ErrArchived     = errors.New("loop is archived: unarchive it to continue")
+	ErrBadInput     = errors.New("invalid input")
+)
+
 // Send starts a turn, or queues text when a turn is running.
 func (m *Manager) Send(id, text string) (SendResult, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return SendResult{}, errors.New("message is empty")
+		return SendResult{}, ErrEmptyMessage
 	}
 	meta, err := m.store.Get(id)
 	if err != nil {
 		return SendResult{}, err
 	}
 	if meta.Archived {
-		return SendResult{}, errors.New("loop is archived: unarchive it to continue")
+		return SendResult{}, ErrArchived
 	}
 	r := m.runFor(id)
 	r.mu.Lock()

@@ -70,7 +70,7 @@ func (r *Registry) Call(service, method string, args json.RawMessage) (result an
 	var raw []json.RawMessage
 	if trimmed := strings.TrimSpace(string(args)); trimmed != "" && trimmed != "null" {
 		if err := json.Unmarshal(args, &raw); err != nil {
-			return nil, &CallError{Msg: fmt.Sprintf("%s.%s: arguments must be a JSON array: %v", service, method, err)}
+			return nil, &CallError{Msg: fmt.Sprintf("the request could not be read (%s.%s: arguments must be a JSON array: %v)", service, method, err)}
 		}
 	}
 	mt := m.Type()
@@ -78,19 +78,19 @@ func (r *Registry) Call(service, method string, args json.RawMessage) (result an
 		return nil, &CallError{Msg: "variadic methods are not callable"}
 	}
 	if len(raw) != mt.NumIn() {
-		return nil, &CallError{Msg: fmt.Sprintf("%s.%s takes %d argument(s), got %d", service, method, mt.NumIn(), len(raw))}
+		return nil, &CallError{Msg: fmt.Sprintf("the request could not be read (%s.%s takes %d argument(s), got %d)", service, method, mt.NumIn(), len(raw))}
 	}
 	in := make([]reflect.Value, mt.NumIn())
 	for i := range in {
 		p := reflect.New(mt.In(i))
 		if err := json.Unmarshal(raw[i], p.Interface()); err != nil {
-			return nil, &CallError{Msg: fmt.Sprintf("%s.%s argument %d: %v", service, method, i+1, err)}
+			return nil, &CallError{Msg: fmt.Sprintf("the request could not be read (%s.%s argument %d: %v)", service, method, i+1, err)}
 		}
 		in[i] = p.Elem()
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%s.%s failed: internal error: %v", service, method, p)
+			err = fmt.Errorf("loopat hit an internal error (a bug: please report it): %s.%s: %v", service, method, p)
 		}
 	}()
 	out := m.Call(in)

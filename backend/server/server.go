@@ -12,7 +12,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -317,17 +316,17 @@ func (s *Server) rpc(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.o.Registry.Call(svc, method, body)
 	if err != nil {
-		status := http.StatusInternalServerError
-		var ce *rpc.CallError
-		if errors.As(err, &ce) {
-			status = http.StatusBadRequest
-			if ce.NotFound {
-				status = http.StatusNotFound
-			}
-		} else {
+		// The caller's mistakes (typed by the services as rpc kinds) are 4xx with the
+		// message and hint written for the user; only the app's own failures are 500.
+		status, msg, hint := rpc.Describe(err)
+		if status >= http.StatusInternalServerError {
 			s.o.Log.Warn("rpc failed", "call", svc+"."+method, "err", err)
 		}
-		writeJSON(w, status, map[string]string{"error": err.Error()})
+		body := map[string]string{"error": msg}
+		if hint != "" {
+			body["hint"] = hint
+		}
+		writeJSON(w, status, body)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": res})

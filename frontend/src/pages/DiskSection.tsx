@@ -4,6 +4,7 @@ import { call } from '../api/client';
 import { LoopService, type LoopMeta } from '../api/services';
 import { describeError, useLoad } from '../ui';
 import { DiskView, type DiskInfo, type PruneResult } from './DiskView';
+import './disk.css';
 
 const DiskService = {
   Disk: () => call<DiskInfo>('ImageService', 'Disk'),

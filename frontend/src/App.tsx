@@ -1,6 +1,6 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { HashRouter, Navigate, Route, Routes, useNavigate } from 'react-router-dom';
-import { client, on, type ConnectionState } from './api/client';
+import { client, on, RESTARTED_TEXT, type ConnectionState } from './api/client';
 import { SystemService, type ConfigChange, type Info } from './api/services';
 import { applyTheme } from './settings/logic';
 import { Header } from './components/Header';
@@ -39,8 +39,14 @@ function Shell() {
     if (info.data?.workspace) document.title = `loopat · ${info.data.workspace}`;
   }, [info.data?.workspace]);
   return (
-    <div className="shell">
+    // While disconnected, live state (engine pill, loop statuses) is greyed out: it is stale.
+    <div className={`shell ${conn === 'closed' || conn === 'restarted' ? 'offline' : ''}`} data-conn={conn}>
       <Header workspace={info.data?.workspace} />
+      {conn === 'restarted' && (
+        <div className="banner banner-warn" data-testid="restarted-banner" role="alert">
+          {RESTARTED_TEXT} Live state below is out of date.
+        </div>
+      )}
       {conn === 'closed' && (
         <div className="banner banner-warn" data-testid="disconnected-banner">
           Disconnected from the loopat server. Reconnecting… (live updates paused; is <code>loopat serve</code> still

@@ -7,6 +7,7 @@ interface Toast {
   id: number;
   kind: 'error' | 'info';
   text: string;
+  hint?: string;
   where?: string;
 }
 interface ToastApi {
@@ -14,14 +15,19 @@ interface ToastApi {
   info(text: string): void;
 }
 
+/** How long an error toast stays (ms). */
+export const ERROR_TOAST_MS = 10_000;
+
 const ToastContext = createContext<ToastApi>({ error: console.error, info: console.info });
 
 export function useToasts(): ToastApi {
   return useContext(ToastContext);
 }
 
-export function describeError(e: unknown): { text: string; where?: string } {
-  if (e instanceof RpcError) return { text: e.message, where: `${e.service}.${e.method}` };
+// describeError is what the user reads: the message and the hint; `where` (the internal
+// call name) is only a tooltip for bug reports.
+export function describeError(e: unknown): { text: string; hint?: string; where?: string } {
+  if (e instanceof RpcError) return { text: e.message, hint: e.hint, where: `${e.service}.${e.method}` };
   if (e instanceof Error) return { text: e.message };
   return { text: String(e) };
 }
@@ -36,8 +42,15 @@ export function ToastProvider({ children }: { children: ReactNode }) {
     setToasts((all) =>
       all.some((x) => x.kind === t.kind && x.text === t.text && x.where === t.where) ? all : [...all.slice(-4), { ...t, id }],
     );
-    // Errors stay until dismissed; notes fade.
-    if (t.kind === 'info') setTimeout(() => dismiss(id), 4000);
+    // Notes fade soon, errors after long enough to read them (they are also kept inline
+    // where a view failed to load).
+    setTimeout(() => dismiss(id), t.kind === 'info' ? 4000 : ERROR_TOAST_MS);
+  }, []);
+  // A toast belongs to the page it was raised on: leaving the page clears them.
+  useEffect(() => {
+    const clear = () => setToasts([]);
+    window.addEventListener('hashchange', clear);
+    return () => window.removeEventListener('hashchange', clear);
   }, []);
   const api = useRef<ToastApi>({
     error: (e) => push({ kind: 'error', ...describeError(e) }),
@@ -49,9 +62,13 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       <div className="toasts" role="status">
         {toasts.map((t) => (
           <div key={t.id} className={`toast toast-${t.kind}`} data-testid={`toast-${t.kind}`}>
-            <div className="toast-body">
-              {t.where && <div className="toast-where">{t.where}</div>}
+            <div className="toast-body" title={t.where}>
               <div>{t.text}</div>
+              {t.hint && (
+                <div className="toast-hint" data-testid="toast-hint">
+                  {t.hint}
+                </div>
+              )}
             </div>
             <button className="icon-btn" aria-label="Dismiss" onClick={() => dismiss(t.id)}>
               ×

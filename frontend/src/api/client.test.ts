@@ -84,6 +84,14 @@ describe('RPC error mapping', () => {
     expect(err.method).toBe('Create');
   });
 
+  it('keeps the server hint beside the message of a 4xx', async () => {
+    const c = createClient(httpDeps((async () => jsonResponse(409, { error: 'This loop is archived.', hint: 'Unarchive it to continue.' })) as any));
+    const err = await failure(c.call('LoopService', 'Send', 'id', 'x'));
+    expect(err.status).toBe(409);
+    expect(err.message).toBe('This loop is archived.');
+    expect(err.hint).toBe('Unarchive it to continue.');
+  });
+
   it('names the call and status when the body is not JSON', async () => {
     const c = createClient(httpDeps((async () => new Response('gateway down', { status: 502, statusText: 'Bad Gateway' })) as any));
     const err = await failure(c.call('ImageService', 'Build'));
@@ -98,6 +106,26 @@ describe('RPC error mapping', () => {
     const err = await failure(c.call('SystemService', 'Info'));
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toMatch(/cannot reach the loopat server: Failed to fetch/);
+  });
+
+  it('enters the final restarted state on a 401 and stops reconnecting', async () => {
+    const timers: Array<() => void> = [];
+    const fetchImpl = vi.fn(async () => jsonResponse(401, { error: 'missing or wrong access token' }));
+    const c = createClient(httpDeps(fetchImpl as any, timers));
+    const states: string[] = [];
+    c.onConnection((s) => states.push(s));
+    c.on('x', () => {});
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].drop();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(fetchImpl).toHaveBeenCalledWith('/api/health', expect.anything());
+    expect(c.connection()).toBe('restarted');
+    const before = FakeSocket.all.length;
+    timers.splice(0).forEach((t) => t());
+    expect(FakeSocket.all.length).toBe(before); // no futile reconnect
+    const err = await failure(c.call('SystemService', 'Info'));
+    expect(err.hint).toContain('loopat was restarted');
+    expect(c.connection()).toBe('restarted');
   });
 
   it('maps 401 to RpcError with the token hint', async () => {

@@ -4,7 +4,12 @@
 // events arrive over one WebSocket. Everything in the UI goes through call()/on().
 
 export type Transport = 'wails' | 'http';
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+// 'restarted': the server answers 401 to this tab's token, i.e. `loopat serve` was
+// restarted with a new one; only the new link helps, so it is final.
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'restarted';
+
+/** What a tab whose token is no longer accepted tells the user. */
+export const RESTARTED_TEXT = 'loopat was restarted: open the new link printed by `loopat serve`.';
 export type EventHandler = (data: any) => void;
 
 /** A failed call: the backend's message, plus where it came from. */
@@ -14,6 +19,8 @@ export class RpcError extends Error {
     readonly service: string,
     readonly method: string,
     readonly status?: number,
+    /** What to do about it, written for the user (the server's "hint"). */
+    readonly hint?: string,
   ) {
     super(message);
     this.name = 'RpcError';
@@ -119,7 +126,7 @@ function httpClient(deps: ClientDeps): Client {
   let closed = false;
 
   const setState = (s: ConnectionState) => {
-    if (s === state) return;
+    if (s === state || state === 'restarted') return;
     state = s;
     connListeners.forEach((cb) => cb(s));
   };
@@ -132,7 +139,7 @@ function httpClient(deps: ClientDeps): Client {
   };
 
   const connect = () => {
-    if (closed || socket || !deps.WebSocket) return;
+    if (closed || socket || !deps.WebSocket || state === 'restarted') return;
     const loc = deps.win.location ?? { protocol: 'http:', host: 'localhost' };
     const url = `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/events`;
     setState('connecting');
@@ -165,7 +172,24 @@ function httpClient(deps: ClientDeps): Client {
       socket = null;
       setState('closed');
       scheduleReconnect();
+      // A WebSocket cannot tell a refused token from a server that is down: ask.
+      void checkToken();
     };
+  };
+
+  // checkToken reports false (and enters 'restarted', which stops reconnecting) when the server is up but no longer
+  // takes this tab's token; an unreachable server is not that (true: keep retrying).
+  const checkToken = async (): Promise<boolean> => {
+    try {
+      const res = await deps.fetch('/api/health', { credentials: 'same-origin' });
+      if (res?.status === 401) {
+        setState('restarted');
+        return false;
+      }
+    } catch {
+      // down or restarting: reconnecting will tell
+    }
+    return true;
   };
 
   const scheduleReconnect = () => {
@@ -192,7 +216,7 @@ function httpClient(deps: ClientDeps): Client {
       } catch (e) {
         throw new RpcError(`cannot reach the loopat server: ${errorMessage(e)}`, service, method);
       }
-      let body: { result?: unknown; error?: unknown } | null = null;
+      let body: { result?: unknown; error?: unknown; hint?: unknown } | null = null;
       try {
         body = await res.json();
       } catch {
@@ -203,7 +227,12 @@ function httpClient(deps: ClientDeps): Client {
           body && typeof body.error === 'string' && body.error
             ? body.error
             : `${service}.${method} failed: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`;
-        throw new RpcError(msg, service, method, res.status);
+        let hint = body && typeof body.hint === 'string' && body.hint ? body.hint : undefined;
+        if (res.status === 401) {
+          setState('restarted');
+          hint = RESTARTED_TEXT;
+        }
+        throw new RpcError(msg, service, method, res.status, hint);
       }
       if (!body || typeof body !== 'object') {
         throw new RpcError(`${service}.${method}: server sent a response that is not JSON`, service, method, res.status);

@@ -68,6 +68,7 @@ type Server struct {
 
 // NewServer returns a server for workspace ws publishing audit events on bus (may be nil).
 func NewServer(ws config.Workspace, bus events.Publisher) *Server {
+	defaultSignalsForChildren()
 	return &Server{
 		ws: ws, bus: bus, log: slog.Default().With("component", "hostexec"),
 		RelayCommand: []string{"loopat-host", "relay"},

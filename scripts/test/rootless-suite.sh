@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
 tags="integration,remote,exclude_graphdriver_btrfs,containers_image_openpgp"
-pkgs=(${LOOPAT_ROOTLESS_PKGS:-engine loops core hostexec terminal contextrepo uninstall images})
+# loops, contextrepo and images are not in the default list yet: their test harnesses bind
+# the mock model API to the podman network's gateway address, which exists only inside
+# rootless podman's network namespace (see the README, "Rootless").
+pkgs=(${LOOPAT_ROOTLESS_PKGS:-engine core hostexec terminal uninstall})
 timeout="${LOOPAT_ROOTLESS_TIMEOUT:-20m}"
 bindir="$root/build/test-bin/rootless"
 start=$(date +%s)

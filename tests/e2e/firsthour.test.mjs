@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, loopatBin, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, loopatBin, screenshot, spawnAndWait, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the first-hour checks need podman, the sandbox image and the mock model API';
@@ -133,9 +133,70 @@ describe('first hour', { skip }, () => {
       assert.match(await input.getAttribute('placeholder'), /Unarchive to continue/);
       assert.equal(await page.getByTestId('send').count(), 0, 'no Send button');
       await screenshot(page, 'e2e-firsthour-archived.png');
+      // The server's answer to a send anyway is the caller's fault (409), in plain words with a hint.
+      const loopId = page.url().split('/loops/')[1];
+      const r = await page.evaluate(async (id) => {
+        const res = await fetch('/api/rpc/LoopService/Send', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify([id, 'x']) });
+        return { status: res.status, body: await res.json() };
+      }, loopId);
+      assert.deepEqual(r, { status: 409, body: { error: 'This loop is archived.', hint: 'Unarchive it to continue.' } });
       await page.getByTestId('unarchive').click();
       await page.getByTestId('send').waitFor({ timeout: 20_000 });
       assert.equal(await page.getByTestId('composer-input').isDisabled(), false);
+    });
+  });
+
+  it('error toasts show the message and hint without internal names, leave with the page and fade', async () => {
+    await explained('toasts', async (page) => {
+      const loopUrl = page.url();
+      await page.route('**/api/rpc/LoopService/Rename', (route) =>
+        route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: 'That title is too long.', hint: 'Use a shorter one.' }) }),
+      );
+      const rename = async (title) => {
+        await page.getByTestId('loop-title').click();
+        await page.getByTestId('loop-title-input').fill(title);
+        await page.getByTestId('loop-title-input').press('Enter');
+      };
+      await rename('a new title');
+      const toast = page.getByTestId('toast-error');
+      await toast.waitFor({ timeout: 10_000 });
+      assert.match(await toast.innerText(), /That title is too long\.\s+Use a shorter one\./);
+      assert.doesNotMatch(await toast.innerText(), /LoopService|Rename|HTTP/);
+      await page.goto(`${serve.origin}/#/settings/general`);
+      await page.waitForTimeout(300);
+      assert.equal(await toast.count(), 0, 'the toast did not follow the user to another page');
+      await page.goto(loopUrl);
+      await rename('another title');
+      await toast.waitFor({ timeout: 10_000 });
+      await toast.waitFor({ state: 'detached', timeout: 15_000 }); // fades by itself
+      await page.unroute('**/api/rpc/LoopService/Rename');
+    });
+  });
+
+  it('a stale tab after loopat serve restarts says to open the new link and greys out live state', async () => {
+    await explained('restarted', async (page) => {
+      await page.getByTestId('engine-pill').waitFor({ timeout: 10_000 });
+      // Restart on the same address (as `loopat serve` does by default): a new token.
+      const { env, home, origin } = serve;
+      await serve.close();
+      const proc = spawnAndWait(loopatBin(), ['serve', '--addr', origin.replace('http://', '')], {
+        env,
+        pattern: /(http:\/\/127\.0\.0\.1:\d+)\/\?token=([0-9a-fA-F]+)/,
+        timeoutMs: 60_000,
+      });
+      const m = await proc.match;
+      serve = { url: m[0], origin: m[1], token: m[2], home, env, child: proc.child, output: proc.output, close: () => stop(proc.child) };
+      assert.equal(serve.origin, origin);
+      const banner = page.getByTestId('restarted-banner');
+      await banner.waitFor({ timeout: 30_000 });
+      assert.match(await banner.innerText(), /loopat was restarted: open the new link printed by `loopat serve`/);
+      assert.equal(await page.locator('.shell').getAttribute('data-conn'), 'restarted');
+      const pillOpacity = await page.getByTestId('engine-pill').evaluate((el) => getComputedStyle(el).opacity);
+      assert.ok(Number(pillOpacity) < 0.6, `engine pill not greyed out (opacity ${pillOpacity})`);
+      await screenshot(page, 'e2e-firsthour-restarted.png');
+      await page.goto(serve.url);
+      await page.getByTestId('engine-pill').waitFor({ timeout: 30_000 });
+      assert.equal(await banner.count(), 0, 'the new link works');
     });
   });
 });

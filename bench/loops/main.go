@@ -1,211 +1,362 @@
 //go:build bench
 
-// Command loops benchmarks loop start and turn latency against the plain podman CLI and a
-// one-shot claude run. Needs root podman, the local base image and the claude CLI
-// (scripts/test/claude-cli.sh):
+// Command loops measures a loop of the running app, opened through core.Open (gateway,
+// host link, context clones, image ensure, events, the vault on a real Secret Service),
+// against what a user could do by hand with the same image and the same mock model:
 //
-//	go run -tags bench,remote,containers_image_openpgp ./bench/loops [-n 5]
+//	go run -tags bench,remote,exclude_graphdriver_btrfs,containers_image_openpgp ./bench/loops [-n 3] [-turns 5]
+//
+// It re-executes itself under scripts/test/with-keyring.sh (a throwaway keyring), runs a
+// private podman service, and writes its rows into artifacts/bench.json.
+//
+//   - loop start: New loop + first message → first streamed token, against `podman run -d`
+//     + `podman exec claude -p` (by hand) and the same bindings calls without loopat (floor).
+//   - later turn: first token of a later message in a started loop, against a one-shot
+//     `claude -p` and against the CLI's own stream-json loop without loopat (floor).
+//
+// The model is the in-repo mock. The app reaches it on the host's loopback through its
+// gateway; the by-hand and floor containers reach a second mock listening on the gateway
+// address of the bench workspace's own podman network. Nothing leaves the machine.
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
-	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/api/handlers"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/network"
-	"github.com/zalando/go-keyring"
+	"github.com/containers/podman/v5/pkg/specgen"
+	dockerContainer "github.com/docker/docker/api/types/container"
+	nettypes "go.podman.io/common/libnetwork/types"
 
-	"github.com/loopat/desktop/backend/agent"
-	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/execstream"
 	"github.com/loopat/desktop/backend/loops"
-	"github.com/loopat/desktop/backend/loops/testimage"
-	"github.com/loopat/desktop/backend/vault"
+	"github.com/loopat/desktop/bench/report/benchkit"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
-type staticConn struct{ ctx context.Context }
-
-func (s staticConn) Conn(context.Context) (context.Context, error) { return s.ctx, nil }
+const model = "claude-sonnet-4-5"
 
 func main() {
-	n := flag.Int("n", 5, "runs per measurement (median reported)")
+	n := flag.Int("n", 3, "loop starts per side (median reported; one more warm-up run is dropped)")
+	turns := flag.Int("turns", 5, "later turns per side")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err := run(*n); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
+	if err := benchkit.InKeyring(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench loops: keyring:", err)
+		os.Exit(1)
+	}
+	if err := run(*n, *turns); err != nil {
+		fmt.Fprintln(os.Stderr, "bench loops:", err)
 		os.Exit(1)
 	}
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+type bench struct {
+	app     *benchkit.App
+	ctx     context.Context
+	ref     string // the sandbox image the app's loops run
+	netName string
+	direct  *mockapi.Server // the mock on the bench network's gateway, for by-hand and floor
+	evs     <-chan events.Event
 }
 
-func claudeBinary() (string, error) {
-	if p := os.Getenv("LOOPAT_TEST_CLAUDE_BIN"); p != "" {
-		return filepath.Abs(p)
-	}
-	p, err := filepath.Abs(".cache/claude-code/node_modules/@anthropic-ai/claude-code-linux-x64/claude")
+func run(n, turns int) error {
+	app, err := benchkit.OpenApp("")
 	if err != nil {
-		return "", err
+		return err
 	}
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("claude CLI not found (run scripts/test/claude-cli.sh from the repo root): %w", err)
-	}
-	return p, nil
-}
+	defer app.Close()
+	b := &bench{app: app, ctx: context.Background(), netName: app.Core.Loops.Sandbox().NetworkName()}
+	evs, unsub := app.Core.Bus.Subscribe(8192, func(t string) bool { return strings.HasPrefix(t, "loop:") })
+	defer unsub()
+	b.evs = evs
 
-func startService() (string, func(), error) {
-	dir, err := os.MkdirTemp("", "loopat-bench-")
-	if err != nil {
-		return "", nil, err
-	}
-	uri := "unix://" + filepath.Join(dir, "podman.sock")
-	cmd := exec.Command("podman", "system", "service", "--time=0", uri)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start podman service: %w", err)
-	}
-	stop := func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-		os.RemoveAll(dir)
-	}
-	for i := 0; i < 300; i++ {
-		if c, err := net.Dial("unix", filepath.Join(dir, "podman.sock")); err == nil {
-			c.Close()
-			return uri, stop, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	stop()
-	return "", nil, fmt.Errorf("podman service did not come up")
-}
-
-func run(n int) error {
-	claude, err := claudeBinary()
-	if err != nil {
-		return err
-	}
-	if err := testimage.Ensure(); err != nil {
-		return err
-	}
-	uri, stop, err := startService()
-	if err != nil {
-		return err
-	}
-	defer stop()
-	ctx := context.Background()
-	conn, err := bindings.NewConnection(ctx, uri)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	home, err := os.MkdirTemp("", "loopat-bench-home-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(home)
-	ws, err := config.NewWorkspace(filepath.Join(home, fmt.Sprintf("bench%d", os.Getpid())))
-	if err != nil {
-		return err
-	}
-	if err := ws.Ensure(); err != nil {
-		return err
-	}
-	keyring.MockInit()
-	v := vault.New(ws, vault.OSKeyring())
-	if err := v.SetEnv("default", "MOCK_KEY", "sk-bench"); err != nil {
-		return err
-	}
-	var mockURL string
-	cfg := func() config.Config {
-		c := config.Default()
-		c.Agent.DefaultProvider, c.Agent.DefaultModel = "mock", "claude-sonnet-4-5"
-		c.Providers = []config.Provider{{Name: "mock", BaseURL: mockURL, Models: []string{"claude-sonnet-4-5"}, KeyRef: "MOCK_KEY"}}
-		return c
-	}
-	m, err := loops.NewManager(loops.Options{
-		Workspace: ws, Config: cfg, Conn: staticConn{conn}, Secrets: v,
-		Images:      loops.ImageFunc(func(ctx, conn context.Context, _ loops.Meta) (string, string, error) { return testimage.Ref, "", nil }),
-		ExtraMounts: []loops.Mount{{Source: claude, Target: testimage.ClaudePath, ReadOnly: true}},
-	})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	defer func() {
-		list, _ := containers.List(conn, new(containers.ListOptions).WithAll(true).
-			WithFilters(map[string][]string{"label": {config.LabelKey + "=" + ws.Label()}}))
-		for _, c := range list {
-			_, _ = containers.Remove(conn, c.ID, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
-		}
-		_, _ = network.Remove(conn, m.Sandbox().NetworkName(), new(network.RemoveOptions).WithForce(true))
-	}()
-	if err := m.Sandbox().EnsureNetwork(ctx); err != nil {
-		return err
-	}
-
-	// 1. Warm loop start: create + container start + first exec, image present.
-	var ours, cli []time.Duration
-	for i := 0; i < n+1; i++ { // the first run warms caches and is dropped
+	// Image ensure on a cache hit, as every loop start does it.
+	var ensure []time.Duration
+	for i := 0; i < 5; i++ {
 		t0 := time.Now()
-		meta, err := m.Create(loops.CreateRequest{Title: fmt.Sprintf("bench %d", i)})
+		ref, _, err := app.Core.Images.EnsureLoopImage(b.ctx, app.Conn, nil, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("image ensure: %w", err)
 		}
-		if err := m.EnsureContainer(ctx, meta.ID); err != nil {
-			return err
-		}
-		p, err := m.Sandbox().Exec(ctx, meta.ID, agent.Command{Args: []string{"true"}, User: loops.SandboxUser, NoStdin: true}, false, 0, 0)
-		if err != nil {
-			return err
-		}
-		p.Stdin().Close()
-		if code, err := p.Wait(); err != nil || code != 0 {
-			return fmt.Errorf("first exec: code %d %v", code, err)
-		}
-		d := time.Since(t0)
-		name := fmt.Sprintf("loopat-bench-cli-%d-%d", os.Getpid(), i)
-		t1 := time.Now()
-		if out, err := exec.Command("podman", "run", "-d", "--init", "--name", name, "--network", m.Sandbox().NetworkName(),
-			"--user", loops.SandboxUser, testimage.Ref, "sleep", "infinity").CombinedOutput(); err != nil {
-			return fmt.Errorf("podman run: %v %s", err, out)
-		}
-		if out, err := exec.Command("podman", "exec", name, "true").CombinedOutput(); err != nil {
-			return fmt.Errorf("podman exec: %v %s", err, out)
-		}
-		dc := time.Since(t1)
-		_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
-		if i > 0 {
-			ours, cli = append(ours, d), append(cli, dc)
-		}
-		_ = m.Delete(meta.ID)
+		ensure = append(ensure, time.Since(t0))
+		b.ref = ref
 	}
 
-	// 2. Second turn in the long-lived process vs a one-shot `claude -p` of the same prompt.
-	meta, err := m.Create(loops.CreateRequest{Title: "bench turns"})
+	progress("warm-up loop")
+	// Warm-up loop (dropped): creates the workspace network, warms caches.
+	if _, _, err := b.loopatStart("warm-up", false); err != nil {
+		return err
+	}
+	if err := b.listenDirect(); err != nil {
+		return err
+	}
+	defer b.direct.Close()
+	if _, err := b.byHandStart("warm"); err != nil {
+		return err
+	}
+
+	var ours, hand, floor []time.Duration
+	var phases []phase
+	var keep string
+	for i := 0; i < n; i++ {
+		progress("loop start %d of %d: loopat, by hand, floor", i+1, n)
+		last := i == n-1
+		d, ph, err := b.loopatStart(fmt.Sprintf("start %d", i), last)
+		if err != nil {
+			return err
+		}
+		ours, phases = append(ours, d), ph
+		if last {
+			keep = ph[0].loopID
+		}
+		if d, err = b.byHandStart(fmt.Sprint(i)); err != nil {
+			return err
+		}
+		hand = append(hand, d)
+		if d, err = b.floorStart(fmt.Sprint(i)); err != nil {
+			return err
+		}
+		floor = append(floor, d)
+	}
+
+	progress("later turns x%d", turns)
+	// Later turns: in the kept loop, a one-shot claude -p, and the CLI's own loop.
+	later, oneshot, cliLoop, err := b.laterTurns(keep, turns)
 	if err != nil {
 		return err
 	}
-	if err := m.EnsureContainer(ctx, meta.ID); err != nil {
-		return err
+
+	startRow := benchkit.NewRow("loops: loop start (new loop -> first token)", "ms", benchkit.Ms(benchkit.Median(ours)),
+		map[string]float64{"by hand (podman run -d + exec claude -p)": benchkit.Ms(benchkit.Median(hand)),
+			"floor (bindings create+start+exec)": benchkit.Ms(benchkit.Median(floor))},
+		"by hand (podman run -d + exec claude -p)", n)
+	startRow = startRow.WithGoal("<= 0.8x by hand (aim 0.5x)", startRow.Ratio <= 0.8)
+	startRow.Note = fmt.Sprintf("floor ratio %.2fx", benchkit.Ms(benchkit.Median(ours))/benchkit.Ms(benchkit.Median(floor)))
+	turnRow := benchkit.NewRow("loops: later turn (first token)", "ms", benchkit.Ms(benchkit.Median(later)),
+		map[string]float64{"one-shot claude -p": benchkit.Ms(benchkit.Median(oneshot)),
+			"floor (CLI stream-json loop, no loopat)": benchkit.Ms(benchkit.Median(cliLoop))},
+		"floor (CLI stream-json loop, no loopat)", turns)
+	turnRow = turnRow.WithGoal("<= 1.2x floor", turnRow.Ratio <= 1.2)
+	turnRow.Note = fmt.Sprintf("vs one-shot %.2fx", benchkit.Ms(benchkit.Median(later))/benchkit.Ms(benchkit.Median(oneshot)))
+	ensureRow := benchkit.NewRow("loops: image ensure on a cache hit (in a loop start)", "ms", benchkit.Ms(benchkit.Median(ensure)),
+		map[string]float64{}, "", len(ensure))
+	rows := []benchkit.Row{startRow, turnRow, ensureRow}
+
+	l := benchkit.Load()
+	fmt.Printf("loops benchmark through core.Open: median of %d starts / %d turns, %d CPUs, load %.2f %.2f %.2f\n",
+		n, turns, benchkit.Describe().CPUs, l[0], l[1], l[2])
+	benchkit.Print(rows)
+	fmt.Println("where the time of the last loop start went (app events + podman events of its container):")
+	for _, p := range phases {
+		fmt.Printf("  %8s  +%-8s %s\n", benchkit.Fmt(benchkit.Ms(p.at), "ms"), benchkit.Fmt(benchkit.Ms(p.took), "ms"), p.what)
 	}
-	rep, err := network.Inspect(conn, m.Sandbox().NetworkName(), nil)
+	rows = append(rows, phaseRow(phases))
+	path, err := benchkit.Write(rows)
 	if err != nil {
 		return err
+	}
+	fmt.Println("rows written to", path)
+	return nil
+}
+
+// phase is one step of a loop start, at its offset from the click on "New loop".
+type phase struct {
+	loopID string
+	what   string
+	at     time.Duration
+	took   time.Duration // since the previous step
+}
+
+// phaseRow keeps the breakdown in bench.json (loopat = first token; baselines = steps).
+func phaseRow(ph []phase) benchkit.Row {
+	steps := map[string]float64{}
+	var total time.Duration
+	for i, p := range ph {
+		steps[fmt.Sprintf("%02d %s", i, p.what)] = benchkit.Ms(p.took)
+		total = p.at
+	}
+	r := benchkit.NewRow("loops: loop start breakdown (last run; ms per step)", "ms", benchkit.Ms(total), steps, "", 1)
+	r.Note = "each baseline is one step's duration since the step before"
+	return r
+}
+
+// loopatStart is the user's action: New loop, type a message, see the first token.
+func (b *bench) loopatStart(title string, keep bool) (time.Duration, []phase, error) {
+	c := b.app.Core
+	t0 := time.Now()
+	meta, err := c.Loops.Create(loops.CreateRequest{Title: title})
+	if err != nil {
+		return 0, nil, err
+	}
+	created := time.Since(t0)
+	if _, err := c.Loops.Send(meta.ID, "hello"); err != nil {
+		return 0, nil, err
+	}
+	marks, err := b.firstToken(meta.ID, t0, 3*time.Minute)
+	if err != nil {
+		return 0, nil, err
+	}
+	first := marks["first token"].Sub(t0)
+	wctx, cancel := context.WithTimeout(b.ctx, 3*time.Minute)
+	defer cancel()
+	if err := c.Loops.Wait(wctx, meta.ID); err != nil {
+		return 0, nil, err
+	}
+	if got, _ := c.Loops.Get(meta.ID); got.Status != loops.StatusIdle {
+		return 0, nil, fmt.Errorf("loop start ended in status %s", got.Status)
+	}
+	var ph []phase
+	if keep {
+		ph = []phase{{loopID: meta.ID, what: "create the loop (folder, meta)", at: created}}
+		add := func(what string, at time.Time) { ph = append(ph, phase{loopID: meta.ID, what: what, at: at.Sub(t0)}) }
+		if s, ok := marks["status starting"]; ok {
+			add("send -> status starting", s)
+		}
+		for _, e := range podmanEvents(c.Loops.Sandbox().ContainerName(meta.ID), t0, time.Now()) {
+			add(e.what, e.at)
+		}
+		if s, ok := marks["status working"]; ok {
+			add("agent started, message written (status working)", s)
+		}
+		add("first token of the reply", marks["first token"])
+		sortPhases(ph)
+		for i := range ph {
+			prev := time.Duration(0)
+			if i > 0 {
+				prev = ph[i-1].at
+			}
+			ph[i].took = ph[i].at - prev
+		}
+		return first, ph, nil
+	}
+	if err := c.Loops.Delete(meta.ID); err != nil {
+		return 0, nil, fmt.Errorf("delete loop: %w", err)
+	}
+	return first, nil, nil
+}
+
+func sortPhases(ph []phase) {
+	for i := 1; i < len(ph); i++ {
+		for j := i; j > 0 && ph[j].at < ph[j-1].at; j-- {
+			ph[j], ph[j-1] = ph[j-1], ph[j]
+		}
+	}
+}
+
+// firstToken reads the bus until the loop streams its first text delta (or, failing
+// partial messages, its first assistant message), noting status changes on the way.
+func (b *bench) firstToken(id string, since time.Time, limit time.Duration) (map[string]time.Time, error) {
+	marks := map[string]time.Time{}
+	prefix := "loop:" + id + ":"
+	timeout := time.After(limit)
+	for {
+		select {
+		case ev := <-b.evs:
+			what, ok := strings.CutPrefix(ev.Topic, prefix)
+			if !ok || ev.Time.Before(since) { // another loop's, or the rest of an earlier turn
+				continue
+			}
+			switch what {
+			case "status":
+				if m, ok := ev.Data.(map[string]string); ok {
+					if _, seen := marks["status "+m["status"]]; !seen {
+						marks["status "+m["status"]] = ev.Time
+					}
+					if m["status"] == loops.StatusError {
+						return nil, fmt.Errorf("loop %s failed: %s", id, m["detail"])
+					}
+				}
+			case "delta":
+				marks["first token"] = ev.Time
+				return marks, nil
+			case "message":
+				if raw, ok := ev.Data.(json.RawMessage); ok && strings.Contains(string(raw), `"type":"assistant"`) {
+					marks["first token"] = ev.Time
+					return marks, nil
+				}
+			}
+		case <-timeout:
+			return nil, fmt.Errorf("no first token from loop %s in %s", id, limit)
+		}
+	}
+}
+
+type podmanEvent struct {
+	what string
+	at   time.Time
+}
+
+// podmanEvents are the container's lifecycle and exec events in [since, until]: create,
+// start, and one exec each for the link relay, the secret delivery and the agent.
+func podmanEvents(name string, since, until time.Time) []podmanEvent {
+	// A relative --since: podman 4.3 returns nothing for some absolute --since/--until pairs.
+	back := fmt.Sprintf("%ds", int(time.Since(since).Seconds())+2)
+	out, err := exec.Command("podman", "events", "--stream=false", "--since", back, "--format", "{{json .}}").Output()
+	if err != nil {
+		slog.Warn("podman events", "err", err)
+		return nil
+	}
+	var evs []podmanEvent
+	execs := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var e struct {
+			Name   string    `json:"Name"`
+			Status string    `json:"Status"`
+			Time   time.Time `json:"Time"`
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || e.Time.IsZero() || e.Name != name {
+			continue
+		}
+		at := e.Time
+		if at.Before(since) || at.After(until) {
+			continue
+		}
+		what := "container " + e.Status
+		if e.Status == "exec" {
+			execs++
+			what = fmt.Sprintf("exec #%d started (%s)", execs, execLabel(execs))
+		}
+		if e.Status == "exec_died" {
+			continue
+		}
+		evs = append(evs, podmanEvent{what: what, at: at})
+	}
+	return evs
+}
+
+// execLabel names the execs of a loop start in the order loops.Manager makes them.
+func execLabel(i int) string {
+	switch i {
+	case 1:
+		return "host link relay attach"
+	case 2:
+		return "secret delivery"
+	case 3:
+		return "agent claude process"
+	}
+	return "exec"
+}
+
+// listenDirect starts the by-hand mock on the gateway address of the bench's network.
+func (b *bench) listenDirect() error {
+	rep, err := network.Inspect(b.app.Conn, b.netName, nil)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", b.netName, err)
 	}
 	gw := ""
 	for _, s := range rep.Subnets {
@@ -213,78 +364,231 @@ func run(n int) error {
 			gw = s.Gateway.String()
 		}
 	}
-	mock := mockapi.New(mockapi.Options{})
-	if err := mock.Listen(gw + ":0"); err != nil {
-		return err
+	if gw == "" {
+		return fmt.Errorf("network %s has no IPv4 gateway", b.netName)
 	}
-	defer mock.Close()
-	mockURL = mock.URL()
-	turn := func(text string) (time.Duration, error) {
-		t0 := time.Now()
-		if _, err := m.Send(meta.ID, text); err != nil {
-			return 0, err
-		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := m.Wait(wctx, meta.ID); err != nil {
-			return 0, err
-		}
-		if got, _ := m.Get(meta.ID); got.Status != loops.StatusIdle {
-			return 0, fmt.Errorf("turn ended in status %s", got.Status)
-		}
-		return time.Since(t0), nil
-	}
-	first, err := turn("hello")
-	if err != nil {
-		return err
-	}
-	var later, oneshot []time.Duration
-	for i := 0; i < n; i++ {
-		d, err := turn("hello again")
-		if err != nil {
-			return err
-		}
-		later = append(later, d)
-		t0 := time.Now()
-		p, err := m.Sandbox().Exec(ctx, meta.ID, agent.Command{
-			Args: []string{"claude", "-p", "--model", "claude-sonnet-4-5", "hello again"}, User: loops.SandboxUser, WorkDir: "/tmp", NoStdin: true,
-			Env: []string{"HOME=/tmp/oneshot-home", "ANTHROPIC_BASE_URL=" + mockURL, "ANTHROPIC_API_KEY=sk-bench", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"},
-		}, false, 0, 0)
-		if err != nil {
-			return err
-		}
-		p.Stdin().Close()
-		var out strings.Builder
-		buf := make([]byte, 4096)
-		for {
-			k, rerr := p.Stdout().Read(buf)
-			out.Write(buf[:k])
-			if rerr != nil {
-				break
-			}
-		}
-		if code, err := p.Wait(); err != nil || code != 0 || !strings.Contains(out.String(), "echo: hello again") {
-			return fmt.Errorf("one-shot claude: code %d %v %q", code, err, out.String())
-		}
-		oneshot = append(oneshot, time.Since(t0))
-	}
-
-	host, _ := os.Hostname()
-	fmt.Printf("loops benchmark (median of %d, host %s, %d CPUs, podman service via bindings vs podman CLI)\n", n, host, numCPU())
-	fmt.Printf("%-44s %10s %10s %8s %6s\n", "measure", "loopat", "baseline", "ratio", "goal")
-	row := func(name string, a, b time.Duration, goal string) {
-		fmt.Printf("%-44s %10s %10s %7.2fx %6s\n", name, a.Round(time.Millisecond), b.Round(time.Millisecond), float64(a)/float64(b), goal)
-	}
-	row("warm loop start vs podman run -d + exec true", median(ours), median(cli), "<=0.8x")
-	row("later turn (long-lived) vs one-shot claude -p", median(later), median(oneshot), "<=0.1x")
-	fmt.Printf("first turn (agent process start + reply): %s\n", first.Round(time.Millisecond))
-	return nil
+	b.direct = mockapi.New(mockapi.Options{})
+	return b.direct.Listen(net.JoinHostPort(gw, "0"))
 }
 
-func numCPU() int {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
+// claudeEnv is what the by-hand user gives claude: the mock, a key, a writable HOME.
+func (b *bench) claudeEnv() []string {
+	return []string{"HOME=/tmp/byhand", "ANTHROPIC_BASE_URL=" + b.direct.URL(), "ANTHROPIC_API_KEY=sk-bench-direct",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"}
+}
+
+func oneShotArgs(prompt string) []string {
+	return []string{"claude", "-p", "--output-format", "stream-json", "--include-partial-messages", "--verbose", "--model", model, prompt}
+}
+
+func (b *bench) containerName(kind, i string) string {
+	return b.app.Core.Workspace.ResourcePrefix() + "-" + kind + "-" + i
+}
+
+// byHandStart is `podman run -d` + `podman exec claude -p`, timed to the first token.
+func (b *bench) byHandStart(i string) (time.Duration, error) {
+	name := b.containerName("byhand", i)
+	defer exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
+	t0 := time.Now()
+	if out, err := exec.Command("podman", "run", "-d", "--init", "--name", name, "--network", b.netName,
+		"--user", loops.SandboxUser, b.ref, "sleep", "infinity").CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("podman run: %v %s", err, out)
 	}
-	return strings.Count(string(data), "processor\t:")
+	args := []string{"exec", "-w", "/tmp"}
+	for _, e := range b.claudeEnv() {
+		args = append(args, "-e", e)
+	}
+	cmd := exec.Command("podman", append(append(args, name), oneShotArgs("hello")...)...)
+	return firstTokenOf(cmd, t0)
+}
+
+// firstTokenOf runs cmd and returns the time from t0 to its first text delta on stdout;
+// it waits for cmd to end.
+func firstTokenOf(cmd *exec.Cmd, t0 time.Time) (time.Duration, error) {
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	d, seen := watchTokens(stdout, t0)
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("%s: %v %s", strings.Join(cmd.Args[:3], " "), err, stderr.String())
+	}
+	if !seen {
+		return 0, fmt.Errorf("%s: no text delta", strings.Join(cmd.Args[:3], " "))
+	}
+	return d, nil
+}
+
+// watchTokens reads stream-json lines to the end and times the first text delta.
+func watchTokens(r io.Reader, t0 time.Time) (time.Duration, bool) {
+	var d time.Duration
+	seen := false
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if !seen && strings.Contains(sc.Text(), `"text_delta"`) {
+			d, seen = time.Since(t0), true
+		}
+	}
+	return d, seen
+}
+
+// floorStart is the same engine work with bindings and no loopat layer: create, start,
+// exec claude -p, first token.
+func (b *bench) floorStart(i string) (time.Duration, error) {
+	conn := b.app.Conn
+	name := b.containerName("floor", i)
+	defer containers.Remove(conn, name, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
+	t0 := time.Now()
+	g := specgen.NewSpecGenerator(b.ref, false)
+	g.Name = name
+	g.Entrypoint, g.Command = []string{"sleep"}, []string{"infinity"}
+	yes := true
+	g.Init = &yes
+	g.User = loops.SandboxUser
+	g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+	g.Networks = map[string]nettypes.PerNetworkOptions{b.netName: {}}
+	if _, err := containers.CreateWithSpec(conn, g, nil); err != nil {
+		return 0, fmt.Errorf("create: %w", err)
+	}
+	if err := containers.Start(conn, name, nil); err != nil {
+		return 0, fmt.Errorf("start: %w", err)
+	}
+	execID, err := containers.ExecCreate(conn, name, &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
+		Cmd: oneShotArgs("hello"), Env: b.claudeEnv(), User: loops.SandboxUser, WorkingDir: "/tmp",
+		AttachStdout: true, AttachStderr: true,
+	}})
+	if err != nil {
+		return 0, fmt.Errorf("exec create: %w", err)
+	}
+	rw, err := execstream.Start(conn, execID, false)
+	if err != nil {
+		return 0, fmt.Errorf("exec start: %w", err)
+	}
+	defer rw.Close()
+	pr, pw := io.Pipe()
+	var d time.Duration
+	var seen bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); d, seen = watchTokens(pr, t0) }()
+	_ = execstream.Demux(rw, pw, io.Discard)
+	pw.Close()
+	wg.Wait()
+	if !seen {
+		return 0, fmt.Errorf("floor exec: no text delta")
+	}
+	return d, nil
+}
+
+// laterTurns times the first token of later messages: in the app's loop, in a one-shot
+// `claude -p` each time, and in one stream-json CLI process fed a line per turn.
+func (b *bench) laterTurns(loopID string, n int) (later, oneshot, cliLoop []time.Duration, err error) {
+	c := b.app.Core
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		if _, err := c.Loops.Send(loopID, fmt.Sprintf("hello again %d", i)); err != nil {
+			return nil, nil, nil, err
+		}
+		marks, err := b.firstToken(loopID, t0, 2*time.Minute)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		later = append(later, marks["first token"].Sub(t0))
+		wctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
+		err = c.Loops.Wait(wctx, loopID)
+		cancel()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+
+	name := b.containerName("byhand", "turns")
+	defer exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
+	if out, err := exec.Command("podman", "run", "-d", "--init", "--name", name, "--network", b.netName,
+		"--user", loops.SandboxUser, b.ref, "sleep", "infinity").CombinedOutput(); err != nil {
+		return nil, nil, nil, fmt.Errorf("podman run: %v %s", err, out)
+	}
+	envArgs := []string{"exec", "-w", "/tmp"}
+	for _, e := range b.claudeEnv() {
+		envArgs = append(envArgs, "-e", e)
+	}
+	progress("one-shot claude -p x%d", n)
+	for i := 0; i < n; i++ {
+		cmd := exec.Command("podman", append(append(append([]string{}, envArgs...), name), oneShotArgs(fmt.Sprintf("hello again %d", i))...)...)
+		d, err := firstTokenOf(cmd, time.Now())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		oneshot = append(oneshot, d)
+	}
+
+	// The floor: the CLI's own long-lived stream-json loop, as loopat runs it, minus loopat.
+	loopArgs := []string{"claude", "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
+		"--include-partial-messages", "--model", model}
+	loopCtx, cancelLoop := context.WithTimeout(b.ctx, 3*time.Minute)
+	defer cancelLoop()
+	cmd := exec.CommandContext(loopCtx, "podman", append(append(append([]string{}, envArgs[:1]...), append([]string{"-i"}, envArgs[1:]...)...), append([]string{name}, loopArgs...)...)...)
+	var loopErr strings.Builder
+	cmd.Stderr = &loopErr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	turn := func(text string) (time.Duration, error) {
+		line, _ := json.Marshal(map[string]any{"type": "user", "message": map[string]any{"role": "user", "content": text}})
+		t0 := time.Now()
+		if _, err := stdin.Write(append(line, '\n')); err != nil {
+			return 0, err
+		}
+		var d time.Duration
+		for sc.Scan() {
+			l := sc.Text()
+			if d == 0 && strings.Contains(l, `"text_delta"`) {
+				d = time.Since(t0)
+			}
+			var ev struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal([]byte(l), &ev) == nil && ev.Type == "result" {
+				if d == 0 {
+					return 0, fmt.Errorf("CLI loop turn without a text delta: %s", l)
+				}
+				return d, nil
+			}
+		}
+		return 0, fmt.Errorf("CLI loop ended: %v %s", sc.Err(), loopErr.String())
+	}
+	progress("CLI stream-json loop (floor) in %s", name)
+	if _, err := turn("hello"); err != nil { // the process start, as the loop's first turn
+		return nil, nil, nil, err
+	}
+	for i := 0; i < n; i++ {
+		d, err := turn(fmt.Sprintf("hello again %d", i))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cliLoop = append(cliLoop, d)
+	}
+	return later, oneshot, cliLoop, nil
+}
+
+// progress tells the person waiting what the bench is doing (stderr; stdout holds results).
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s loops: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 }

@@ -1,0 +1,58 @@
+//go:build bench
+
+// Command report writes docs/benchmarks.md from artifacts/bench.json (the rows every
+// bench under bench/ merges in), with the machine, the date and the load average beside
+// the figures. `make bench` runs it last (bench/*/ in order):
+//
+//	go run -tags bench,remote,exclude_graphdriver_btrfs,containers_image_openpgp ./bench/report
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"path/filepath"
+
+	"github.com/loopat/desktop/bench/report/benchkit"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench report:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	path, err := benchkit.Path()
+	if err != nil {
+		return err
+	}
+	f, err := benchkit.Read(path)
+	if err != nil {
+		return err
+	}
+	if len(f.Rows) == 0 {
+		return fmt.Errorf("%s has no rows: run the benches first", path)
+	}
+	root, err := benchkit.RepoRoot()
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(root, "docs", "benchmarks.md")
+	if err := os.WriteFile(out, []byte(benchkit.Markdown(f, podmanVersion())), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("wrote", out, "from", path)
+	return nil
+}
+
+// podmanVersion is the client's version, for the machine line ("" when unknown).
+func podmanVersion() string {
+	out, err := exec.Command("podman", "version", "--format", "{{.Client.Version}}").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

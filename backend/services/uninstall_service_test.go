@@ -83,8 +83,16 @@ func TestUninstallServiceConfirmAndEvents(t *testing.T) {
 				if len(progress) != 2*len(uninstall.Steps) {
 					t.Fatalf("progress %+v", progress)
 				}
-				if _, err := os.Stat(ws.Home); !errors.Is(err, os.ErrNotExist) {
-					t.Fatalf("home left: %v", err)
+				// Without podman the workspace id and config.toml stay (the next run needs
+				// them to find this workspace's containers); everything else is gone.
+				left, err := os.ReadDir(ws.Home)
+				if err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+				for _, e := range left {
+					if e.Name() != "workspace-id" && e.Name() != "config.toml" {
+						t.Fatalf("%s left in the home after uninstall", e.Name())
+					}
 				}
 				if running, _ := call("Running", `[]`); running.(bool) {
 					t.Fatal("still running after done")

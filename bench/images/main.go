@@ -20,6 +20,7 @@ import (
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/images/podmansvc"
+	"github.com/loopat/desktop/bench/report/benchkit"
 )
 
 const goal = 150 * time.Millisecond
@@ -113,9 +114,17 @@ func run(full bool, n int) error {
 		verdict = "MISSED"
 	}
 	fmt.Printf("\ngoal: cache-hit ensure ≤ %s: %s (median %s)\n", goal, verdict, hitMedian.Round(100*time.Microsecond))
-	if hitMedian > goal {
-		return fmt.Errorf("cache-hit goal missed")
+	// A missed timing goal is reported, not fatal: make test runs on shared, noisy machines.
+	hitRow := benchkit.NewRow("images: sandbox image ensure on a cache hit", "ms", benchkit.Ms(hitMedian),
+		map[string]float64{"child forced rebuild (--no-cache)": benchkit.Ms(childRebuild)}, "child forced rebuild (--no-cache)", n).
+		WithGoal("hit <= 150 ms", hitMedian <= goal)
+	hitRow.Note = fmt.Sprintf("p95 %s; child cache hit %s", benchkit.Fmt(benchkit.Ms(hitP95), "ms"), benchkit.Fmt(benchkit.Ms(childHits[len(childHits)/2]), "ms"))
+	childRow := benchkit.NewRow("images: child image build for a one-tool mise.toml (--no-cache)", "ms", benchkit.Ms(childRebuild), nil, "", 1)
+	path, err := benchkit.Write([]benchkit.Row{hitRow, childRow})
+	if err != nil {
+		return err
 	}
+	fmt.Println("rows written to", path)
 	return nil
 }
 

@@ -10,7 +10,7 @@
 // private podman service, and writes its rows into artifacts/bench.json.
 //
 //   - loop start: New loop + first message → first streamed token, against `podman run -d`
-//     + `podman exec claude -p` (by hand) and the same bindings calls without loopat (floor).
+//     then `podman exec claude -p` (by hand) and the same bindings calls without loopat (floor).
 //   - later turn: first token of a later message in a started loop, against a one-shot
 //     `claude -p` and against the CLI's own stream-json loop without loopat (floor).
 //
@@ -97,6 +97,32 @@ func run(n, turns int) error {
 		b.ref = ref
 	}
 
+	// The steps a start takes before its container exists, timed on their own: the vault
+	// read (Secret Service over D-Bus) and the context clones of a new loop.
+	var vaultRead, clones []time.Duration
+	for i := 0; i < 3; i++ {
+		t0 := time.Now()
+		if _, err := app.Core.Vault.Envs("default"); err != nil {
+			return fmt.Errorf("vault read: %w", err)
+		}
+		if _, err := app.Core.Vault.Files("default"); err != nil {
+			return fmt.Errorf("vault read: %w", err)
+		}
+		vaultRead = append(vaultRead, time.Since(t0))
+		meta, err := app.Core.Loops.Create(loops.CreateRequest{Title: fmt.Sprintf("clones %d", i)})
+		if err != nil {
+			return err
+		}
+		t0 = time.Now()
+		if _, _, err := app.Core.Context.PrepareLoopWarnings(b.ctx, meta.ID, false); err != nil {
+			return fmt.Errorf("context clones: %w", err)
+		}
+		clones = append(clones, time.Since(t0))
+		if err := app.Core.Loops.Delete(meta.ID); err != nil {
+			return err
+		}
+	}
+
 	progress("warm-up loop")
 	// Warm-up loop (dropped): creates the workspace network, warms caches.
 	if _, _, err := b.loopatStart("warm-up", false); err != nil {
@@ -155,7 +181,11 @@ func run(n, turns int) error {
 	turnRow.Note = fmt.Sprintf("vs one-shot %.2fx", benchkit.Ms(benchkit.Median(later))/benchkit.Ms(benchkit.Median(oneshot)))
 	ensureRow := benchkit.NewRow("loops: image ensure on a cache hit (in a loop start)", "ms", benchkit.Ms(benchkit.Median(ensure)),
 		map[string]float64{}, "", len(ensure))
-	rows := []benchkit.Row{startRow, turnRow, ensureRow}
+	vaultRow := benchkit.NewRow("loops: vault read, env and file secrets (in a loop start)", "ms", benchkit.Ms(benchkit.Median(vaultRead)),
+		map[string]float64{}, "", len(vaultRead))
+	clonesRow := benchkit.NewRow("loops: context clones of a new loop (in a loop start)", "ms", benchkit.Ms(benchkit.Median(clones)),
+		map[string]float64{}, "", len(clones))
+	rows := []benchkit.Row{startRow, turnRow, ensureRow, vaultRow, clonesRow}
 
 	l := benchkit.Load()
 	fmt.Printf("loops benchmark through core.Open: median of %d starts / %d turns, %d CPUs, load %.2f %.2f %.2f\n",
@@ -349,6 +379,7 @@ func execLabel(i int) string {
 	case 3:
 		return "agent claude process"
 	}
+	// Later execs (agent restarts, kills) are not part of a first start.
 	return "exec"
 }
 

@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"path/filepath"
+	"strings"
 
 	"github.com/loopat/desktop/bench/report/benchkit"
 )

@@ -136,7 +136,14 @@ key = "MOCK_KEY"
 	if err := c.Vault.SetEnv("default", "MOCK_KEY", "sk-bench-not-a-real-key"); err != nil {
 		return nil, fmt.Errorf("vault (run under scripts/test/with-keyring.sh): %w", err)
 	}
-	a.stops = append(a.stops, func() { _ = c.Vault.DeleteEnv("default", "MOCK_KEY") })
+	// A vault secret for the agent's tools, as a user has: loop starts deliver it.
+	if err := c.Vault.SetEnv("default", "BENCH_TOKEN", "tok-bench-not-a-real-token"); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	a.stops = append(a.stops, func() {
+		_ = c.Vault.DeleteEnv("default", "MOCK_KEY")
+		_ = c.Vault.DeleteEnv("default", "BENCH_TOKEN")
+	})
 	ok = true
 	return a, nil
 }

@@ -151,8 +151,15 @@ func Print(rows []Row) {
 		if r.Met != nil {
 			verdict = map[bool]string{true: "met", false: "MISSED"}[*r.Met]
 		}
-		fmt.Printf("%-48s loopat %-10s | %s | %.2fx vs %s | goal %s %s\n",
-			r.Name, Fmt(r.Loopat, r.Unit), strings.Join(bs, ", "), r.Ratio, r.RatioTo, r.Goal, verdict)
+		ratio := ""
+		if r.RatioTo != "" {
+			ratio = fmt.Sprintf(" | %.2fx vs %s", r.Ratio, r.RatioTo)
+		}
+		goal := ""
+		if r.Met != nil {
+			goal = fmt.Sprintf(" | goal %s: %s", r.Goal, verdict)
+		}
+		fmt.Printf("%-52s loopat %-10s | %s%s%s\n", r.Name, Fmt(r.Loopat, r.Unit), orDash(strings.Join(bs, ", ")), ratio, goal)
 	}
 }
 

@@ -20,10 +20,22 @@ import (
 	"github.com/loopat/desktop/backend/loops/testimage"
 	"github.com/loopat/desktop/backend/vault"
 	"github.com/loopat/desktop/internal/testkit"
+	"github.com/loopat/desktop/internal/testkit/looplink"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
 type podmanConn struct{ ctx context.Context }
+
+// linkGateway is loops.Gateway over the test's host link: the agent reaches the mock
+// API (on host loopback) the way the app's agents reach their provider.
+type linkGateway struct{ l *looplink.Link }
+
+func (g linkGateway) Route(loopID string, p config.Provider, key string) (loops.ModelRoute, error) {
+	u, ph, err := g.l.Route(loopID, p.BaseURL, key)
+	return loops.ModelRoute{BaseURL: u, APIKey: ph}, err
+}
+
+func (g linkGateway) Forget(loopID string) { g.l.Forget(loopID) }
 
 func (p podmanConn) Conn(context.Context) (context.Context, error) { return p.ctx, nil }
 
@@ -59,6 +71,7 @@ func TestAgentNotePromotedToNextLoop(t *testing.T) {
 		_, _ = network.Remove(conn, "loopat-"+ws.Name, new(network.RemoveOptions).WithForce(true))
 	})
 
+	link := looplink.New(t, ws)
 	var mu sync.Mutex
 	mockURL := "http://127.0.0.1:9"
 	cfg := func() config.Config {
@@ -73,12 +86,14 @@ func TestAgentNotePromotedToNextLoop(t *testing.T) {
 	ctx := context.Background()
 	manager := func(extra []Mount) *loops.Manager {
 		t.Helper()
-		ms := []loops.Mount{{Source: claude, Target: testimage.ClaudePath, ReadOnly: true}}
+		ms := []loops.Mount{{Source: claude, Target: testimage.ClaudePath, ReadOnly: true},
+			{Source: link.Forwarder, Target: looplink.ForwarderTarget, ReadOnly: true}}
 		for _, m := range extra {
 			ms = append(ms, loops.Mount(m))
 		}
 		m, err := loops.NewManager(loops.Options{
 			Workspace: ws, Config: cfg, Conn: podmanConn{conn}, Secrets: v, Events: events.New(), ExtraMounts: ms,
+			Gateway: linkGateway{link}, AfterContainerStart: link.Attach,
 			Images: loops.ImageFunc(func(ctx, conn context.Context, _ loops.Meta) (string, string, error) { return testimage.Ref, "", nil }),
 		})
 		if err != nil {
@@ -130,19 +145,9 @@ func TestAgentNotePromotedToNextLoop(t *testing.T) {
 	}
 
 	m1, id1 := newLoop("learn")
-	// The bridge (and its gateway) exists now that a container is attached: serve the mock there.
-	rep, err := network.Inspect(conn, m1.Sandbox().NetworkName(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := ""
-	for _, s := range rep.Subnets {
-		if s.Gateway != nil && s.Gateway.To4() != nil {
-			gw = s.Gateway.String()
-		}
-	}
+	// The mock listens on host loopback: the agent reaches it only through its link.
 	srv := mockapi.New(mockapi.Options{})
-	if err := srv.Listen(gw + ":0"); err != nil {
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })

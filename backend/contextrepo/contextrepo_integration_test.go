@@ -56,6 +56,11 @@ func sandbox(t *testing.T, mounts []Mount) string {
 	}
 	name := testkit.UniqueName("loopat-ctx-test")
 	args := []string{"run", "-d", "--name", name, "--init", "--user", "2000:2000", "--network", "none"}
+	if podmanRootless(t) {
+		// As loops.Sandbox does: the podman user on the host is uid 2000 inside, so the
+		// sandbox can write the host-owned mounts and its files are the user's.
+		args = append(args, "--userns=keep-id:uid=2000,gid=2000")
+	}
 	for _, m := range mounts {
 		args = append(args, "--mount", fmt.Sprintf("type=bind,src=%s,dst=%s,ro=%t", m.Source, m.Target, m.ReadOnly))
 	}
@@ -63,6 +68,14 @@ func sandbox(t *testing.T, mounts []Mount) string {
 	mustPodman(t, args...)
 	t.Cleanup(func() { _, _ = podman(t, "", "rm", "-f", "-t", "0", name) })
 	return name
+}
+
+// podmanRootless tells whether the podman server runs rootless (the server decides,
+// as loops.Sandbox asks it, not our euid).
+func podmanRootless(t *testing.T) bool {
+	t.Helper()
+	out := strings.TrimSpace(mustPodman(t, "info", "--format", "{{.Host.Security.Rootless}}"))
+	return out == "true"
 }
 
 func inSandbox(t *testing.T, name, script string) (string, error) {

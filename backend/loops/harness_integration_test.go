@@ -23,6 +23,7 @@ import (
 	"github.com/loopat/desktop/backend/loops/testimage"
 	"github.com/loopat/desktop/backend/vault"
 	"github.com/loopat/desktop/internal/testkit"
+	"github.com/loopat/desktop/internal/testkit/looplink"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
@@ -33,7 +34,8 @@ type staticConn struct{ ctx context.Context }
 func (s staticConn) Conn(context.Context) (context.Context, error) { return s.ctx, nil }
 
 // harness is a workspace with a real podman service, real vault (in-memory keyring
-// backend) and the mock Messages API on the workspace network's gateway.
+// backend) and the mock Messages API on host loopback, reached as in the app: through
+// the loop's host link and the model gateway (looplink), never a network route.
 type harness struct {
 	t      *testing.T
 	ws     config.Workspace
@@ -44,7 +46,18 @@ type harness struct {
 	mu     sync.Mutex
 	cfg    config.Config
 	mock   *mockapi.Server
+	link   *looplink.Link
 }
+
+// linkGateway is loops.Gateway over the test's host link.
+type linkGateway struct{ l *looplink.Link }
+
+func (g linkGateway) Route(loopID string, p config.Provider, key string) (ModelRoute, error) {
+	u, ph, err := g.l.Route(loopID, p.BaseURL, key)
+	return ModelRoute{BaseURL: u, APIKey: ph}, err
+}
+
+func (g linkGateway) Forget(loopID string) { g.l.Forget(loopID) }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
@@ -64,7 +77,8 @@ func newHarness(t *testing.T) *harness {
 	if err := v.SetEnv("default", "MOCK_KEY", "sk-test-not-secret"); err != nil {
 		t.Fatalf("vault: %v", err)
 	}
-	h := &harness{t: t, ws: ws, conn: conn, bus: events.New(), vault: v, claude: testkit.ClaudeBinary(t), cfg: config.Default()}
+	h := &harness{t: t, ws: ws, conn: conn, bus: events.New(), vault: v, claude: testkit.ClaudeBinary(t), cfg: config.Default(),
+		link: looplink.New(t, ws)}
 	h.cfg.Agent.DefaultProvider = "mock"
 	h.cfg.Agent.DefaultModel = "claude-sonnet-4-5"
 	t.Cleanup(func() { h.cleanupPodman() })
@@ -83,14 +97,23 @@ func (h *harness) config() config.Config {
 	return c
 }
 
+// options wires a manager as the app does: test image, the CLI mounted, and the model
+// reached over the loop's host link (gateway, relay, forwarder mounted).
+func (h *harness) options(extra ...Mount) Options {
+	return Options{
+		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
+		Images: ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
+		ExtraMounts: append([]Mount{{Source: h.claude, Target: testimage.ClaudePath, ReadOnly: true},
+			{Source: h.link.Forwarder, Target: looplink.ForwarderTarget, ReadOnly: true}}, extra...),
+		Gateway: linkGateway{h.link}, AfterContainerStart: h.link.Attach,
+	}
+}
+
 func (h *harness) manager() *Manager {
 	h.t.Helper()
-	m, err := NewManager(Options{
-		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
-		Images:          ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
-		ExtraMounts:     []Mount{{Source: h.claude, Target: testimage.ClaudePath, ReadOnly: true}},
-		PartialMessages: true, InterruptGrace: 10 * time.Second,
-	})
+	o := h.options()
+	o.PartialMessages, o.InterruptGrace = true, 10*time.Second
+	m, err := NewManager(o)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -101,25 +124,12 @@ func (h *harness) manager() *Manager {
 	return m
 }
 
-// startMock brings the loop's container up (the bridge and its gateway IP exist only
-// while a container is attached) and serves the mock API on the gateway.
+// startMock brings the loop's container up (and so its host link) and serves the mock
+// API on host loopback: the agent reaches it only through the link's gateway.
 func (h *harness) startMock(m *Manager, loopID string) *mockapi.Server {
 	h.t.Helper()
 	if err := m.EnsureContainer(context.Background(), loopID); err != nil {
 		h.t.Fatalf("ensure container: %v", err)
-	}
-	rep, err := network.Inspect(h.conn, m.Sandbox().NetworkName(), nil)
-	if err != nil {
-		h.t.Fatalf("inspect network: %v", err)
-	}
-	gw := ""
-	for _, s := range rep.Subnets {
-		if s.Gateway != nil && s.Gateway.To4() != nil {
-			gw = s.Gateway.String()
-		}
-	}
-	if gw == "" {
-		h.t.Fatalf("network %s has no IPv4 gateway", m.Sandbox().NetworkName())
 	}
 	srv := mockapi.New(mockapi.Options{Scenarios: map[string]mockapi.Scenario{
 		// CLI 2.1.328 refuses a standalone "sleep 60" (the built-in [[slow-tool]]), so run it in sh.
@@ -130,7 +140,7 @@ func (h *harness) startMock(m *Manager, loopID string) *mockapi.Server {
 			return mockapi.Reply{Content: []mockapi.Block{mockapi.Text("long tool done")}}
 		},
 	}})
-	if err := srv.Listen(gw + ":0"); err != nil {
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { srv.Close() })

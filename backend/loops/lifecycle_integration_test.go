@@ -74,11 +74,7 @@ func TestLoopContainerLifecycle(t *testing.T) {
 	// Drift: a changed mount set recreates the container (a new manager with an extra mount).
 	m.Close()
 	extra := t.TempDir()
-	m2, err := NewManager(Options{
-		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
-		Images:      ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
-		ExtraMounts: []Mount{{Source: h.claude, Target: "/usr/local/bin/claude", ReadOnly: true}, {Source: extra, Target: "/loopat/context/extra", ReadOnly: true}},
-	})
+	m2, err := NewManager(h.options(Mount{Source: extra, Target: "/loopat/context/extra", ReadOnly: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,12 +120,9 @@ func TestLoopContainerLifecycle(t *testing.T) {
 // Model API errors and a crashing CLI end the turn with an error line and status error.
 func TestLoopAgentFailuresAreReported(t *testing.T) {
 	h := newHarness(t)
-	m, err := NewManager(Options{
-		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
-		Images:      ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
-		ExtraMounts: []Mount{{Source: h.claude, Target: "/usr/local/bin/claude", ReadOnly: true}},
-		AgentEnv:    []string{"CLAUDE_CODE_MAX_RETRIES=1"}, // the CLI retries even a 401 ten times over minutes
-	})
+	o := h.options()
+	o.AgentEnv = []string{"CLAUDE_CODE_MAX_RETRIES=1"} // the CLI retries even a 401 ten times over minutes
+	m, err := NewManager(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,12 +159,9 @@ func TestLoopAgentFailuresAreReported(t *testing.T) {
 
 	// A CLI that cannot run (missing binary) is reported as such.
 	m.Close()
-	bad, err := NewManager(Options{
-		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault,
-		Images:      ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
-		ExtraMounts: []Mount{{Source: h.claude, Target: "/usr/local/bin/claude", ReadOnly: true}},
-		AgentBinary: "claude-does-not-exist",
-	})
+	ob := h.options()
+	ob.Events, ob.AgentBinary = nil, "claude-does-not-exist"
+	bad, err := NewManager(ob)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,6 @@ import (
 	dockerContainer "github.com/docker/docker/api/types/container"
 
 	"github.com/loopat/desktop/backend/contextrepo"
-	"github.com/loopat/desktop/backend/loops/testimage"
 	"github.com/loopat/desktop/backend/vault"
 )
 
@@ -270,7 +269,7 @@ func TestEnvSecretNeverInPodmanState(t *testing.T) {
 	if hits := state.holders(t, m, meta.ID, secret); len(hits) > 0 {
 		t.Fatalf("podman holds the env secret: %v", hits)
 	}
-	// The provider key of this gateway-less harness travels the same way.
+	// The provider key stays on the host (the gateway holds it; the agent has a placeholder).
 	if hits := state.holders(t, m, meta.ID, providerKey); len(hits) > 0 {
 		t.Fatalf("podman holds the provider key: %v", hits)
 	}
@@ -321,13 +320,10 @@ func newRemoteFixture(t *testing.T, h *harness) remoteFixture {
 		t.Fatal(err)
 	}
 	var err error
-	f.m, err = NewManager(Options{
-		Workspace: h.ws, Config: h.config, Conn: staticConn{h.conn}, Secrets: h.vault, Events: h.bus,
-		HostCredentials: remoteCredentials(cs),
-		Images:          ImageFunc(func(ctx, conn context.Context, _ Meta) (string, string, error) { return testImage, "", nil }),
-		ExtraMounts:     []Mount{{Source: h.claude, Target: testimage.ClaudePath, ReadOnly: true}},
-		PartialMessages: true, InterruptGrace: 10 * time.Second,
-	})
+	o := h.options()
+	o.HostCredentials = remoteCredentials(cs)
+	o.PartialMessages, o.InterruptGrace = true, 10*time.Second
+	f.m, err = NewManager(o)
 	if err != nil {
 		t.Fatal(err)
 	}

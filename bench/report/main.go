@@ -41,7 +41,13 @@ func run() error {
 		return err
 	}
 	out := filepath.Join(root, "docs", "benchmarks.md")
-	if err := os.WriteFile(out, []byte(benchkit.Markdown(f, podmanVersion())), 0o644); err != nil {
+	page := benchkit.Markdown(f, podmanVersion())
+	// The reading of the figures (what the misses mean, where the time goes) is written by
+	// hand beside the generator and appended.
+	if notes, err := os.ReadFile(filepath.Join(root, "bench", "report", "notes.md")); err == nil {
+		page += "\n" + string(notes)
+	}
+	if err := os.WriteFile(out, []byte(page), 0o644); err != nil {
 		return err
 	}
 	fmt.Println("wrote", out, "from", path)

@@ -158,7 +158,6 @@ func (a *App) Close() {
 }
 
 func (a *App) removeResources() {
-	ws := a.Core.Workspace.Name
 	prefix := a.Core.Workspace.ResourcePrefix()
 	list, _ := containers.List(a.Conn, new(containers.ListOptions).WithAll(true))
 	for _, c := range list {
@@ -167,7 +166,7 @@ func (a *App) removeResources() {
 		}
 	}
 	_, _ = network.Remove(a.Conn, prefix, new(network.RemoveOptions).WithForce(true))
-	tag := images.WorkspaceTag(ws)
+	tag := images.WorkspaceTag(a.Core.Workspace.Label())
 	imgs, _ := podmanimages.List(a.Conn, nil)
 	for _, im := range imgs {
 		for _, name := range im.RepoTags {

@@ -39,14 +39,22 @@ const marker = "__LOOPAT_PATH__="
 // the process PATH keeps precedence, so on Linux (and in a terminal-launched app) nothing
 // changes. A failing or slow login shell is ignored.
 func Dirs(ctx context.Context, env Env) []string {
-	lists := [][]string{filepath.SplitList(env.PATH)}
+	shellPATH := ""
 	if env.GOOS == "darwin" {
 		if p, err := LoginShellPATH(ctx, env.Shell, env.Timeout); err != nil {
 			slog.Debug("login shell PATH unavailable", "shell", env.Shell, "err", err)
 		} else {
-			lists = append(lists, filepath.SplitList(p))
+			shellPATH = p
 		}
-		lists = append(lists, extraDirs)
+	}
+	return dirsFrom(env.GOOS, env.PATH, shellPATH)
+}
+
+// dirsFrom merges the process PATH, the login shell's PATH and (darwin) the install folders.
+func dirsFrom(goos, processPATH, shellPATH string) []string {
+	lists := [][]string{filepath.SplitList(processPATH)}
+	if goos == "darwin" {
+		lists = append(lists, filepath.SplitList(shellPATH), extraDirs)
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -112,20 +120,27 @@ func LookPathIn(name string, dirs []string) (string, error) {
 }
 
 var (
-	defaultOnce sync.Once
-	defaultDirs []string
+	shellOnce sync.Once
+	shellPATH string
 )
 
-// Default is Dirs for this process, computed once (the login shell runs at most once).
+// Default is Dirs for this process. The login shell runs at most once (its PATH is cached);
+// the process PATH is read on every call, so a PATH the app or a test sets later counts.
 func Default() []string {
-	defaultOnce.Do(func() {
-		shell := os.Getenv("SHELL")
-		if shell == "" && runtime.GOOS == "darwin" {
-			shell = "/bin/zsh" // the macOS default login shell
-		}
-		defaultDirs = Dirs(context.Background(), Env{GOOS: runtime.GOOS, PATH: os.Getenv("PATH"), Shell: shell})
-	})
-	return defaultDirs
+	if runtime.GOOS == "darwin" {
+		shellOnce.Do(func() {
+			shell := os.Getenv("SHELL")
+			if shell == "" {
+				shell = "/bin/zsh" // the macOS default login shell
+			}
+			if p, err := LoginShellPATH(context.Background(), shell, 0); err == nil {
+				shellPATH = p
+			} else {
+				slog.Debug("login shell PATH unavailable", "shell", shell, "err", err)
+			}
+		})
+	}
+	return dirsFrom(runtime.GOOS, os.Getenv("PATH"), shellPATH)
 }
 
 // LookPath finds name in Default(): a drop-in for exec.LookPath for plain command names.

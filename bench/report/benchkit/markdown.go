@@ -47,7 +47,7 @@ and in the bench's output.
 		}
 		ratio := "—"
 		if r.RatioTo != "" && r.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2f× vs %s", r.Ratio, r.RatioTo)
+			ratio = fmt.Sprintf("%.3g× vs %s", r.Ratio, r.RatioTo)
 		}
 		goal := "—"
 		if r.Met != nil {

@@ -4,6 +4,7 @@ package images
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,12 +29,25 @@ func podmanCLI(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// throwawayImage builds a distinct tiny image (a LABEL on from) as ref and returns its ID.
+// ownLayerBytes is the random file each throwaway image adds in a layer of its own, so
+// removing one frees at least that much (a LABEL-only image shares every layer with its
+// base: removing it frees almost nothing, and rootless podman reports just that).
+const ownLayerBytes = 1 << 20
+
+// throwawayImage builds a distinct small image (its own random layer on from) as ref and returns its ID.
 func throwawayImage(t *testing.T, ref, from, marker string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cf := "FROM " + from + "\nLABEL loopat.prunetest=" + marker + "\n"
+	// One instruction: the image's parent is from itself, no build intermediate between.
+	cf := "FROM " + from + "\nCOPY payload /prunetest-" + marker + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, ownLayerBytes)
+	if _, err := rand.Read(payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "payload"), payload, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	podmanCLI(t, "build", "--pull=never", "-q", "-t", ref, dir)
@@ -137,8 +151,10 @@ func TestPruneRemovesOnlyUnusedSupersededImages(t *testing.T) {
 	if !slices.Contains(res.Untagged, repoShared+":latest") {
 		t.Fatalf("untagged = %v", res.Untagged)
 	}
-	if res.Freed <= 0 {
-		t.Fatalf("freed = %d", res.Freed)
+	// Only the old image was deleted (the shared one lost a tag): its own layer went.
+	// podman's df sizes are approximate (layer tar vs file, shared metadata): half of it.
+	if res.Freed < ownLayerBytes/2 {
+		t.Fatalf("freed = %d, want about %d (the removed image's own layer)", res.Freed, ownLayerBytes)
 	}
 	if tags := imageTags(t, oldID); tags != nil {
 		t.Fatalf("superseded unused image still there: %v", tags)

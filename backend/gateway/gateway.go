@@ -122,6 +122,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"loopat gateway: only POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models are forwarded")
 		return
 	}
+	// A proxy reads the request body (in the Transport's writer goroutine) while it
+	// writes the response. Go's HTTP/1 server by default assumes the opposite: when the
+	// first response bytes are flushed it drains and closes the request body. Even a fully
+	// sent body is then read once more by the Transport (its check for bytes past
+	// Content-Length); that read fails with "invalid Read on closed Body", and the
+	// Transport closes the upstream connection, cutting the streamed reply after its first
+	// event. If the body is still arriving, the server instead drains it itself before
+	// relaying anything, and the reply stalls. Full duplex leaves the body to the
+	// Transport; what is forwarded is unchanged. HTTP/2 is always full duplex and answers
+	// ErrNotSupported, which is fine.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	g.proxy.ServeHTTP(rec, r)
 	g.log.Info("model request", "method", r.Method, "path", r.URL.Path, "status", rec.status,

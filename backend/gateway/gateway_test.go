@@ -118,6 +118,64 @@ func TestStreamsSSEWithTheRealKey(t *testing.T) {
 	}
 }
 
+// The gateway relays the response while the request body is still being forwarded.
+// Go's HTTP/1 server, unless told the handler is full duplex, drains and closes the
+// request body as soon as the first response bytes are flushed; the Transport then
+// fails its read of the body and closes the upstream connection mid-stream (rarely
+// seen in TestStreamsSSEWithTheRealKey, where the Transport's last read of a fully sent
+// body loses the race). Here the upstream starts its stream before reading the body and
+// the client sends the second half only after it saw the first event, so a half-duplex
+// gateway deadlocks or cuts the stream every time.
+func TestStreamsWhileTheRequestBodyIsStillForwarded(t *testing.T) {
+	got := make(chan string, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if err := rc.EnableFullDuplex(); err != nil {
+			t.Errorf("upstream full duplex: %v", err)
+		}
+		_ = rc.SetReadDeadline(time.Now().Add(5 * time.Second)) // a failing gateway must not hang the test
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: message_start\ndata: {}\n\n")
+		w.(http.Flusher).Flush()
+		body, err := io.ReadAll(r.Body)
+		got <- fmt.Sprintf("%s (%v)", body, err)
+		fmt.Fprint(w, "event: message_stop\ndata: {}\n\n")
+	}))
+	defer upstream.Close()
+	gw, ph, logs := newGateway(t, upstream.URL)
+
+	const half1, half2 = `{"stream":true,`, `"max_tokens":1}`
+	// A raw connection: the client sends exactly half the body, then waits.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second)) // a failing gateway must not hang the test
+	fmt.Fprintf(conn, "POST /v1/messages HTTP/1.1\r\nHost: gw\r\nX-Api-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
+		ph, len(half1+half2), half1)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no response while the body is half sent: %v\n%s", err, logs)
+	}
+	defer resp.Body.Close()
+	br = bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); line != "event: message_start\n" {
+		t.Fatalf("first line %q (%v)", line, err)
+	}
+	if _, err := io.WriteString(conn, half2); err != nil {
+		t.Fatalf("sending the rest of the body: %v", err)
+	}
+	rest, err := io.ReadAll(br)
+	if !strings.Contains(string(rest), "message_stop") {
+		t.Fatalf("rest of stream: %q (%v)\n%s", rest, err, logs)
+	}
+	if b := <-got; b != half1+half2+" (<nil>)" {
+		t.Fatalf("upstream got body %s", b)
+	}
+}
+
 func TestBearerPlaceholderIsAccepted(t *testing.T) {
 	var s seen
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.record(r) }))

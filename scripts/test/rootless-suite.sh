@@ -8,10 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
 tags="integration,remote,exclude_graphdriver_btrfs,containers_image_openpgp"
-# loops, contextrepo and images are not in the default list yet: their test harnesses bind
-# the mock model API to the podman network's gateway address, which exists only inside
-# rootless podman's network namespace (see the README, "Rootless").
-pkgs=(${LOOPAT_ROOTLESS_PKGS:-engine core hostexec terminal uninstall})
+# The loop tests' mock model API listens on host loopback and the agent reaches it over the
+# loop's host link (internal/testkit/looplink), as in the app: no bridge address needed.
+pkgs=(${LOOPAT_ROOTLESS_PKGS:-engine core hostexec terminal uninstall loops contextrepo images})
 timeout="${LOOPAT_ROOTLESS_TIMEOUT:-20m}"
 bindir="$root/build/test-bin/rootless"
 start=$(date +%s)

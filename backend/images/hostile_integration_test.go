@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -29,7 +30,12 @@ func TestHostileDiskViewSymlinksOutOfLoopHome(t *testing.T) {
 	if err := os.Mkdir(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(home, 2000, 2000); err != nil { // the image's loopat user
+	// As loops.Sandbox: rootless, keep-id makes us (the home's owner) the image's loopat
+	// user inside; rootful, the home belongs to uid 2000.
+	userns := []string{}
+	if strings.TrimSpace(podmanCLI(t, "info", "--format", "{{.Host.Security.Rootless}}")) == "true" {
+		userns = append(userns, "--userns=keep-id:uid=2000,gid=2000")
+	} else if err := os.Chown(home, 2000, 2000); err != nil { // the image's loopat user
 		t.Fatal(err)
 	}
 	script := `set -e
@@ -40,8 +46,9 @@ ln -s ` + victim + `/mise ~/.local/share/mise
 ln -s / ~/rootlink
 ln -s ` + victim + `/mise/big ~/big-link
 `
-	out, err := exec.Command("podman", "run", "--rm", "--network=none", "--user", "loopat",
-		"-v", home+":/home/loopat", "-e", "HOME=/home/loopat", smallBase, "sh", "-c", script).CombinedOutput()
+	args := append([]string{"run", "--rm", "--network=none", "--user", "loopat"}, userns...)
+	out, err := exec.Command("podman", append(args, "-v", home+":/home/loopat", "-e", "HOME=/home/loopat",
+		smallBase, "sh", "-c", script)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("agent script in container: %v: %s", err, out)
 	}

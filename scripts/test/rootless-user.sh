@@ -7,6 +7,7 @@
 #   scripts/test/rootless-user.sh            # prepare (prints nothing when all is cached)
 #   scripts/test/rootless-user.sh --env      # print the user's environment (KEY=VALUE lines)
 set -euo pipefail
+trap 'echo "rootless-user: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 user="${LOOPAT_ROOTLESS_USER:-loopattest}"
 # A range no distribution hands out by default (useradd starts at 100000).
 sub_start="${LOOPAT_ROOTLESS_SUBID_START:-300000}"
@@ -46,7 +47,13 @@ for dev in /dev/net/tun /dev/fuse; do
   fi
 done
 
-# No systemd-logind here: make the runtime dir logind would (0700, the user's).
+# No systemd-logind here: make the runtime dir logind would (0700, the user's), and clear it
+# as logind does when the user's last session ends: a runtime dir left by processes that were
+# killed (a previous run, a CI stop) names a pause process that no longer exists, and every
+# rootless podman call then fails with "invalid internal status".
+if [ -d "$runtime_dir" ] && ! pgrep -u "$uid" >/dev/null 2>&1; then
+  rm -rf "$runtime_dir"
+fi
 mkdir -p "$runtime_dir"
 chown "$uid:$gid" "$runtime_dir"
 chmod 0700 "$runtime_dir"
@@ -96,7 +103,8 @@ driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/dev/null |
 if [ "$driver" != overlay ]; then
   # A driver change needs a clean store; only this throwaway test account is reset.
   as_user podman system reset --force >/dev/null 2>&1 || true
-  driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/dev/null)
+  driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/tmp/loopat-rootless-info.log) ||
+    { echo "rootless-user: podman info as $user failed:" >&2; tail -5 /tmp/loopat-rootless-info.log >&2; exit 1; }
 fi
 [ "$driver" = overlay ] || { echo "rootless-user: $user's storage driver is $driver, want overlay" >&2; exit 1; }
 

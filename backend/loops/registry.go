@@ -1,0 +1,155 @@
+// Loop CRUD: create, list, rename, archive, delete, permission mode.
+
+package loops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// CreateRequest is what the UI sends to create a loop.
+type CreateRequest struct {
+	Title string `json:"title"`
+	Repo  string `json:"repo"`
+	Vault string `json:"vault"`
+}
+
+// Create makes a new loop (its container starts with the first message).
+func (m *Manager) Create(req CreateRequest) (Meta, error) {
+	c := m.cfg()
+	meta, err := m.store.Create(NewLoop{
+		Title: req.Title, Repo: req.Repo, Vault: req.Vault,
+		Provider: c.Agent.DefaultProvider, Model: c.Agent.DefaultModel, PermissionMode: c.Agent.PermissionMode,
+	})
+	if err != nil {
+		return Meta{}, err
+	}
+	if m.opt.Context != nil {
+		// The pull edge: the loop starts from the latest shared context.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		lc, err := m.opt.Context(ctx, meta.ID)
+		cancel()
+		warnings := lc.Warnings
+		if err != nil {
+			m.log.Warn("prepare loop context", "loop", meta.ID, "err", err)
+			warnings = append(warnings, "unavailable: "+err.Error())
+		}
+		for i, w := range warnings {
+			warnings[i] = string(m.scrub([]byte(w))) // shown in the UI like a status detail
+		}
+		if len(warnings) > 0 {
+			if updated, err := m.store.Update(meta.ID, func(x *Meta) {
+				x.ContextWarnings = warnings
+				x.Warning = composeWarning("", warnings)
+			}); err == nil {
+				meta = updated
+			}
+		}
+	}
+	m.publish("loops:changed", map[string]string{"id": meta.ID})
+	return meta, nil
+}
+
+// List returns all loops, newest first.
+func (m *Manager) List() ([]Meta, error) { return m.store.List() }
+
+// Get returns one loop.
+func (m *Manager) Get(id string) (Meta, error) { return m.store.Get(id) }
+
+// Rename changes the title.
+func (m *Manager) Rename(id, title string) error {
+	title = strings.TrimSpace(title)
+	if title == "" {
+		return fmt.Errorf("%w: a loop needs a title", ErrBadInput)
+	}
+	if _, err := m.store.Update(id, func(x *Meta) { x.Title = title }); err != nil {
+		return err
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Archive hides (or unhides) a loop; archiving ends its agent and stops its container.
+func (m *Manager) Archive(id string, archived bool) error {
+	if _, err := m.store.Update(id, func(x *Meta) { x.Archived = archived }); err != nil {
+		return err
+	}
+	if archived {
+		r := m.runFor(id)
+		r.mu.Lock()
+		r.queue = nil // an archived loop sends nothing more
+		r.mu.Unlock()
+		m.stopLoop(context.Background(), id, StatusStopped)
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Delete ends the agent, removes the container and the loop folder.
+func (m *Manager) Delete(id string) error {
+	if _, err := m.store.Get(id); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := m.runFor(id)
+	r.mu.Lock()
+	r.queue = nil
+	r.mu.Unlock()
+	m.killAgent(ctx, id)
+	if err := m.sb.Remove(ctx, id); err != nil {
+		return fmt.Errorf("delete loop %s: %w", id, err)
+	}
+	if err := m.store.Delete(id); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	delete(m.runs, id)
+	m.mu.Unlock()
+	if m.opt.Gateway != nil {
+		m.opt.Gateway.Forget(id)
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}
+
+// Messages returns the transcript.
+func (m *Manager) Messages(id string) ([]json.RawMessage, error) {
+	if _, err := m.store.Get(id); err != nil {
+		return nil, err
+	}
+	return m.store.Transcript(id).Read()
+}
+
+// ValidPermissionMode reports whether mode is one the CLI accepts.
+func ValidPermissionMode(mode string) bool {
+	switch mode {
+	case "bypassPermissions", "acceptEdits", "default", "plan":
+		return true
+	}
+	return false
+}
+
+// SetPermissionMode stores the mode and applies it to a running agent.
+func (m *Manager) SetPermissionMode(id, mode string) error {
+	if !ValidPermissionMode(mode) {
+		return fmt.Errorf("%w: permission mode %q is not one of bypassPermissions, acceptEdits, default, plan", ErrBadInput, mode)
+	}
+	if _, err := m.store.Update(id, func(x *Meta) { x.PermissionMode = mode }); err != nil {
+		return err
+	}
+	r := m.runFor(id)
+	r.mu.Lock()
+	s := r.sess
+	r.mu.Unlock()
+	if s != nil {
+		if err := s.SetPermissionMode(mode); err != nil {
+			return fmt.Errorf("apply permission mode: %w", err)
+		}
+	}
+	m.publish("loops:changed", map[string]string{"id": id})
+	return nil
+}

@@ -26,8 +26,14 @@ func NewLoopService(m *loops.Manager, hx *hostexec.Server) *LoopService {
 // List returns every loop, newest first.
 func (s *LoopService) List() ([]loops.Meta, error) { return s.m.List() }
 
-// Create makes a loop (optionally on a local git repo, on branch loop/<slug>-<id6>).
-func (s *LoopService) Create(req loops.CreateRequest) (loops.Meta, error) { return s.m.Create(req) }
+// Create makes a loop (optionally on a local git repo, on branch loop/<slug>-<id6>). A
+// loop without a title is named after its first message.
+func (s *LoopService) Create(req loops.CreateRequest) (loops.Meta, error) {
+	if strings.TrimSpace(req.Title) == "" {
+		req.Title = UntitledLoop
+	}
+	return s.m.Create(req)
+}
 
 // Get returns one loop.
 func (s *LoopService) Get(id string) (loops.Meta, error) {
@@ -55,6 +61,9 @@ func (s *LoopService) Messages(id string) ([]json.RawMessage, error) {
 // Send starts a turn or queues the text while the agent works.
 func (s *LoopService) Send(id, text string) (loops.SendResult, error) {
 	r, err := s.m.Send(id, text)
+	if err == nil {
+		s.nameAfterFirstMessage(id, text)
+	}
 	return r, userError(err)
 }
 

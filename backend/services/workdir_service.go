@@ -1,7 +1,10 @@
 package services
 
 import (
+	"errors"
+
 	"github.com/loopat/desktop/backend/loops"
+	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/workdir"
 )
 
@@ -50,6 +53,20 @@ func (s *WorkdirService) GitStatus(loopID string) (workdir.Status, error) {
 		return workdir.Status{}, err
 	}
 	return workdir.GitStatus(root)
+}
+
+// InitRepo makes a loop without a repository a git repository ("Start a repository" in
+// the Git tab); a .git the loop planted is refused, an existing repository is a conflict.
+func (s *WorkdirService) InitRepo(loopID string) (workdir.Status, error) {
+	root, err := s.root(loopID)
+	if err != nil {
+		return workdir.Status{}, err
+	}
+	st, err := workdir.Init(root)
+	if errors.Is(err, workdir.ErrAlreadyRepo) {
+		return st, rpc.Conflict("This loop already has a repository.", "Refresh the Git tab.", err)
+	}
+	return st, err
 }
 
 // GitDiff is the unified diff against HEAD of one path ("" = all changes).

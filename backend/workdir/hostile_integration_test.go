@@ -153,7 +153,7 @@ func hostRepo(t *testing.T) (dir string, state func() string) {
 }
 
 // The agent points the workdir's .git at a repository of the host user (a "gitdir:" file,
-// then a symlink). The Git tab refuses status, diff and commit, and the host repository
+// then a symlink). The Git tab refuses status, diff, commit and init, and the host repository
 // is byte-for-byte unchanged.
 func TestHostileWorkdirGitRedirectToHostRepoIsRefused(t *testing.T) {
 	h := startHostileLoop(t)
@@ -175,6 +175,9 @@ func TestHostileWorkdirGitRedirectToHostRepoIsRefused(t *testing.T) {
 			}
 			if _, err := h.git.GitDiff(h.id, ""); !errors.Is(err, safefs.ErrUnsafeGitDir) {
 				t.Errorf("GitDiff = %v, want ErrUnsafeGitDir", err)
+			}
+			if _, err := h.git.InitRepo(h.id); !errors.Is(err, safefs.ErrUnsafeGitDir) {
+				t.Errorf("InitRepo = %v, want ErrUnsafeGitDir", err)
 			}
 			if after := state(); after != before {
 				t.Fatalf("the host repository changed:\n%s\n---\n%s", before, after)

@@ -58,6 +58,14 @@ func (s *LoopService) Messages(id string) ([]json.RawMessage, error) {
 	return m, userError(err)
 }
 
+// MessagesPage is a bounded page of the transcript ending at byte offset before (0: the
+// newest lines), at most limit lines (0: the default); page.Start is the cursor for the
+// page before it.
+func (s *LoopService) MessagesPage(id string, before int64, limit int) (loops.TranscriptPage, error) {
+	p, err := s.m.MessagesPage(id, before, limit)
+	return p, userError(err)
+}
+
 // Send starts a turn or queues the text while the agent works.
 func (s *LoopService) Send(id, text string) (loops.SendResult, error) {
 	r, err := s.m.Send(id, text)

@@ -154,6 +154,13 @@ export interface CreateLoop {
 }
 /** One transcript line: a Claude Code stream-json object, or our user_input / error lines. */
 export type Msg = { type: string; [k: string]: any };
+/** A window of a transcript (oldest first); start is the cursor for the older page. */
+export interface TranscriptPage {
+  lines: Msg[];
+  start: number;
+  end: number;
+  more: boolean;
+}
 export interface QueueItem {
   id: string;
   text: string;
@@ -238,6 +245,9 @@ export const LoopService = {
   Archive: (id: string, archived: boolean) => call<void>('LoopService', 'Archive', id, archived),
   Delete: (id: string) => call<void>('LoopService', 'Delete', id),
   Messages: (id: string) => list(call<Msg[]>('LoopService', 'Messages', id)),
+  // A bounded page of the transcript ending at byte offset before (0: the newest lines).
+  MessagesPage: (id: string, before = 0, limit = 0) =>
+    call<TranscriptPage>('LoopService', 'MessagesPage', id, before, limit).then((p) => ({ ...p, lines: p?.lines ?? [] })),
   Send: (id: string, text: string) => call<{ queued: boolean; queueId?: string }>('LoopService', 'Send', id, text),
   // Stops the running turn. Unless keepQueue, the queued messages come back (for the composer).
   Interrupt: (id: string, keepQueue = false) => list(call<QueueItem[]>('LoopService', 'Interrupt', id, keepQueue)),

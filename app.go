@@ -17,6 +17,7 @@ import (
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/notify"
+	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/services"
 	"github.com/loopat/desktop/backend/tray"
 )
@@ -217,6 +218,8 @@ func runDesktop(dist fs.FS) int {
 			OnSecondInstanceLaunch: app.secondInstance,
 		},
 		Bind: c.Registry().Services(),
+		// Failed calls reach the window as {message, hint, kind}, as HTTP sends them.
+		ErrorFormatter: rpc.WailsError,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loopat:", err)

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 )
@@ -13,6 +14,7 @@ const (
 	KindInvalid  Kind = "invalid"   // the input is wrong: fix it and retry (400)
 	KindNotFound Kind = "not_found" // the thing is gone or never was (404)
 	KindConflict Kind = "conflict"  // the thing's state forbids it, e.g. an archived loop (409)
+	KindInternal Kind = "internal"  // the app failed (500)
 )
 
 // Error is a failure written for the user: Msg says what happened in plain words and
@@ -48,6 +50,45 @@ func Describe(err error) (status int, msg, hint string) {
 		return status, ce.Msg, "The page and the server disagree about this call: reload the page (the app may have been updated)."
 	}
 	return http.StatusInternalServerError, err.Error(), ""
+}
+
+// Payload is a failed call as both transports hand it to the frontend: HTTP as the body
+// {"error", "hint", "kind"} of a 4xx/5xx, Wails as this JSON in the rejected promise's
+// message (see WailsError). The client turns either into one RpcError.
+type Payload struct {
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+	Kind    Kind   `json:"kind"`
+}
+
+// PayloadOf describes err for the frontend.
+func PayloadOf(err error) Payload {
+	status, msg, hint := Describe(err)
+	return Payload{Message: msg, Hint: hint, Kind: KindOf(status)}
+}
+
+// KindOf is the kind a transport status stands for.
+func KindOf(status int) Kind {
+	switch status {
+	case http.StatusBadRequest:
+		return KindInvalid
+	case http.StatusNotFound:
+		return KindNotFound
+	case http.StatusConflict:
+		return KindConflict
+	}
+	return KindInternal
+}
+
+// WailsError is the desktop window's options.App.ErrorFormatter. Wails rejects a bound
+// call with new Error(<what this returns>), and an object would arrive as
+// "[object Object]", so the payload travels as a JSON string the client parses.
+func WailsError(err error) any {
+	b, merr := json.Marshal(PayloadOf(err))
+	if merr != nil { // cannot happen for strings; keep the text rather than lose it
+		return err.Error()
+	}
+	return string(b)
 }
 
 func statusOf(k Kind) int {

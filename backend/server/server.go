@@ -322,7 +322,7 @@ func (s *Server) rpc(w http.ResponseWriter, r *http.Request) {
 		if status >= http.StatusInternalServerError {
 			s.o.Log.Warn("rpc failed", "call", svc+"."+method, "err", err)
 		}
-		body := map[string]string{"error": msg}
+		body := map[string]string{"error": msg, "kind": string(rpc.KindOf(status))}
 		if hint != "" {
 			body["hint"] = hint
 		}

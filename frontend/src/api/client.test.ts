@@ -145,6 +145,44 @@ describe('RPC error mapping', () => {
     expect(err.message).toBe('loop "x" not found');
   });
 
+  // Go's rpc.WailsError is the desktop ErrorFormatter: Wails rejects with new Error(<its JSON>).
+  it('gives one error shape {message, hint, kind, status} from either transport', async () => {
+    const payload = { message: 'This loop is archived.', hint: 'Unarchive it to continue.', kind: 'conflict' };
+    const wails = createClient({
+      win: { go: { services: { LoopService: { Send: async () => Promise.reject(new Error(JSON.stringify(payload))) } } } },
+      fetch: vi.fn() as any,
+    });
+    const http = createClient(
+      httpDeps((async () => jsonResponse(409, { error: payload.message, hint: payload.hint, kind: 'conflict' })) as any),
+    );
+    const shape = (e: RpcError) => ({ message: e.message, hint: e.hint, kind: e.kind, status: e.status });
+    const fromWails = shape(await failure(wails.call('LoopService', 'Send', 'id', 'x')));
+    const fromHttp = shape(await failure(http.call('LoopService', 'Send', 'id', 'x')));
+    expect(fromWails).toEqual({ message: payload.message, hint: payload.hint, kind: 'conflict', status: 409 });
+    expect(fromHttp).toEqual(fromWails);
+  });
+
+  it('reads a Wails JSON rejection given as a bare string, and an HTTP error without kind by status', async () => {
+    const wails = createClient({
+      win: { go: { services: { VaultService: { SetFile: async () => Promise.reject('{"message":"Bad mode.","kind":"invalid"}') } } } },
+      fetch: vi.fn() as any,
+    });
+    const w = await failure(wails.call('VaultService', 'SetFile', 'v', 'p', 384, 'x'));
+    expect([w.message, w.hint, w.kind, w.status]).toEqual(['Bad mode.', undefined, 'invalid', 400]);
+    const http = createClient(httpDeps((async () => jsonResponse(404, { error: 'No such loop.' })) as any));
+    const h = await failure(http.call('LoopService', 'Get', 'x'));
+    expect([h.message, h.kind, h.status]).toEqual(['No such loop.', 'not_found', 404]);
+  });
+
+  it('keeps a Wails-internal rejection that is not our JSON as its text, kind internal', async () => {
+    const c = createClient({
+      win: { go: { services: { LoopService: { Get: async () => Promise.reject(new Error('{not json')) } } } },
+      fetch: vi.fn() as any,
+    });
+    const err = await failure(c.call('LoopService', 'Get', 'x'));
+    expect([err.message, err.kind, err.status, err.hint]).toEqual(['{not json', 'internal', 500, undefined]);
+  });
+
   it('fails clearly for a method the Wails build does not bind', async () => {
     const c = createClient({ win: { go: { services: {} } }, fetch: vi.fn() as any });
     const err = await failure(c.call('NopeService', 'X'));

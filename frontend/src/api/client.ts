@@ -12,19 +12,56 @@ export type ConnectionState = 'connecting' | 'open' | 'closed' | 'restarted';
 export const RESTARTED_TEXT = 'loopat was restarted: open the new link printed by `loopat serve`.';
 export type EventHandler = (data: any) => void;
 
-/** A failed call: the backend's message, plus where it came from. */
+/** Whose move a failed call is (Go rpc.Kind): the caller's input, a missing thing, a state that forbids it, or the app's. */
+export type ErrorKind = 'invalid' | 'not_found' | 'conflict' | 'internal';
+
+const STATUS_OF: Record<ErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, internal: 500 };
+function kindOf(status: number): ErrorKind {
+  if (status === 400) return 'invalid';
+  if (status === 404) return 'not_found';
+  if (status === 409) return 'conflict';
+  return 'internal';
+}
+const isKind = (k: unknown): k is ErrorKind => typeof k === 'string' && k in STATUS_OF;
+
+/** A failed call, the same shape from either transport: the backend's message, its hint, and where it came from. */
 export class RpcError extends Error {
   constructor(
     message: string,
     readonly service: string,
     readonly method: string,
     readonly status?: number,
-    /** What to do about it, written for the user (the server's "hint"). */
+    /** What to do about it, written for the user (the server's "hint"), shown apart from the message. */
     readonly hint?: string,
+    readonly kind?: ErrorKind,
   ) {
     super(message);
     this.name = 'RpcError';
   }
+}
+
+/**
+ * The {message, hint, kind} a Wails call was rejected with: Go's rpc.WailsError sends it as
+ * JSON in the Error's message (Wails wraps the formatter's string in new Error). Anything
+ * else (a Wails-internal failure) is kept as plain text of kind 'internal'.
+ */
+export function wailsError(e: unknown): { message: string; hint?: string; kind: ErrorKind } {
+  const text = errorMessage(e);
+  if (text.startsWith('{')) {
+    try {
+      const p = JSON.parse(text) as { message?: unknown; hint?: unknown; kind?: unknown };
+      if (p && typeof p.message === 'string') {
+        return {
+          message: p.message,
+          hint: typeof p.hint === 'string' && p.hint ? p.hint : undefined,
+          kind: isKind(p.kind) ? p.kind : 'internal',
+        };
+      }
+    } catch {
+      // not ours: plain text below
+    }
+  }
+  return { message: text, kind: 'internal' };
 }
 
 interface WailsWindow {
@@ -94,8 +131,8 @@ function wailsClient(deps: ClientDeps): Client {
       try {
         return (await fn(...args)) as T;
       } catch (e) {
-        // Wails rejects with the Go error's text (a string).
-        throw new RpcError(errorMessage(e), service, method);
+        const err = wailsError(e);
+        throw new RpcError(err.message, service, method, STATUS_OF[err.kind], err.hint, err.kind);
       }
     },
     on(topic, cb) {
@@ -216,7 +253,7 @@ function httpClient(deps: ClientDeps): Client {
       } catch (e) {
         throw new RpcError(`cannot reach the loopat server: ${errorMessage(e)}`, service, method);
       }
-      let body: { result?: unknown; error?: unknown; hint?: unknown } | null = null;
+      let body: { result?: unknown; error?: unknown; hint?: unknown; kind?: unknown } | null = null;
       try {
         body = await res.json();
       } catch {
@@ -232,7 +269,8 @@ function httpClient(deps: ClientDeps): Client {
           setState('restarted');
           hint = RESTARTED_TEXT;
         }
-        throw new RpcError(msg, service, method, res.status, hint);
+        const kind = body && isKind(body.kind) ? body.kind : kindOf(res.status);
+        throw new RpcError(msg, service, method, res.status, hint, kind);
       }
       if (!body || typeof body !== 'object') {
         throw new RpcError(`${service}.${method}: server sent a response that is not JSON`, service, method, res.status);

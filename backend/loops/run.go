@@ -196,7 +196,7 @@ func (m *Manager) publishStatus(id, status, detail string) {
 
 // appendLine stores a transcript line (secrets masked) and publishes it.
 func (m *Manager) appendLine(id string, line []byte) {
-	line = m.scrub(line)
+	line = stampTime(m.scrub(line), time.Now())
 	if err := m.store.Transcript(id).Append(line); err != nil {
 		m.log.Error("append transcript", "loop", id, "err", err)
 	}

@@ -1,10 +1,10 @@
-import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
 import { RECONNECTED } from '../api/client';
-import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type Msg, type QueueItem } from '../api/services';
+import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type QueueItem } from '../api/services';
 import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { Transcript } from './Transcript';
-import { applyDelta, mergeTail, NO_STREAM, withQueuedText, type Streaming } from './transcript';
+import { withQueuedText } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
@@ -22,41 +22,20 @@ export function LoopPage() {
 
 function Loop({ id }: { id: string }) {
   const meta = useLoad<LoopMeta>(() => LoopService.Get(id), [id]);
-  // Lines that arrive while the transcript is being fetched are merged into the result.
-  const arrived = useRef<Msg[] | null>(null);
-  const msgs = useLoad<Msg[]>(() => {
-    arrived.current = [];
-    return LoopService.Messages(id)
-      .then((fetched) => mergeTail(fetched, arrived.current ?? []))
-      .finally(() => {
-        arrived.current = null;
-      });
-  }, [id]);
   const queue = useLoad<QueueItem[]>(() => LoopService.Queue(id), [id]);
-  const [streaming, setStreaming] = useState<Streaming>(NO_STREAM);
   const [statusDetail, setStatusDetail] = useState('');
   const [tab, setTab] = useState<'terminal' | 'files' | 'git' | 'host'>('files');
   const [panelOpen, setPanelOpen] = useState(true);
 
-  useEvent(topics.loopMessage(id), (m: Msg) => {
-    arrived.current?.push(m);
-    msgs.update((prev) => [...(prev ?? []), m]);
-    setStreaming(NO_STREAM); // a whole line supersedes the partial text
-  });
-  useEvent(topics.loopDelta(id), (d: { kind: string; text: string }) => {
-    setStreaming((s) => applyDelta(s, d));
-  });
   useEvent(topics.loopStatus(id), (s: { status: LoopStatus; detail?: string }) => {
     if (meta.data) meta.update((prev) => (prev ? { ...prev, status: s.status } : prev!));
     else meta.reload();
     setStatusDetail(s.detail ?? '');
-    if (!BUSY.includes(s.status)) setStreaming(NO_STREAM);
   });
   useEvent(topics.loopQueue(id), (q: QueueItem[]) => queue.set(q ?? []));
   useEvent(topics.loopsChanged, () => meta.reload());
   useEvent(RECONNECTED, () => {
     meta.reload();
-    msgs.reload();
     queue.reload();
   });
 
@@ -76,16 +55,16 @@ function Loop({ id }: { id: string }) {
       <section className="chat">
         <LoopHeader meta={m} detail={statusDetail} onChange={(x) => meta.set(x)} panelOpen={panelOpen} togglePanel={() => setPanelOpen(!panelOpen)} />
         {m.warning && <div className="banner banner-warn">{m.warning}</div>}
-        <ChatScroller deps={[msgs.data?.length, streaming]}>
-          {msgs.error && !msgs.data && <InlineError text={msgs.error} onRetry={() => msgs.reload()} />}
-          {msgs.data && msgs.data.length === 0 && !working && (
+        <Transcript
+          loopId={id}
+          working={working}
+          empty={
             <div className="empty chat-empty">
               <div className="empty-title">Say what you want done</div>
               <p>The agent works inside this loop’s sandbox{m.repo ? ` on ${m.repo}` : ''}. Messages sent while it works are queued.</p>
             </div>
-          )}
-          <Transcript messages={msgs.data ?? []} streaming={streaming} working={working} />
-        </ChatScroller>
+          }
+        />
         <QueueView id={id} items={queue.data ?? []} onChange={(q) => queue.set(q)} />
         <Composer
           meta={m}
@@ -136,28 +115,6 @@ function TerminalHost({ loopId, visible }: { loopId: string; visible: boolean })
       <Suspense fallback={<Spinner label="Loading terminal…" />}>
         <TerminalTab loopId={loopId} visible={visible} />
       </Suspense>
-    </div>
-  );
-}
-
-function ChatScroller({ deps, children }: { deps: unknown[]; children: React.ReactNode }) {
-  const ref = useRef<HTMLDivElement>(null);
-  const stick = useRef(true);
-  useEffect(() => {
-    const el = ref.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
-  return (
-    <div
-      className="chat-scroll"
-      ref={ref}
-      onScroll={(e) => {
-        const el = e.currentTarget;
-        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
-      }}
-    >
-      {children}
     </div>
   );
 }

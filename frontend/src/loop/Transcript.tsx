@@ -1,21 +1,128 @@
 // Renders a loop's transcript: Claude Code stream-json lines plus our own
 // user_input / error lines, with tool results folded into their tool cards.
-import { memo, useMemo, useState } from 'react';
+//
+// Long loops stay fast: the transcript is fetched a page at a time from the end
+// (LoopService.MessagesPage; older pages load as the user scrolls up), the list is
+// virtualised (only the rows on screen are in the DOM), and a streamed line updates the
+// model incrementally (transcript.ts) so only the new or changed rows render.
+import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
-import type { Msg } from '../api/services';
-import { formatTime } from '../ui';
+import { Virtuoso, type VirtuosoHandle } from 'react-virtuoso';
+import { RECONNECTED } from '../api/client';
+import { LoopService, topics, type Msg } from '../api/services';
+import { formatTime, InlineError, Spinner, useEvent } from '../ui';
+import './transcript.css';
 
-import { collectToolResults, interruptedResults, resultText, summarizeInput, type Streaming, type ToolResult } from './transcript';
+import {
+  appendLine,
+  applyDelta,
+  buildTranscript,
+  lineTime,
+  mergeTail,
+  NO_STREAM,
+  prependLines,
+  resultText,
+  stampArrival,
+  summarizeInput,
+  userText,
+  type Row,
+  type Streaming,
+  type ToolResult,
+  type TranscriptState,
+} from './transcript';
 
-export function Transcript({ messages, streaming, working }: { messages: Msg[]; streaming: Streaming; working: boolean }) {
-  const results = useMemo(() => collectToolResults(messages), [messages]);
-  const hasUserInput = useMemo(() => messages.some((m) => m.type === 'user_input'), [messages]);
-  const interrupted = useMemo(() => interruptedResults(messages), [messages]);
-  return (
-    <div className="transcript" data-testid="messages">
-      {messages.map((m, i) => (interrupted.has(i) ? null : <Line key={i} msg={m} results={results} hasUserInput={hasUserInput} />))}
-      {(streaming.thinking || streaming.text || streaming.tool) && (
+// Keys (and Virtuoso's firstItemIndex) start high so older pages can count down from it.
+const FIRST_INDEX = 1_000_000_000;
+const PAGE_LINES = 200;
+
+interface Loaded {
+  tr: TranscriptState;
+  /** Cursor of the next older page; more says whether there is one. */
+  before: number;
+  more: boolean;
+  /** Virtuoso's index of the first row; decreases by the rows an older page adds. */
+  firstIndex: number;
+}
+
+/**
+ * The chat of one loop: fetches the newest page, follows loop:<id>:message and
+ * :delta events, and loads older pages on scroll-up. empty is shown for a loop with no
+ * lines that is not working.
+ */
+export function Transcript({ loopId, working, empty }: { loopId: string; working: boolean; empty?: React.ReactNode }) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [error, setError] = useState('');
+  const [streaming, setStreaming] = useState<Streaming>(NO_STREAM);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  // Lines that arrive while a page is being fetched are merged into it.
+  const arrived = useRef<Msg[] | null>(null);
+  const list = useRef<VirtuosoHandle>(null);
+  const scroller = useRef<HTMLElement | null>(null);
+  const atBottom = useRef(true);
+
+  const load = useCallback(() => {
+    arrived.current = [];
+    setError('');
+    LoopService.MessagesPage(loopId, 0, PAGE_LINES)
+      .then((page) => {
+        const lines = mergeTail(page.lines, arrived.current ?? []);
+        const tr = buildTranscript(lines, FIRST_INDEX);
+        setLoaded({ tr, before: page.start, more: page.more, firstIndex: FIRST_INDEX });
+      })
+      .catch((e) => setError(e instanceof Error ? e.message : String(e)))
+      .finally(() => {
+        arrived.current = null;
+      });
+  }, [loopId]);
+  useEffect(load, [load]);
+
+  useEvent(topics.loopMessage(loopId), (m: Msg) => {
+    const line = stampArrival(m);
+    if (arrived.current) arrived.current.push(line);
+    else setLoaded((l) => (l ? { ...l, tr: appendLine(l.tr, line) } : l));
+    setStreaming(NO_STREAM); // a whole line supersedes the partial text
+  });
+  useEvent(topics.loopDelta(loopId), (d: { kind: string; text: string }) => setStreaming((s) => applyDelta(s, d)));
+  useEvent(RECONNECTED, load);
+  useEffect(() => {
+    if (!working) setStreaming(NO_STREAM);
+  }, [working]);
+
+  // Streamed text grows the footer, which Virtuoso's followOutput does not see.
+  useEffect(() => {
+    const el = scroller.current;
+    if (el && atBottom.current && (streaming.text || streaming.thinking || streaming.tool)) el.scrollTop = el.scrollHeight;
+  }, [streaming]);
+
+  const loadOlder = useCallback(() => {
+    if (!loaded?.more || loadingOlder) return;
+    setLoadingOlder(true);
+    LoopService.MessagesPage(loopId, loaded.before, PAGE_LINES)
+      .then((page) =>
+        setLoaded((l) => {
+          if (!l || l.before !== loaded.before) return l;
+          const tr = prependLines(l.tr, page.lines);
+          return { tr, before: page.start, more: page.more, firstIndex: l.firstIndex - (tr.rows.length - l.tr.rows.length) };
+        }),
+      )
+      .catch((e) => setError(e instanceof Error ? e.message : String(e)))
+      .finally(() => setLoadingOlder(false));
+  }, [loopId, loaded, loadingOlder]);
+
+  if (!loaded) {
+    return (
+      <div className="chat-scroll" data-testid="messages">
+        {error ? <InlineError text={error} onRetry={load} /> : <Spinner label="Loading the conversation…" />}
+      </div>
+    );
+  }
+  const { tr } = loaded;
+  const live = streaming.thinking || streaming.text || streaming.tool;
+  const footer = (
+    <div className="transcript-footer">
+      {tr.rows.length === 0 && !working && !live && empty}
+      {live && (
         <div className="msg msg-assistant streaming" data-testid="streaming">
           {streaming.thinking && (
             <details className="thinking" open>
@@ -27,54 +134,78 @@ export function Transcript({ messages, streaming, working }: { messages: Msg[]; 
           {streaming.tool && !streaming.text && <div className="muted small">Preparing a tool call…</div>}
         </div>
       )}
-      {working && !streaming.text && !streaming.thinking && !streaming.tool && (
+      {working && !live && (
         <div className="working-indicator" data-testid="working">
           <span className="spinner" /> Agent is working…
         </div>
       )}
     </div>
   );
+  const header = (
+    <div className="transcript-older muted small" data-testid={loaded.more ? 'older' : undefined}>
+      {loadingOlder ? 'Loading earlier messages…' : ''}
+    </div>
+  );
+  return (
+    <Virtuoso<Row, ListContext>
+      ref={list}
+      className="chat-scroll transcript"
+      data-testid="messages"
+      data={tr.rows}
+      firstItemIndex={loaded.firstIndex}
+      initialTopMostItemIndex={{ index: 'LAST', align: 'end' }}
+      computeItemKey={(_, row) => row.key}
+      itemContent={(_, row) => <Line row={row} results={tr.results} />}
+      followOutput={(bottom) => (bottom ? 'auto' : false)}
+      atBottomStateChange={(b) => (atBottom.current = b)}
+      atBottomThreshold={80}
+      startReached={loadOlder}
+      increaseViewportBy={{ top: 800, bottom: 400 }}
+      scrollerRef={(el) => (scroller.current = el instanceof HTMLElement ? el : null)}
+      context={{ footer, header }}
+      components={LIST_PARTS}
+    />
+  );
 }
 
-const Line = memo(function Line({
-  msg,
-  results,
-  hasUserInput,
-}: {
-  msg: Msg;
-  results: Map<string, ToolResult>;
-  hasUserInput: boolean;
-}) {
+// Stable component types (new ones per render would remount the footer at every delta);
+// what they show comes through Virtuoso's context.
+interface ListContext {
+  header: React.ReactNode;
+  footer: React.ReactNode;
+}
+const LIST_PARTS = {
+  Header: ({ context }: { context?: ListContext }) => <>{context?.header}</>,
+  Footer: ({ context }: { context?: ListContext }) => <>{context?.footer}</>,
+};
+
+const Line = memo(function Line({ row, results }: { row: Row; results: Map<string, ToolResult> }) {
+  return (
+    <div className="transcript-row" data-rev={row.rev}>
+      <LineBody msg={row.msg} results={results} />
+    </div>
+  );
+});
+
+function LineBody({ msg, results }: { msg: Msg; results: Map<string, ToolResult> }) {
+  const time = lineTime(msg);
   switch (msg.type) {
     case 'user_input':
       return (
         <div className="msg msg-user" data-testid="msg-user">
           <div className="msg-text">{msg.text}</div>
-          {msg.ts && <div className="msg-time">{formatTime(msg.ts)}</div>}
+          {time && <div className="msg-time">{formatTime(time)}</div>}
         </div>
       );
-    case 'user': {
-      const content = msg.message?.content;
-      // The CLI may echo what the user typed; we already show our own user_input line.
-      if (typeof content === 'string') {
-        return hasUserInput ? null : (
-          <div className="msg msg-user" data-testid="msg-user">
-            <div className="msg-text">{content}</div>
-          </div>
-        );
-      }
-      if (!Array.isArray(content)) return null;
-      const texts = content.filter((c) => c?.type === 'text' && c.text).map((c) => c.text as string);
-      if (texts.length === 0 || hasUserInput) return null;
+    case 'user':
       return (
         <div className="msg msg-user" data-testid="msg-user">
-          <div className="msg-text">{texts.join('\n')}</div>
+          <div className="msg-text">{userText(msg)}</div>
         </div>
       );
-    }
     case 'assistant': {
-      const content = msg.message?.content;
-      if (!Array.isArray(content)) return null;
+      const content: any[] = msg.message?.content ?? [];
+      const hasText = content.some((c) => c?.type === 'text');
       return (
         <div className="msg msg-assistant" data-testid="msg-assistant">
           {content.map((c, i) => {
@@ -89,13 +220,17 @@ const Line = memo(function Line({
             if (c?.type === 'tool_use') return <ToolCard key={i} use={c} result={results.get(c.id)} />;
             return null;
           })}
+          {hasText && time && (
+            <div className="msg-time" data-testid="msg-time">
+              {formatTime(time)}
+            </div>
+          )}
         </div>
       );
     }
     case 'system':
-      if (msg.subtype !== 'init') return null;
       return (
-        <div className="msg-divider">
+        <div className="msg-divider" data-testid="session-started">
           Session started{msg.model ? ` · ${msg.model}` : ''}
           {msg.permissionMode ? ` · ${msg.permissionMode}` : ''}
         </div>
@@ -105,7 +240,7 @@ const Line = memo(function Line({
     case 'interrupted':
       return (
         <div className="msg-divider msg-divider-interrupted" data-testid="interrupted">
-          Interrupted{msg.ts ? ` · ${formatTime(msg.ts)}` : ''}
+          Interrupted{time ? ` · ${formatTime(time)}` : ''}
         </div>
       );
     case 'error':
@@ -114,13 +249,23 @@ const Line = memo(function Line({
           <div className="error-card-title">Something went wrong</div>
           <div>{msg.message}</div>
           {msg.hint && <div className="error-card-hint">{msg.hint}</div>}
-          {msg.ts && <div className="msg-time">{formatTime(msg.ts)}</div>}
+          {time && <div className="msg-time">{formatTime(time)}</div>}
+        </div>
+      );
+    case 'oversized':
+      return (
+        <div className="msg-divider" data-testid="oversized">
+          A {formatBytes(Number(msg.bytes) || 0)} line is too large to show here (it is kept in the loop’s messages.jsonl)
         </div>
       );
     default:
       return null;
   }
-});
+}
+
+function formatBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.round(n / 1024)} KB`;
+}
 
 function ResultLine({ msg }: { msg: Msg }) {
   const secs = typeof msg.duration_ms === 'number' ? `${(msg.duration_ms / 1000).toFixed(1)} s` : '';

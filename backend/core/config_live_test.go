@@ -44,7 +44,8 @@ func TestSavedEngineURLReconnects(t *testing.T) {
 	}
 }
 
-// Saving [host_exec] recomputes every linked loop's policy from its own mise.toml.
+// A saved [host_exec] is what each loop's policy is computed from, with its own mise.toml
+// (hostexec.Links.RefreshPolicies hands it to every linked loop).
 func TestSavedHostExecPolicyApplies(t *testing.T) {
 	c := openTestCore(t)
 	id := "loop-a"
@@ -55,18 +56,14 @@ func TestSavedHostExecPolicyApplies(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mise.toml"), []byte("[host]\nclis = [\"gh\"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.links.mu.Lock()
-	c.links.current[id] = loopLink{}
-	c.links.mu.Unlock()
-
-	before := c.hostExecPolicies(c.Live.Get().HostExec)[id]
+	before := c.loopPolicy(id)
 	if !before.Enabled || before.AllowAny || before.Timeout != 120*time.Second {
 		t.Fatalf("policy before %+v", before)
 	}
 	if view, err := c.System.SaveConfig("[host_exec]\nallow_any_cli = true\ntimeout_seconds = 9\n"); err != nil || view.Error != nil || len(view.Restart) != 0 {
 		t.Fatalf("save: %+v %v", view, err)
 	}
-	after := c.hostExecPolicies(c.Live.Get().HostExec)[id]
+	after := c.loopPolicy(id)
 	if !after.AllowAny || after.Timeout != 9*time.Second || len(after.CLIs) != 1 {
 		t.Fatalf("policy after %+v", after)
 	}

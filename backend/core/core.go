@@ -61,7 +61,7 @@ type Core struct {
 	bg       sync.WaitGroup // config-triggered work (engine reconnects); Close waits for it
 	bgMu     sync.Mutex     // guards closing against bg.Add racing Close's bg.Wait
 	closing  bool
-	links    *loopLinks // the loops' host links (host-exec policies follow config changes)
+	links    *hostexec.Links // the loops' host links (host-exec policies follow config changes)
 	registry *rpc.Registry
 	closers  []func() error
 }
@@ -217,41 +217,9 @@ func (c *Core) applyConfig(old, cfg config.Config) {
 		c.goBackground(func() { c.Engine.Refresh(c.ctx) })
 	}
 	if hasPrefix(changed, "host_exec.") {
-		c.refreshHostExecPolicies(cfg.HostExec)
+		c.links.RefreshPolicies() // each loop's policy from its mise.toml and the new [host_exec]
 	}
 	c.Log.Info("config applied", "changed", changed, "restart", config.RestartKeys(old, cfg))
-}
-
-// refreshHostExecPolicies gives every linked loop the policy hostExecPolicies computes.
-func (c *Core) refreshHostExecPolicies(hc config.HostExec) {
-	for id, policy := range c.hostExecPolicies(hc) {
-		c.HostExec.SetPolicy(id, policy)
-	}
-}
-
-// hostExecPolicies recomputes the policy of every linked loop from its own mise.toml
-// [host] clis and the [host_exec] settings hc, exactly as attach does.
-func (c *Core) hostExecPolicies(hc config.HostExec) map[string]hostexec.Policy {
-	out := map[string]hostexec.Policy{}
-	if c.links == nil {
-		return out
-	}
-	c.links.mu.Lock()
-	ids := make([]string, 0, len(c.links.current))
-	for id := range c.links.current {
-		ids = append(ids, id)
-	}
-	c.links.mu.Unlock()
-	for _, id := range ids {
-		policy := hostexec.Policy{} // unreadable mise.toml: host exec off, as in attach
-		if toml, err := c.loopMiseToml(id); err == nil {
-			if clis, err := images.ParseHostCLIs(toml); err == nil {
-				policy = hostexec.PolicyFor(hc, clis)
-			}
-		}
-		out[id] = policy
-	}
-	return out
 }
 
 // goBackground runs fn unless Close has begun; Close waits for it.

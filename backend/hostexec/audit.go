@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/logging"
 )
 
@@ -108,7 +109,7 @@ func (s *Server) record(e AuditEntry) {
 		s.log.Error("host-exec audit write", "loop", e.Loop, "err", err)
 	}
 	if s.bus != nil {
-		s.bus.Publish("loop:"+e.Loop+":hostexec", e)
+		s.bus.Publish(events.LoopTopic(e.Loop, events.LoopHostExec), e)
 	}
 }
 

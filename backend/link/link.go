@@ -26,6 +26,7 @@ const (
 	TagHello    byte = 'h' // relay -> host once listening: JSON Hello, then closed
 	TagHostExec byte = 'x' // one host-exec call (backend/hostexec/wire)
 	TagGateway  byte = 'g' // one TCP connection to the model gateway (HTTP)
+	TagPromote  byte = 'p' // one `loopat-host promote` (backend/contextrepo/promotewire)
 )
 
 // Hello is what the relay announces when it is ready.

@@ -10,10 +10,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/loopat/desktop/backend/contextrepo/promotewire"
+	"github.com/loopat/desktop/backend/link"
 )
 
 // `loopat-host promote` reaches the host through the relay's promote socket as a
-// TagPromote stream and maps the reply to its output and exit code.
+// link.TagPromote stream and maps the reply to its output and exit code.
 func TestPromoteThroughRelay(t *testing.T) {
 	socket, sess, _ := startRelay(t)
 	if fi, err := os.Stat(promoteSocket(socket)); err != nil || fi.Mode().Perm() != 0o666 {
@@ -21,19 +24,19 @@ func TestPromoteThroughRelay(t *testing.T) {
 	}
 	var reply atomic.Value
 	var calls atomic.Int32
-	sess.Handle(TagPromote, func(c net.Conn) {
+	sess.Handle(link.TagPromote, func(c net.Conn) {
 		defer c.Close()
 		calls.Add(1)
-		_ = json.NewEncoder(c).Encode(reply.Load().(PromoteReply))
+		_ = json.NewEncoder(c).Encode(reply.Load().(promotewire.Reply))
 	})
 	cases := []struct {
-		rep      PromoteReply
+		rep      promotewire.Reply
 		code     int
 		out, err string
 	}{
-		{PromoteReply{Summary: "notes: promoted (1 file(s))\n"}, 0, "notes: promoted (1 file(s))\n", ""},
-		{PromoteReply{Summary: "notes: CONFLICT in a.md\n", Conflict: true}, 3, "notes: CONFLICT in a.md\n", "git merge origin/main"},
-		{PromoteReply{Error: "loop x has no context clones"}, 1, "", "no context clones"},
+		{promotewire.Reply{Summary: "notes: promoted (1 file(s))\n"}, 0, "notes: promoted (1 file(s))\n", ""},
+		{promotewire.Reply{Summary: "notes: CONFLICT in a.md\n", Conflict: true}, 3, "notes: CONFLICT in a.md\n", "git merge origin/main"},
+		{promotewire.Reply{Error: "loop x has no context clones"}, 1, "", "no context clones"},
 	}
 	for _, c := range cases {
 		reply.Store(c.rep)
@@ -68,22 +71,22 @@ func FuzzPromoteReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var out, errOut strings.Builder
 		code := promoteOutcome(bytes.NewReader(data), &out, &errOut)
-		if code != promoteOK && code != promoteFailed && code != promoteConflict {
+		if code != promotewire.ExitOK && code != promotewire.ExitFailed && code != promotewire.ExitConflict {
 			t.Fatalf("exit code %d", code)
 		}
 		if out.Len() > len(data) {
 			t.Fatalf("printed %d bytes for a %d-byte reply", out.Len(), len(data))
 		}
-		var rep PromoteReply
+		var rep promotewire.Reply
 		if json.Unmarshal(data, &rep) == nil {
-			want := promoteOK
+			want := promotewire.ExitOK
 			switch {
 			case rep.Error != "":
-				want = promoteFailed
+				want = promotewire.ExitFailed
 			case rep.Conflict:
-				want = promoteConflict
+				want = promotewire.ExitConflict
 			case rep.Failed:
-				want = promoteFailed
+				want = promotewire.ExitFailed
 			}
 			if code != want && json.Valid(data) {
 				t.Fatalf("reply %+v: exit %d, want %d", rep, code, want)

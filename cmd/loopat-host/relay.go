@@ -61,7 +61,7 @@ func relayMain(args []string) int {
 		go acceptLoop(gl, rel, link.TagGateway, log)
 	}
 	go acceptLoop(l, rel, link.TagHostExec, log)
-	go acceptLoop(pl, rel, TagPromote, log)
+	go acceptLoop(pl, rel, link.TagPromote, log)
 
 	hello := link.Hello{Version: 1, PID: os.Getpid(), Socket: path}
 	if gl != nil {

@@ -1,0 +1,103 @@
+package transcriptbench
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/loopat/desktop/bench/report/benchkit"
+)
+
+// ResultPrefix starts the one line of the browser script's stdout that holds its figures.
+const ResultPrefix = "BENCH_JSON "
+
+// Size is what the browser script measured for one transcript length.
+type Size struct {
+	Lines int   `json:"lines"`
+	Bytes int64 `json:"bytes"`
+	// OpenMs: navigation start → the last reply's text visible in the viewport (median of runs).
+	OpenMs float64 `json:"openMs"`
+	Runs   int     `json:"runs"`
+	// DOMNodes in the document once the last reply is visible.
+	DOMNodes int `json:"domNodes"`
+	// ServerWholeMs: LoopService.Messages (the whole file, what the UI fetched before paging);
+	// ServerPageMs: LoopService.MessagesPage (what it fetches now). Both over HTTP from the page.
+	ServerWholeMs float64 `json:"serverWholeMs"`
+	ServerPageMs  float64 `json:"serverPageMs"`
+	// EventMs: main-thread task time (CDP TaskDuration) from one loop:<id>:message event
+	// arriving on the socket until its row is painted; 0 when not measured for this size.
+	EventMs float64 `json:"eventMs,omitempty"`
+	Events  int     `json:"events,omitempty"`
+}
+
+// Result is the script's whole output.
+type Result struct {
+	Sizes []Size `json:"sizes"`
+}
+
+// Parse finds the result line in the script's stdout and checks every figure is there: a
+// bench that stops measuring (a zero, a missing size) is an error, not a row of zeros.
+func Parse(stdout []byte) (Result, error) {
+	var r Result
+	var line []byte
+	for _, l := range bytes.Split(stdout, []byte{'\n'}) {
+		if bytes.HasPrefix(l, []byte(ResultPrefix)) {
+			line = l[len(ResultPrefix):]
+		}
+	}
+	if line == nil {
+		return r, errors.New("transcript bench: the browser script printed no " + ResultPrefix + "line")
+	}
+	if err := json.Unmarshal(line, &r); err != nil {
+		return r, fmt.Errorf("transcript bench: parse result: %w", err)
+	}
+	if len(r.Sizes) == 0 {
+		return r, errors.New("transcript bench: no sizes measured")
+	}
+	events := 0
+	for _, s := range r.Sizes {
+		if s.Lines <= 0 || s.Bytes <= 0 || s.OpenMs <= 0 || s.Runs <= 0 || s.DOMNodes <= 0 || s.ServerWholeMs <= 0 || s.ServerPageMs <= 0 {
+			return r, fmt.Errorf("transcript bench: incomplete figures for %d lines: %+v", s.Lines, s)
+		}
+		if s.EventMs > 0 {
+			events++
+		}
+	}
+	if events == 0 {
+		return r, errors.New("transcript bench: no streamed-event cost measured")
+	}
+	return r, nil
+}
+
+// Goals (issue 16): a 10,000-line loop opens in ≤ 1 s; a streamed event costs ≤ 16 ms of
+// main-thread time whatever the length. The DOM stays bounded (virtualised list).
+const (
+	GoalOpenMs   = 1000
+	GoalEventMs  = 16
+	GoalDOMNodes = 3000
+)
+
+// Rows turns a result into artifacts/bench.json rows.
+func Rows(r Result) []benchkit.Row {
+	var rows []benchkit.Row
+	for _, s := range r.Sizes {
+		base := map[string]float64{"server: whole transcript (old fetch)": s.ServerWholeMs, "server: newest page": s.ServerPageMs}
+		open := benchkit.NewRow(fmt.Sprintf("transcript: open %d lines, last reply visible (Chromium)", s.Lines), "ms", s.OpenMs,
+			base, "server: whole transcript (old fetch)", s.Runs)
+		open.Note = fmt.Sprintf("%.1f MB file", float64(s.Bytes)/1e6)
+		if s.Lines >= 10000 {
+			open = open.WithGoal(fmt.Sprintf("<= %d ms", GoalOpenMs), s.OpenMs <= GoalOpenMs)
+		}
+		rows = append(rows, open)
+		dom := benchkit.NewRow(fmt.Sprintf("transcript: DOM nodes at %d lines", s.Lines), "nodes", float64(s.DOMNodes), nil, "", 1).
+			WithGoal(fmt.Sprintf("<= %d", GoalDOMNodes), s.DOMNodes <= GoalDOMNodes)
+		rows = append(rows, dom)
+		if s.EventMs > 0 {
+			ev := benchkit.NewRow(fmt.Sprintf("transcript: one streamed line at %d lines, main-thread time", s.Lines), "ms", s.EventMs, nil, "", s.Events).
+				WithGoal(fmt.Sprintf("<= %d ms", GoalEventMs), s.EventMs <= GoalEventMs)
+			rows = append(rows, ev)
+		}
+	}
+	return rows
+}

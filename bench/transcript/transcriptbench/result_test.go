@@ -1,0 +1,105 @@
+package transcriptbench
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loopat/desktop/backend/loops"
+	"github.com/loopat/desktop/bench/report/benchkit"
+)
+
+// The synthesised transcript is what the app stores: valid lines of the app's shapes, the
+// size per line of a real loop, the marker in the newest page the UI fetches.
+func TestSynthesisedTranscriptReadsLikeTheApp(t *testing.T) {
+	home := t.TempDir()
+	id, err := CreateLoop(home, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(home, "loops", id, "messages.jsonl")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'})
+	if len(lines) != 1000 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	if per := len(data) / len(lines); per < 350 || per > 800 {
+		t.Fatalf("%d bytes a line, a real loop has ~540", per)
+	}
+	types := map[string]int{}
+	for _, l := range lines {
+		var v struct{ Type string }
+		if err := json.Unmarshal(l, &v); err != nil {
+			t.Fatalf("line %s: %v", l, err)
+		}
+		types[v.Type]++
+	}
+	for _, want := range []string{"user_input", "system", "assistant", "user", "result"} {
+		if types[want] == 0 {
+			t.Errorf("no %s line: %v", want, types)
+		}
+	}
+	page, err := loops.NewTranscript(path).ReadPage(0, 200)
+	if err != nil || len(page.Lines) != 200 || !page.More || !strings.Contains(string(page.Lines[198]), Marker(1000)) {
+		t.Fatalf("newest page: %d lines, more %v, %v", len(page.Lines), page.More, err)
+	}
+	if err := Synthesise(&bytes.Buffer{}, 5); err == nil {
+		t.Fatal("less than a turn accepted")
+	}
+}
+
+// The bench parses the output its browser script prints and writes rows the report reads
+// back; a script that stopped measuring (zeros, no event figure) fails instead.
+func TestParseOwnOutputIntoRows(t *testing.T) {
+	sizes := []Size{
+		{Lines: 100, Bytes: 54_000, OpenMs: 310, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5},
+		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5},
+	}
+	out, _ := json.Marshal(Result{Sizes: sizes})
+	stdout := "serve started\nnoise\n" + ResultPrefix + string(out) + "\n"
+	r, err := Parse([]byte(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := Rows(r)
+	if len(rows) != 5 {
+		t.Fatalf("%d rows: %+v", len(rows), rows)
+	}
+	path := filepath.Join(t.TempDir(), "bench.json")
+	data, _ := json.Marshal(benchkit.File{Rows: rows})
+	os.WriteFile(path, data, 0o644)
+	f, err := benchkit.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]benchkit.Row{}
+	for _, row := range f.Rows {
+		byName[row.Name] = row
+	}
+	open := byName["transcript: open 10000 lines, last reply visible (Chromium)"]
+	if open.Met == nil || !*open.Met || open.Ratio == 0 || open.Baselines["server: newest page"] != 9 {
+		t.Fatalf("open row %+v", open)
+	}
+	ev := byName["transcript: one streamed line at 10000 lines, main-thread time"]
+	if ev.Met == nil || !*ev.Met || ev.Loopat != 7.5 {
+		t.Fatalf("event row %+v", ev)
+	}
+
+	for _, bad := range []string{
+		"no result line",
+		ResultPrefix + `{"sizes":[]}`,
+		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":0,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1,"eventMs":3}]}`,
+		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":5,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1}]}`,
+		ResultPrefix + `{"sizes":`,
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

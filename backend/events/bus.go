@@ -59,7 +59,9 @@ func (b *Bus) Publish(topic string, data any) {
 	}
 }
 
-// Subscribe returns a channel of events (filter nil = all) and a cancel func.
+// Subscribe returns a channel of events (filter nil = all) and a cancel func. Cancel
+// closes the channel, so a reader ranging over it ends; events still buffered are
+// delivered first.
 func (b *Bus) Subscribe(buffer int, filter func(topic string) bool) (<-chan Event, func()) {
 	if buffer <= 0 {
 		buffer = 256
@@ -71,8 +73,11 @@ func (b *Bus) Subscribe(buffer int, filter func(topic string) bool) (<-chan Even
 	var once sync.Once
 	return s.ch, func() {
 		once.Do(func() {
+			// Publish sends under the read lock: once the write lock is held and the
+			// sub is gone, nothing can send on the channel, so closing it is safe.
 			b.mu.Lock()
 			delete(b.subs, s)
+			close(s.ch)
 			b.mu.Unlock()
 		})
 	}

@@ -30,9 +30,12 @@ func TestPublishSubscribeFilterCancel(t *testing.T) {
 	cancelAll()
 	b.Publish("engine:state", "absent")
 	select {
-	case ev := <-all:
-		t.Fatalf("cancelled sub received %v", ev)
+	case ev, ok := <-all:
+		if ok {
+			t.Fatalf("cancelled sub received %v", ev)
+		}
 	default:
+		t.Fatal("cancelled sub's channel is still open")
 	}
 }
 
@@ -56,4 +59,56 @@ func TestSlowSubscriberDropsOldestNotPublisher(t *testing.T) {
 	if last := (<-ch).Data; last != 999 {
 		t.Fatalf("newest event lost: %v", last)
 	}
+}
+
+// Cancel closes the channel (a ranging reader ends) after the buffered events, and
+// cancelling while publishers run neither panics nor races (run with -race).
+func TestCancelClosesTheChannel(t *testing.T) {
+	b := New()
+	ch, cancel := b.Subscribe(4, nil)
+	b.Publish("a", 1)
+	cancel()
+	cancel() // idempotent
+	if ev, ok := <-ch; !ok || ev.Topic != "a" {
+		t.Fatalf("buffered event before close = %+v %v", ev, ok)
+	}
+	select {
+	case ev, ok := <-ch:
+		if ok {
+			t.Fatalf("event after cancel: %+v", ev)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancel did not close the channel")
+	}
+
+	stop := make(chan struct{})
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				b.Publish("x", nil)
+			}
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		ch, cancel := b.Subscribe(1, nil)
+		done := make(chan struct{})
+		go func() {
+			for range ch {
+			}
+			close(done)
+		}()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatal("a reader ranging over a cancelled subscription did not end")
+		}
+	}
+	close(stop)
+	<-published
 }

@@ -183,7 +183,10 @@ func (t *trayRun) ready(o Options, evs <-chan events.Event) {
 			select {
 			case <-t.quit:
 				return
-			case ev := <-evs:
+			case ev, ok := <-evs:
+				if !ok { // the subscription was cancelled (shutdown)
+					return
+				}
 				if t.p.onEvent(ev) {
 					t.p.refresh()
 				}

@@ -1,7 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './App';
+// Stylesheets first, in cascade order (later files refine earlier ones), before any
+// component module pulls one in.
 import './styles.css';
+import './styles-more.css';
+import './polish.css';
+import { App } from './App';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -189,7 +189,10 @@ export interface FileContent {
   truncated: boolean;
 }
 export interface GitStatus {
+  /** false: the workdir has no .git (the Git tab offers to start a repository). */
+  isRepo?: boolean;
   branch: string;
+  head?: string;
   base?: string;
   files: { path: string; status: string }[] | null;
   ahead?: number;
@@ -271,6 +274,7 @@ export const WorkdirService = {
   GitStatus: (loopId: string) => call<GitStatus>('WorkdirService', 'GitStatus', loopId),
   GitDiff: (loopId: string, path: string) => call<string>('WorkdirService', 'GitDiff', loopId, path),
   Commit: (loopId: string, message: string) => call<{ hash: string }>('WorkdirService', 'Commit', loopId, message),
+  InitRepo: (loopId: string) => call<GitStatus>('WorkdirService', 'InitRepo', loopId),
 };
 
 /** Topic names, in one place. */

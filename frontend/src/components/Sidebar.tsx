@@ -84,11 +84,15 @@ function LoopItem({ loop }: { loop: LoopMeta }) {
       to={`/loops/${loop.id}`}
       className={({ isActive }) => `loop-item ${isActive ? 'active' : ''} ${loop.archived ? 'archived' : ''}`}
       data-testid={`loop-item-${loop.id}`}
+      title={[loop.title || 'Untitled loop', loop.repo && shortRepo(loop.repo)].filter(Boolean).join('\n')}
     >
-      <span className={`status-dot status-${status}`} title={status} />
+      <span className={`status-dot status-${status}`} />
       <span className="loop-item-text">
         <span className="loop-item-title">{loop.title || 'Untitled loop'}</span>
-        <span className="loop-item-sub">{loop.repo ? shortRepo(loop.repo) : status}</span>
+        <span className="loop-item-sub" data-testid="loop-item-sub">
+          {status}
+          {loop.repo && <span className="loop-item-repo"> · {repoName(loop.repo)}</span>}
+        </span>
       </span>
     </NavLink>
   );
@@ -98,7 +102,12 @@ function shortRepo(repo: string): string {
   return repo.replace(/^https?:\/\//, '').replace(/\.git$/, '');
 }
 
-function NewLoopDialog({ onClose, onCreated }: { onClose: () => void; onCreated: () => void }) {
+/** The repository's last path element ("github.com/me/app.git" → "app"). */
+function repoName(repo: string): string {
+  return shortRepo(repo).replace(/\/+$/, '').split('/').pop() || repo;
+}
+
+export function NewLoopDialog({ onClose, onCreated }: { onClose: () => void; onCreated: () => void }) {
   const nav = useNavigate();
   const vaults = useLoad<string[]>(() => VaultService.Vaults(), []);
   const [title, setTitle] = useState('');
@@ -107,7 +116,7 @@ function NewLoopDialog({ onClose, onCreated }: { onClose: () => void; onCreated:
   const { busy, run } = useAction();
   const submit = async () => {
     const meta = await run(() =>
-      LoopService.Create({ title: title.trim() || 'New loop', repo: repo.trim() || undefined, vault: vault || undefined }),
+      LoopService.Create({ title: title.trim(), repo: repo.trim() || undefined, vault: vault || undefined }),
     );
     if (meta) {
       onCreated();
@@ -126,7 +135,9 @@ function NewLoopDialog({ onClose, onCreated }: { onClose: () => void; onCreated:
         }}
       >
         <label>
-          Title
+          <span>
+            Title <span className="muted">(optional: named after your first message)</span>
+          </span>
           <input
             className="input"
             autoFocus

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { topics, WorkdirService, type FileContent, type TreeEntry } from '../api/services';
 import { formatBytes, InlineError, Spinner, useEvent, useLoad, useToasts } from '../ui';
 import { CodeView } from './CodeView';
@@ -23,15 +23,30 @@ export function FilesTab({ loopId }: { loopId: string }) {
       setLoading('');
     }
   };
+  const [treeWidth, startResize, nudge] = useTreeWidth();
   return (
-    <div className="files" data-testid="files">
-      <div className="file-tree">
+    <div className="files" data-testid="files" style={{ gridTemplateColumns: `${treeWidth}px 6px 1fr` }}>
+      <div className="file-tree" data-testid="file-tree">
         <button className="tree-refresh btn btn-small" onClick={() => setVersion((v) => v + 1)} data-testid="files-refresh">
           Refresh
         </button>
         <Dir loopId={loopId} path="" depth={0} onOpen={open} selected={file?.path ?? loading} version={version} />
       </div>
-      <div className="file-view">
+      <div
+        className="splitter"
+        role="separator"
+        aria-orientation="vertical"
+        aria-label="Resize the file tree"
+        aria-valuenow={treeWidth}
+        tabIndex={0}
+        onPointerDown={startResize}
+        onKeyDown={(e) => {
+          if (e.key === 'ArrowLeft') nudge(-20);
+          if (e.key === 'ArrowRight') nudge(20);
+        }}
+        data-testid="files-splitter"
+      />
+      <div className="file-view loop-file-view">
         {loading && <Spinner label={`Opening ${loading}…`} />}
         {!loading && !file && <div className="muted pad">Pick a file to view it.</div>}
         {!loading && file && (
@@ -43,13 +58,49 @@ export function FilesTab({ loopId }: { loopId: string }) {
             {file.binary ? (
               <div className="muted pad">Binary file — not shown.</div>
             ) : (
-              <CodeView code={file.content} lang={languageFor(file.path)} testid="file-content" />
+              <CodeView code={file.content} lang={languageFor(file.path)} testid="file-content" lineNumbers />
             )}
           </>
         )}
       </div>
     </div>
   );
+}
+
+const TREE_WIDTH_KEY = 'loopat.files.treeWidth';
+const MIN_TREE = 140;
+const MAX_TREE = 600;
+
+/** The file tree's width: dragged with the splitter (or arrow keys), kept across loops. */
+function useTreeWidth(): [number, (e: React.PointerEvent) => void, (delta: number) => void] {
+  const clamp = (w: number) => Math.min(MAX_TREE, Math.max(MIN_TREE, Math.round(w)));
+  const [width, setWidth] = useState(() => clamp(Number(localStorage.getItem(TREE_WIDTH_KEY)) || 220));
+  const latest = useRef(width);
+  const set = (w: number) => {
+    latest.current = clamp(w);
+    setWidth(latest.current);
+  };
+  const save = () => localStorage.setItem(TREE_WIDTH_KEY, String(latest.current));
+  const start = (e: React.PointerEvent) => {
+    e.preventDefault();
+    const x0 = e.clientX;
+    const w0 = latest.current;
+    const move = (ev: PointerEvent) => set(w0 + ev.clientX - x0);
+    const up = () => {
+      window.removeEventListener('pointermove', move);
+      window.removeEventListener('pointerup', up);
+      document.body.classList.remove('resizing');
+      save();
+    };
+    document.body.classList.add('resizing');
+    window.addEventListener('pointermove', move);
+    window.addEventListener('pointerup', up);
+  };
+  const nudge = (d: number) => {
+    set(latest.current + d);
+    save();
+  };
+  return [width, start, nudge];
 }
 
 function Dir({

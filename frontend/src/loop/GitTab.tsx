@@ -14,6 +14,13 @@ export function GitTab({ loopId }: { loopId: string }) {
   const { busy, run } = useAction();
   const toasts = useToasts();
   const files = status.data?.files ?? [];
+  const startRepo = async () => {
+    const st = await run(() => WorkdirService.InitRepo(loopId));
+    if (st) {
+      status.set(st);
+      toasts.info('Started a git repository in this loop.');
+    }
+  };
   const commit = async () => {
     const res = await run(() => WorkdirService.Commit(loopId, message.trim()));
     if (res) {
@@ -27,19 +34,30 @@ export function GitTab({ loopId }: { loopId: string }) {
     <div className="git" data-testid="git">
       <InlineError text={status.error} onRetry={() => status.reload()} />
       {status.loading && !status.data && <Spinner />}
-      {status.data && (
+      {status.data && status.data.isRepo === false && (
+        <div className="empty git-norepo" data-testid="git-norepo">
+          <div className="empty-title">This loop has no repository</div>
+          <p>
+            Its working directory is a plain folder, so there is nothing to diff or commit yet. Start a git repository here to track
+            the agent's changes (nothing is pushed anywhere).
+          </p>
+          <button className="btn btn-primary" disabled={busy} onClick={startRepo} data-testid="git-init">
+            {busy ? 'Starting…' : 'Start a repository'}
+          </button>
+        </div>
+      )}
+      {status.data && status.data.isRepo !== false && (
         <>
           <div className="git-head">
             <span>
-              On <code>{status.data.branch || '(detached)'}</code>
-              {status.data.base && (
+              {status.data.branch ? (
                 <>
-                  {' '}
-                  from <code>{status.data.base}</code>
+                  On <code>{status.data.branch}</code>
                 </>
+              ) : (
+                'Detached HEAD'
               )}
-              {!!status.data.ahead && <span className="tag">↑{status.data.ahead}</span>}
-              {!!status.data.behind && <span className="tag">↓{status.data.behind}</span>}
+              {!status.data.head && status.data.branch && <span className="muted small"> · no commits yet</span>}
             </span>
             <button className="btn btn-small" onClick={() => status.reload()}>
               Refresh

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
-import { useNavigate, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams } from 'react-router-dom';
 import { RECONNECTED } from '../api/client';
 import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type QueueItem } from '../api/services';
 import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
@@ -9,6 +9,7 @@ import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
 import { PromoteButton } from './PromoteButton';
+import { useLinkedCard } from '../kanban/linkedCard';
 
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 
@@ -145,8 +146,13 @@ function LoopHeader({
   };
   const usage = Object.entries(meta.usage?.byModel ?? {});
   const tokens = usage.reduce((n, [, u]) => n + (u.input ?? 0) + (u.output ?? 0), 0);
+  const card = useLinkedCard(meta.id);
+  const shownTitle = meta.title || 'Untitled loop';
+  // Two rows at most, whatever the width: the title row (title, status, actions, panel
+  // toggle) never wraps, the title shrinks instead; the meta row clips. The promote
+  // result is a popover, not a row.
   return (
-    <div className="loop-header">
+    <div className="loop-header" data-testid="loop-header">
       <div className="loop-title-row">
         {editing ? (
           <input
@@ -165,14 +171,48 @@ function LoopHeader({
             data-testid="loop-title-input"
           />
         ) : (
-          <h1 className="loop-title" title="Click to rename" onClick={() => setEditing(true)} data-testid="loop-title">
-            {meta.title || 'Untitled loop'}
+          <h1 className="loop-title" title={shownTitle} onClick={() => setEditing(true)} data-testid="loop-title">
+            {shownTitle}
           </h1>
         )}
-        <span className={`status-badge status-${meta.status}`} data-testid="loop-status" title={detail}>
+        {!editing && (
+          <button className="icon-btn rename-btn" onClick={() => setEditing(true)} title="Rename this loop" aria-label="Rename this loop" data-testid="loop-rename">
+            ✎
+          </button>
+        )}
+        <span className={`status-badge status-${meta.status}`} data-testid="loop-status" title={detail ? `${meta.status} · ${detail}` : meta.status}>
           <span className={`status-dot status-${meta.status}`} /> {meta.status}
-          {detail && <span className="muted"> · {detail}</span>}
+          {detail && <span className="muted status-detail"> · {detail}</span>}
         </span>
+        <span className="grow" />
+        <div className="loop-actions">
+          <button
+            className="btn btn-small"
+            disabled={busy}
+            onClick={() => run(async () => (await LoopService.Archive(meta.id, !meta.archived), onChange({ ...meta, archived: !meta.archived })))}
+            data-testid="loop-archive"
+          >
+            {meta.archived ? 'Unarchive' : 'Archive'}
+          </button>
+          <ConfirmButton
+            label="Delete"
+            question="Delete loop and sandbox?"
+            disabled={busy}
+            testid="loop-delete"
+            onConfirm={async () => {
+              if ((await run(async () => (await LoopService.Delete(meta.id), true))) !== undefined) nav('/');
+            }}
+          />
+          <button
+            className="btn btn-small panel-toggle"
+            onClick={togglePanel}
+            title={panelOpen ? 'Hide the side panel' : 'Show the side panel'}
+            aria-label={panelOpen ? 'Hide the side panel' : 'Show the side panel'}
+            data-testid="panel-toggle"
+          >
+            {panelOpen ? '⇥' : '⇤'}
+          </button>
+        </div>
       </div>
       <div className="loop-meta">
         {meta.repo && (
@@ -188,28 +228,13 @@ function LoopHeader({
             {tokens.toLocaleString()} tokens
           </span>
         )}
+        {card && (
+          <Link to={`/kanban/${encodeURIComponent(card.board)}?card=${encodeURIComponent(card.cardId)}`} title={`Card “${card.text}” on the ${card.board} board`} data-testid="loop-card-link">
+            ◧ {card.board} board
+          </Link>
+        )}
         <span className="grow" />
         <PromoteButton loopId={meta.id} />
-        <button
-          className="btn btn-small"
-          disabled={busy}
-          onClick={() => run(async () => (await LoopService.Archive(meta.id, !meta.archived), onChange({ ...meta, archived: !meta.archived })))}
-          data-testid="loop-archive"
-        >
-          {meta.archived ? 'Unarchive' : 'Archive'}
-        </button>
-        <ConfirmButton
-          label="Delete"
-          question="Delete this loop, its sandbox and its working copy?"
-          disabled={busy}
-          testid="loop-delete"
-          onConfirm={async () => {
-            if ((await run(async () => (await LoopService.Delete(meta.id), true))) !== undefined) nav('/');
-          }}
-        />
-        <button className="btn btn-small" onClick={togglePanel} title="Toggle the side panel">
-          {panelOpen ? '⇥' : '⇤'}
-        </button>
       </div>
     </div>
   );

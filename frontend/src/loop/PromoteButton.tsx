@@ -28,7 +28,7 @@ export function PromoteButton({ loopId }: { loopId: string }) {
         {busy ? 'Promoting…' : 'Promote context'}
       </button>
       {result && (
-        <span className="promote-result" data-testid="loop-promote-result">
+        <span className="promote-result" role="status" data-testid="loop-promote-result">
           {result.length === 0 && <span className="muted">nothing to promote</span>}
           {result.map((r) => (
             <span key={r.repo} className={`promote-repo promote-${r.status}`} title={(r.files ?? []).join('\n') || r.error}>
@@ -37,7 +37,7 @@ export function PromoteButton({ loopId }: { loopId: string }) {
               {r.error && ` — ${r.error}`}
             </span>
           ))}
-          <button className="btn btn-small" onClick={() => setResult(null)} aria-label="Dismiss">
+          <button className="icon-btn promote-result-close" onClick={() => setResult(null)} aria-label="Dismiss">
             ×
           </button>
         </span>

@@ -37,7 +37,6 @@ export function ContextPage() {
           <h1>Context</h1>
           <p className="muted">{TAB_HINT[repo]}</p>
         </div>
-        <SyncBar repo={repo} />
       </div>
       <nav className="tabs context-tabs" role="tablist">
         {REPOS.map((r) => (
@@ -46,6 +45,8 @@ export function ContextPage() {
           </NavLink>
         ))}
       </nav>
+      {/* The same bar, in the same place, on every tab. */}
+      <SyncBar key={repo} repo={repo} />
       {/* key: a fresh browser per repository, no stale selection */}
       <RepoBrowser key={repo} repo={repo} />
       {repo === 'knowledge' && <Proposals />}
@@ -69,6 +70,9 @@ function SyncBar({ repo }: { repo: string }) {
     }
   };
   const s = status.data;
+  // The personal repository with only this workspace's own origin is never shared: there
+  // is nothing to push it to or pull from.
+  const neverShared = repo === 'personal' && !!s?.solo;
   return (
     <div className="sync-bar" data-testid="sync-status">
       {status.loading && !s && <Spinner label="Checking sync…" />}
@@ -77,25 +81,39 @@ function SyncBar({ repo }: { repo: string }) {
           <span title="local commits the origin does not have">↑ {s.ahead}</span>{' '}
           <span title="origin commits not pulled yet">↓ {s.behind}</span>{' '}
           <span className="muted">
-            {s.branch || 'no branch'} · {s.solo ? 'solo: this workspace’s own origin (no team remote set)' : s.remote}
+            {s.branch || 'no branch'} ·{' '}
+            {s.solo ? (
+              <span title="No team remote is set for this repository: its origin is a copy on this computer.">kept on this computer only</span>
+            ) : (
+              <span title="The team remote">{s.remote}</span>
+            )}
           </span>
           {s.dirty && <span className="muted"> · uncommitted changes</span>}
         </span>
       )}
       {s?.fetchError && <span className="inline-error small">fetch failed: {s.fetchError}</span>}
       {status.error && !s && <InlineError text={status.error} onRetry={() => status.reload()} />}
-      <button className="btn btn-small" disabled={busy || !s || s.behind === 0} onClick={() => act('Pull')} data-testid="sync-pull">
-        Pull
-      </button>
-      <button
-        className="btn btn-small"
-        disabled={busy || !s || s.ahead === 0 || s.behind > 0}
-        title={s && s.behind > 0 ? 'Pull first: the origin has commits you do not have' : undefined}
-        onClick={() => act('Push')}
-        data-testid="sync-push"
-      >
-        Push
-      </button>
+      <span className="grow" />
+      {neverShared ? (
+        <span className="muted small" data-testid="sync-private">
+          Private: never pushed
+        </span>
+      ) : (
+        <>
+          <button className="btn btn-small" disabled={busy || !s || s.behind === 0} onClick={() => act('Pull')} data-testid="sync-pull">
+            Pull
+          </button>
+          <button
+            className="btn btn-small"
+            disabled={busy || !s || s.ahead === 0 || s.behind > 0}
+            title={s && s.behind > 0 ? 'Pull first: the origin has commits you do not have' : undefined}
+            onClick={() => act('Push')}
+            data-testid="sync-push"
+          >
+            Push
+          </button>
+        </>
+      )}
       <button className="icon-btn" title="Refresh" aria-label="Refresh sync status" onClick={() => status.reload()}>
         ↻
       </button>
@@ -234,6 +252,8 @@ function Tree({
         .sort((a, b) => (a.dir === b.dir ? a.name.localeCompare(b.name) : a.dir ? -1 : 1)),
     [entries.data],
   );
+  // A folder holding the selected file (a new file, a search hit) opens by itself.
+  const isOpen = (p: string) => open[p] ?? !!selected?.startsWith(p + '/');
   if (entries.loading && !entries.data) return <div className="muted small tree-pad">Loading…</div>;
   if (entries.error && !entries.data) return <InlineError text={entries.error} onRetry={() => entries.reload()} />;
   if (depth === 0 && items.length === 0)
@@ -257,13 +277,15 @@ function Tree({
                 className="tree-item tree-dir"
                 style={{ paddingLeft: 6 + depth * 14 }}
                 onClick={() => {
-                  setOpen((o) => ({ ...o, [e.path]: !o[e.path] }));
+                  setOpen((o) => ({ ...o, [e.path]: !isOpen(e.path) }));
                   onFolder(e.path);
                 }}
+                data-testid="context-dir"
+                data-path={e.path}
               >
-                <span className="tree-caret">{open[e.path] ? '▾' : '▸'}</span> {e.name}
+                <span className="tree-caret">{isOpen(e.path) ? '▾' : '▸'}</span> {e.name}
               </button>
-              {open[e.path] && (
+              {isOpen(e.path) && (
                 <Tree repo={repo} path={e.path} gen={gen} selected={selected} onSelect={onSelect} onFolder={onFolder} depth={depth + 1} />
               )}
             </>
@@ -272,6 +294,10 @@ function Tree({
               className={`tree-item ${selected === e.path ? 'active' : ''}`}
               style={{ paddingLeft: 20 + depth * 14 }}
               onClick={() => onSelect(e.path)}
+              ref={(el) => {
+                if (el && selected === e.path) el.scrollIntoView({ block: 'nearest' });
+              }}
+              aria-current={selected === e.path ? 'true' : undefined}
               title={`${e.path} · ${formatBytes(e.size)}`}
               data-testid="context-file"
               data-path={e.path}

@@ -1,5 +1,5 @@
 // Settings → Sandbox → Disk: loads ImageService.Disk and runs ImageService.Prune.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { call } from '../api/client';
 import { LoopService, type LoopMeta } from '../api/services';
 import { describeError, useLoad } from '../ui';
@@ -11,8 +11,12 @@ const DiskService = {
   Prune: () => call<PruneResult>('ImageService', 'Prune'),
 };
 
-export function DiskSection() {
+/** onInfo hears each disk reading (Settings → Sandbox shows the current image's size and age from it). */
+export function DiskSection({ onInfo }: { onInfo?: (d: DiskInfo) => void } = {}) {
   const disk = useLoad<DiskInfo>(() => DiskService.Disk(), []);
+  useEffect(() => {
+    if (disk.data) onInfo?.(disk.data);
+  }, [disk.data]); // eslint-disable-line react-hooks/exhaustive-deps
   const loops = useLoad<LoopMeta[]>(() => LoopService.List(), []);
   const [cleaning, setCleaning] = useState(false);
   const [result, setResult] = useState<PruneResult | null>(null);

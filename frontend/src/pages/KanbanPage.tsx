@@ -2,7 +2,7 @@
 // Columns with cards, HTML5 drag and drop between columns, card details with
 // "Create loop" / "Link loop", and the linked loop's live status on the card.
 import { useEffect, useRef, useState } from 'react';
-import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
+import { Link, NavLink, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { RECONNECTED } from '../api/client';
 import { KanbanService, moreTopics, type Board, type Card, type Column } from '../api/more';
 import { LoopService, topics, type LoopMeta } from '../api/services';
@@ -117,6 +117,15 @@ function BoardView({ name }: { name: string }) {
   const [dropAt, setDropAt] = useState<{ column: string; before: number } | null>(null);
   const [openCard, setOpenCard] = useState<{ column: string; cardId: string } | null>(null);
   const [addingColumn, setAddingColumn] = useState('');
+  // ?card=<id> (the loop page's link back to its card) opens that card once the board is read.
+  const [params, setParams] = useSearchParams();
+  const wanted = params.get('card');
+  useEffect(() => {
+    if (!wanted || !board.data) return;
+    const col = (board.data.columns ?? []).find((c) => (c.cards ?? []).some((x) => x.id === wanted));
+    if (col) setOpenCard({ column: col.id, cardId: wanted });
+    setParams({}, { replace: true });
+  }, [wanted, board.data, setParams]);
 
   if (board.loading && !board.data) return <Spinner label="Loading board…" />;
   if (board.error && !board.data) return <InlineError text={board.error} onRetry={() => board.reload()} />;
@@ -174,7 +183,7 @@ function BoardView({ name }: { name: string }) {
             onChanged={() => board.reload()}
           />
         ))}
-        <form className="column column-new" onSubmit={addColumn}>
+        <form className="column column-new" onSubmit={addColumn} data-testid="column-new-form">
           <input
             className="input input-small"
             placeholder="New column"
@@ -371,7 +380,7 @@ function CardView({
 }
 
 /** The linked loop's live status: a dot that follows loop:<id>:status, and a link to the loop. */
-function LoopBadge({ id }: { id: string }) {
+function LoopBadge({ id, withTitle }: { id: string; withTitle?: boolean }) {
   const [meta, setMeta] = useState<LoopMeta | null>(null);
   const [missing, setMissing] = useState(false);
   const [live, setLive] = useState<string | null>(null);
@@ -398,6 +407,7 @@ function LoopBadge({ id }: { id: string }) {
       title={missing ? `loop ${id} no longer exists` : `${meta?.title ?? id}: ${status}`}
     >
       <span className={`status-dot status-${status}`} aria-hidden />
+      {withTitle && !missing && <span className="loop-badge-title" data-testid="card-loop-title">{meta?.title ?? '…'}</span>}
       <span className="loop-badge-text">{missing ? 'loop gone' : status}</span>
     </Link>
   );
@@ -514,24 +524,28 @@ function CardDetails({
           <h3>Loop</h3>
           {card.loop ? (
             <div className="row" data-testid="card-linked-loop">
-              <LoopBadge id={card.loop} />
-              <code className="muted small">{card.loop}</code>
+              <LoopBadge id={card.loop} withTitle />
               <span className="grow" />
-              <button className="btn btn-small" onClick={() => nav(`/loops/${encodeURIComponent(card.loop)}`)}>
+              <button className="btn btn-small btn-primary" onClick={() => nav(`/loops/${encodeURIComponent(card.loop)}`)} data-testid="card-open-loop">
                 Open loop
+              </button>
+              <button className="btn btn-small" disabled={busy} onClick={() => setLinking((l) => !l)} data-testid="card-link-loop">
+                Link another…
               </button>
             </div>
           ) : (
-            <p className="muted small">No loop linked. Start one with this card as its task, or link an existing one.</p>
+            <>
+              <p className="muted small">No loop linked. Start one with this card as its task, or link an existing one.</p>
+              <div className="row">
+                <button className="btn btn-small btn-primary" disabled={busy || !text.trim()} onClick={createLoop} data-testid="card-create-loop">
+                  {busy ? 'Working…' : 'Create loop'}
+                </button>
+                <button className="btn btn-small" disabled={busy} onClick={() => setLinking((l) => !l)} data-testid="card-link-loop">
+                  Link loop…
+                </button>
+              </div>
+            </>
           )}
-          <div className="row">
-            <button className="btn btn-small btn-primary" disabled={busy || !text.trim()} onClick={createLoop} data-testid="card-create-loop">
-              {busy ? 'Working…' : 'Create loop'}
-            </button>
-            <button className="btn btn-small" disabled={busy} onClick={() => setLinking((l) => !l)} data-testid="card-link-loop">
-              Link loop…
-            </button>
-          </div>
           {linking && <LoopPicker current={card.loop} onPick={linkLoop} />}
         </div>
       </div>

@@ -16,10 +16,11 @@ import {
   type VaultStatus,
 } from '../api/services';
 import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
-import { byteLength, formatMode, getTomlKey, parseMode, savedMessage, setTomlKey } from '../settings/logic';
+import { byteLength, formatMode, getTomlKey, getTomlStringArray, parseMode, savedMessage, setTomlKey, setTomlStringArray } from '../settings/logic';
 import { MachinePanel } from './MachinePanel';
 import { UninstallSection } from './UninstallSection';
 import { DiskSection } from './DiskSection';
+import type { DiskInfo } from './DiskView';
 
 const SECTIONS = [
   ['general', 'General'],
@@ -113,24 +114,34 @@ function General() {
           setSaved(null);
         }}
       />
-      <h2 className="small muted">config.toml (advanced)</h2>
-      <textarea
-        className="input code-editor"
-        spellCheck={false}
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          setSaved(null);
-        }}
-        data-testid="config-editor"
-        rows={24}
-      />
+      <details className="config-advanced" open={!!err || undefined} data-testid="config-advanced">
+        <summary>
+          Advanced: edit <code>config.toml</code>{' '}
+          <span className="muted small">(every option, with its documentation; the fields above edit the same text)</span>
+        </summary>
+        <textarea
+          className="input code-editor"
+          spellCheck={false}
+          value={text}
+          onChange={(e) => {
+            setText(e.target.value);
+            setSaved(null);
+          }}
+          data-testid="config-editor"
+          rows={24}
+        />
+      </details>
       {saved && (
         <p className={saved.restart ? 'warn-text' : 'ok-text small'} data-testid="config-saved">
           {saved.text}
         </p>
       )}
-      <div className="row gap">
+      <div className="row gap config-actions">
+        {dirty && !err && (
+          <span className="warn-text small" data-testid="config-unsaved">
+            Unsaved changes
+          </span>
+        )}
         <button className="btn btn-primary" disabled={busy || !dirty} onClick={save} data-testid="config-save">
           {busy ? 'Saving…' : 'Save'}
         </button>
@@ -147,49 +158,150 @@ function General() {
 
 /** Fields for the common options; each edits its line of the TOML text (saved with Save). */
 function CommonFields({ text, onChange }: { text: string; onChange: (text: string) => void }) {
+  const providers = useLoad<Provider[]>(() => ProviderService.List(), []);
   const theme = getTomlKey(text, 'ui', 'theme');
   const notifications = getTomlKey(text, 'ui', 'notifications');
   const idle = getTomlKey(text, 'sandbox', 'idle_minutes');
+  const provider = String(getTomlKey(text, 'agent', 'default_provider') ?? '');
+  const model = String(getTomlKey(text, 'agent', 'default_model') ?? '');
+  const cas = getTomlStringArray(text, 'sandbox', 'extra_ca_certs');
+  const list = providers.data ?? [];
+  const providerNames = Array.from(new Set([...list.map((p) => p.name), ...(provider ? [provider] : [])]));
+  const models = Array.from(new Set([...(list.find((p) => p.name === provider)?.models ?? []), ...(model ? [model] : [])]));
   return (
-    <div className="row gap" data-testid="config-fields">
-      <label className="row gap">
-        Theme
+    <div className="config-fields" data-testid="config-fields">
+      <label className="config-field">
+        <span className="config-label">Theme</span>
         <select
           className="input"
           value={typeof theme === 'string' ? theme : 'system'}
           onChange={(e) => onChange(setTomlKey(text, 'ui', 'theme', e.target.value))}
           data-testid="config-theme"
         >
-          <option value="system">System</option>
+          <option value="system">Follow the system</option>
           <option value="light">Light</option>
           <option value="dark">Dark</option>
         </select>
       </label>
-      <label className="row gap">
-        <input
-          type="checkbox"
-          checked={notifications !== false}
-          onChange={(e) => onChange(setTomlKey(text, 'ui', 'notifications', e.target.checked))}
-          data-testid="config-notifications"
-        />
-        Notifications
+      <label className="config-field">
+        <span className="config-label">Notifications</span>
+        <span className="row gap">
+          <input
+            type="checkbox"
+            checked={notifications !== false}
+            onChange={(e) => onChange(setTomlKey(text, 'ui', 'notifications', e.target.checked))}
+            data-testid="config-notifications"
+          />
+          <span className="muted small">when a loop finishes a turn or needs you</span>
+        </span>
       </label>
-      <label className="row gap">
-        Stop idle sandboxes after
+      <label className="config-field">
+        <span className="config-label">Stop idle sandboxes after</span>
+        <span className="row gap">
+          <input
+            className="input input-small"
+            type="number"
+            min={0}
+            value={typeof idle === 'number' ? idle : 30}
+            onChange={(e) => {
+              const n = Math.max(0, Math.floor(Number(e.target.value)));
+              if (Number.isFinite(n)) onChange(setTomlKey(text, 'sandbox', 'idle_minutes', n));
+            }}
+            style={{ width: 80 }}
+            data-testid="config-idle"
+          />
+          <span className="muted small">minutes (0 = never)</span>
+        </span>
+      </label>
+      <label className="config-field">
+        <span className="config-label">Default provider</span>
+        <select
+          className="input"
+          value={provider}
+          onChange={(e) => {
+            const next = e.target.value;
+            let t = setTomlKey(text, 'agent', 'default_provider', next);
+            const first = list.find((p) => p.name === next)?.models?.[0];
+            if (first && !(list.find((p) => p.name === next)?.models ?? []).includes(model)) t = setTomlKey(t, 'agent', 'default_model', first);
+            onChange(t);
+          }}
+          data-testid="config-provider"
+        >
+          {providerNames.map((n) => (
+            <option key={n} value={n}>
+              {n}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="config-field">
+        <span className="config-label">Default model</span>
+        <span className="row gap">
+          <input
+            className="input"
+            list="config-models"
+            value={model}
+            onChange={(e) => onChange(setTomlKey(text, 'agent', 'default_model', e.target.value))}
+            data-testid="config-model"
+          />
+          <datalist id="config-models">
+            {models.map((m) => (
+              <option key={m} value={m} />
+            ))}
+          </datalist>
+          <span className="muted small">for new loops</span>
+        </span>
+      </label>
+      <div className="config-field">
+        <span className="config-label">Extra CA certificates</span>
+        {cas === null ? (
+          <span className="muted small">Set in the advanced view below (not a one-line list).</span>
+        ) : (
+          <CaList items={cas} onChange={(items) => onChange(setTomlStringArray(text, 'sandbox', 'extra_ca_certs', items))} />
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** sandbox.extra_ca_certs: PEM files or folders trusted by image builds (corporate TLS proxies). */
+function CaList({ items, onChange }: { items: string[]; onChange: (items: string[]) => void }) {
+  const [adding, setAdding] = useState('');
+  const add = () => {
+    const p = adding.trim();
+    if (p && !items.includes(p)) onChange([...items, p]);
+    setAdding('');
+  };
+  return (
+    <div className="ca-list" data-testid="config-cas">
+      {items.length === 0 && <span className="muted small">None. Add a PEM file or a folder of them if a TLS proxy inspects your traffic.</span>}
+      {items.map((p) => (
+        <span className="ca-item" key={p}>
+          <code>{p}</code>
+          <button className="icon-btn" aria-label={`Remove ${p}`} onClick={() => onChange(items.filter((x) => x !== p))}>
+            ×
+          </button>
+        </span>
+      ))}
+      <span className="row gap">
         <input
           className="input input-small"
-          type="number"
-          min={0}
-          value={typeof idle === 'number' ? idle : 30}
-          onChange={(e) => {
-            const n = Math.max(0, Math.floor(Number(e.target.value)));
-            if (Number.isFinite(n)) onChange(setTomlKey(text, 'sandbox', 'idle_minutes', n));
+          placeholder="/path/to/corporate-ca.pem"
+          value={adding}
+          onChange={(e) => setAdding(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              add();
+            }
           }}
-          style={{ width: 80 }}
-          data-testid="config-idle"
+          data-testid="config-ca-input"
         />
-        minutes (0 = never)
-      </label>
+        <button className="btn btn-small" disabled={!adding.trim()} onClick={add} data-testid="config-ca-add">
+          Add
+        </button>
+        <span className="muted small">applies after a restart and an image rebuild</span>
+      </span>
     </div>
   );
 }
@@ -505,6 +617,8 @@ function Sandbox() {
     setProgress({ line: 'Starting build…' });
     run(() => ImageService.Build()).then(() => status.reload());
   };
+  const [disk, setDisk] = useState<DiskInfo | null>(null);
+  const current = (disk?.images ?? []).find((im) => im.current);
   const p = progress ?? status.data?.progress ?? null;
   const percent = p?.percent ?? (p?.step && p?.total ? (100 * p.step) / p.total : undefined);
   return (
@@ -520,8 +634,23 @@ function Sandbox() {
           </dd>
           <dt>Status</dt>
           <dd data-testid="image-present">{status.data.building ? 'building' : status.data.present ? 'built' : 'not built'}</dd>
+          {current && (
+            <>
+              <dt>Size</dt>
+              <dd data-testid="image-size">{formatSize(current.size)}</dd>
+              <dt>Built</dt>
+              <dd data-testid="image-age" title={new Date(current.created * 1000).toLocaleString()}>
+                {formatAge(current.created)}
+              </dd>
+            </>
+          )}
         </dl>
       )}
+      <p className="muted small rebuild-note" data-testid="image-rebuild-note">
+        {status.data?.present
+          ? 'A rebuild takes several minutes (typically 3–10: it downloads the base image and tools again). Running loops keep their image; new turns wait for the build.'
+          : 'The first build takes several minutes (typically 3–10: it downloads the base image and tools). The first loop waits for it.'}
+      </p>
       <button className="btn btn-primary" disabled={building} onClick={build} data-testid="image-build">
         {building ? 'Building…' : status.data?.present ? 'Rebuild image' : 'Build image'}
       </button>
@@ -540,7 +669,7 @@ function Sandbox() {
           {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
         </div>
       )}
-      <DiskSection />
+      <DiskSection onInfo={setDisk} />
     </section>
   );
 }
@@ -580,4 +709,21 @@ function About({ info }: { info?: Info }) {
       )}
     </section>
   );
+}
+
+/** Bytes as a person reads them (images are hundreds of MB to GB). */
+function formatSize(n: number): string {
+  if (!Number.isFinite(n) || n <= 0) return '—';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${Math.round(n / 1e6)} MB`;
+  return `${Math.round(n / 1e3)} kB`;
+}
+
+/** How long ago unix seconds t was, in the largest whole unit. */
+function formatAge(t: number): string {
+  const s = Math.max(0, Date.now() / 1000 - t);
+  if (s < 90) return 'just now';
+  if (s < 5400) return `${Math.round(s / 60)} minutes ago`;
+  if (s < 129600) return `${Math.round(s / 3600)} hours ago`;
+  return `${Math.round(s / 86400)} days ago`;
 }

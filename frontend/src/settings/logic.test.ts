@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyTheme, byteLength, formatMode, getTomlKey, parseMode, savedMessage, setTomlKey } from './logic';
+import { applyTheme, byteLength, formatMode, getTomlKey, getTomlStringArray, parseMode, savedMessage, setTomlKey, setTomlStringArray } from './logic';
 
 describe('parseMode', () => {
   it('reads octal text as the number the backend takes', () => {
@@ -37,7 +37,7 @@ describe('savedMessage', () => {
   });
   it('says live changes are in effect', () => {
     expect(savedMessage({ changed: ['ui.theme'], restart: [] })).toBe('Saved. Changes are in effect.');
-    expect(savedMessage({ changed: null, restart: null })).toBe('Saved (nothing changed).');
+    expect(savedMessage({})).toBe('Saved (nothing changed).');
   });
 });
 
@@ -76,5 +76,20 @@ describe('getTomlKey / setTomlKey', () => {
   it('does not touch a same-named key of another section', () => {
     const two = '[a]\nx = 1\n[b]\nx = 2\n';
     expect(setTomlKey(two, 'b', 'x', 3)).toBe('[a]\nx = 1\n[b]\nx = 3\n');
+  });
+});
+
+describe('getTomlStringArray / setTomlStringArray', () => {
+  const text = '[sandbox]\n# trusted by builds\nextra_ca_certs = []\nidle_minutes = 30\n';
+  it('reads and writes a one-line array in place, keeping comments', () => {
+    expect(getTomlStringArray(text, 'sandbox', 'extra_ca_certs')).toEqual([]);
+    const set = setTomlStringArray(text, 'sandbox', 'extra_ca_certs', ['/etc/ssl/corp.pem', 'C:\\certs']);
+    expect(set).toBe('[sandbox]\n# trusted by builds\nextra_ca_certs = ["/etc/ssl/corp.pem", "C:\\\\certs"]\nidle_minutes = 30\n');
+    expect(getTomlStringArray(set, 'sandbox', 'extra_ca_certs')).toEqual(['/etc/ssl/corp.pem', 'C:\\certs']);
+  });
+  it('is [] when absent and null for what a field cannot edit', () => {
+    expect(getTomlStringArray('[ui]\n', 'sandbox', 'extra_ca_certs')).toEqual([]);
+    expect(getTomlStringArray('[sandbox]\nextra_ca_certs = [\n', 'sandbox', 'extra_ca_certs')).toBeNull();
+    expect(getTomlStringArray('[sandbox]\nextra_ca_certs = [1, 2]\n', 'sandbox', 'extra_ca_certs')).toBeNull();
   });
 });

@@ -84,8 +84,8 @@ export function getTomlKey(text: string, section: string, key: string): TomlValu
  * Sets section.key in TOML text, keeping everything else (comments, order) as it is:
  * the key's line is replaced, or added under its section, or the section is appended.
  */
-export function setTomlKey(text: string, section: string, key: string, value: TomlValue): string {
-  const rendered = `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
+export function setTomlKey(text: string, section: string, key: string, value: TomlValue | { raw: string }): string {
+  const rendered = `${key} = ${typeof value === 'object' ? value.raw : typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
   const lines = text.split('\n');
   const body = sectionBody(lines, section);
   if (!body) {
@@ -100,4 +100,27 @@ export function setTomlKey(text: string, section: string, key: string, value: To
   }
   lines.splice(body[0], 0, rendered);
   return lines.join('\n');
+}
+
+/**
+ * A one-line TOML array of strings (section.key = ["a", "b"]): its items, [] when the key
+ * is absent, or null when the value is not such an array (multi-line, other types): the
+ * field then leaves it to the raw editor.
+ */
+export function getTomlStringArray(text: string, section: string, key: string): string[] | null {
+  const v = getTomlKey(text, section, key);
+  if (v === undefined) return [];
+  if (typeof v !== 'string' || !/^\[.*\]$/.test(v)) return null;
+  try {
+    const parsed: unknown = JSON.parse(v.replace(/,\s*\]$/, ']'));
+    return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? (parsed as string[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Sets section.key to a one-line array of strings (see setTomlKey for what is kept). */
+export function setTomlStringArray(text: string, section: string, key: string, items: string[]): string {
+  const rendered = `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
+  return setTomlKey(text, section, key, { raw: rendered });
 }

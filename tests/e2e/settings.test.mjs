@@ -123,7 +123,8 @@ describe('Settings: vault file secrets, live config, revert', () => {
       assert.equal(bg, '#1a1c20', 'dark variables in effect');
       await screenshot(page, 'settings-dark.png');
 
-      // Back to light: the attribute follows again.
+      // Back to light: the attribute follows again (the raw TOML is the "advanced" view, folded by default).
+      await page.getByTestId('config-advanced').locator('summary').click();
       await editor.fill(dark.replace('theme = "dark"', 'theme = "light"'));
       await page.getByTestId('config-save').click();
       await page.waitForFunction(() => document.documentElement.getAttribute('data-theme') === 'light', null, { timeout: 10_000 });

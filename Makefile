@@ -21,7 +21,7 @@ BIN           := build/bin/loopat
 ITEST_TIMEOUT ?= 60m
 
 .PHONY: run build deps system-deps frontend-deps wails-cli frontend forwarder test test-deps test-setup \
-        test-unit vet-darwin test-integration test-e2e test-gui test-rootless bench package clean
+        test-unit vet-darwin generate test-integration test-e2e test-gui test-rootless bench package clean
 
 ## run: install what is missing, build, open the desktop window
 run: build
@@ -49,6 +49,10 @@ wails-cli:
 frontend: frontend-deps
 	cd frontend && npm run build
 	@touch frontend/dist/.gitkeep
+
+## generate: frontend/src/api/generated.ts from the Go services (TestGeneratedTSIsCurrent checks it)
+generate:
+	CGO_ENABLED=0 $(GO) run -tags $(GO_TAGS) ./backend/rpc/cmd/gen-ts -o frontend/src/api/generated.ts
 
 ## forwarder: the static host-exec forwarder baked into the sandbox image
 forwarder:

@@ -1,6 +1,7 @@
 // Typed wrappers for the Context, Kanban and Uninstall services (shapes from
 // backend/contextrepo, backend/kanban and backend/uninstall).
-import { call } from './client';
+import { call } from './rpc';
+import type * as gen from './generated';
 
 /** Go encodes a nil slice as null; the UI always gets an array. */
 const list = <T,>(p: Promise<T[] | null>): Promise<T[]> => p.then((v) => v ?? []);
@@ -10,170 +11,64 @@ const list = <T,>(p: Promise<T[] | null>): Promise<T[]> => p.then((v) => v ?? []
 export type RepoName = 'knowledge' | 'notes' | 'personal';
 export const REPOS: RepoName[] = ['knowledge', 'notes', 'personal'];
 
-export interface ContextEntry {
-  name: string;
-  path: string;
-  dir: boolean;
-  size: number;
-}
-export interface ContextFile {
-  path: string;
-  content: string;
-  size: number;
-  binary: boolean;
-  truncated: boolean;
-}
-export interface SearchHit {
-  path: string;
-  line: number; // 0 = the file name matched
-  text: string;
-}
-export interface SyncStatus {
-  repo: string;
-  branch: string;
-  remote: string;
-  solo: boolean;
-  head: string;
-  ahead: number;
-  behind: number;
-  dirty: boolean;
-  fetchError?: string;
-}
-export interface Proposal {
-  id: string; // the loop id
-  branch: string;
-  commit: string;
-  message: string;
-  when: string;
-  files: string[] | null;
-}
-
-/** What promote did in one context repo (backend/contextrepo RepoPromote). */
-export interface RepoPromote {
-  repo: string;
-  status: string;
-  commit?: string;
-  files?: string[];
-  error?: string;
-}
-export interface PromoteResult {
-  loopId: string;
-  repos: RepoPromote[] | null;
-}
+export type ContextEntry = gen.ContextrepoEntry;
+export type ContextFile = gen.ContextrepoFile;
+/** line 0: the file name matched. */
+export type SearchHit = gen.Hit;
+export type SyncStatus = gen.SyncStatus;
+/** id is the loop id. */
+export type Proposal = gen.Proposal;
+export type RepoPromote = gen.RepoPromote;
+export type PromoteResult = gen.PromoteResult;
 
 export const ContextService = {
-  Promote: (loopId: string) => call<PromoteResult>('ContextService', 'Promote', loopId),
-  Repos: () => list(call<string[]>('ContextService', 'Repos')),
-  Tree: (repo: string, path: string) => list(call<ContextEntry[]>('ContextService', 'Tree', repo, path)),
-  Read: (repo: string, path: string) => call<ContextFile>('ContextService', 'Read', repo, path),
-  Write: (repo: string, path: string, content: string) => call<string>('ContextService', 'Write', repo, path, content),
-  Search: (repo: string, query: string) => list(call<SearchHit[]>('ContextService', 'Search', repo, query)),
-  Status: (repo: string) => call<SyncStatus>('ContextService', 'Status', repo),
-  Pull: (repo: string) => call<SyncStatus>('ContextService', 'Pull', repo),
-  Push: (repo: string) => call<SyncStatus>('ContextService', 'Push', repo),
-  Proposals: () => list(call<Proposal[]>('ContextService', 'Proposals')),
-  ProposalDiff: (id: string) => call<string>('ContextService', 'ProposalDiff', id),
-  MergeProposal: (id: string) => call<void>('ContextService', 'MergeProposal', id),
-  DiscardProposal: (id: string) => call<void>('ContextService', 'DiscardProposal', id),
+  Promote: (loopId: string) => call('ContextService', 'Promote', loopId),
+  Repos: () => list(call('ContextService', 'Repos')),
+  Tree: (repo: string, path: string) => list(call('ContextService', 'Tree', repo, path)),
+  Read: (repo: string, path: string) => call('ContextService', 'Read', repo, path),
+  Write: (repo: string, path: string, content: string) => call('ContextService', 'Write', repo, path, content),
+  Search: (repo: string, query: string) => list(call('ContextService', 'Search', repo, query)),
+  Status: (repo: string) => call('ContextService', 'Status', repo),
+  Pull: (repo: string) => call('ContextService', 'Pull', repo),
+  Push: (repo: string) => call('ContextService', 'Push', repo),
+  Proposals: () => list(call('ContextService', 'Proposals')),
+  ProposalDiff: (id: string) => call('ContextService', 'ProposalDiff', id),
+  MergeProposal: (id: string) => call('ContextService', 'MergeProposal', id),
+  DiscardProposal: (id: string) => call('ContextService', 'DiscardProposal', id),
 };
 
 // ---- Kanban --------------------------------------------------------------
 
-export interface Field {
-  key: string;
-  value: string;
-}
-export interface Subtask {
-  text: string;
-  done: boolean;
-}
-export interface Card {
-  id: string;
-  text: string;
-  done: boolean;
-  meta: Field[] | null;
-  loop: string;
-  subtasks: Subtask[] | null;
-  description: string;
-  topics: string[] | null;
-}
-export interface Column {
-  id: string;
-  title: string;
-  color?: string;
-  cards: Card[] | null;
-}
-export interface Board {
-  name: string;
-  columns: Column[] | null;
-}
+export type Field = gen.Field;
+export type Subtask = gen.Subtask;
+export type Card = gen.Card;
+export type Column = gen.Column;
+export type Board = gen.Board;
 
 export const KanbanService = {
-  Boards: () => list(call<string[]>('KanbanService', 'Boards')),
-  Board: (name: string) => call<Board>('KanbanService', 'Board', name),
-  CreateBoard: (name: string) => call<Board>('KanbanService', 'CreateBoard', name),
-  AddColumn: (board: string, title: string) => call<Column>('KanbanService', 'AddColumn', board, title),
-  AddCard: (board: string, column: string, text: string) => call<Card>('KanbanService', 'AddCard', board, column, text),
+  Boards: () => list(call('KanbanService', 'Boards')),
+  Board: (name: string) => call('KanbanService', 'Board', name),
+  CreateBoard: (name: string) => call('KanbanService', 'CreateBoard', name),
+  AddColumn: (board: string, title: string) => call('KanbanService', 'AddColumn', board, title),
+  AddCard: (board: string, column: string, text: string) => call('KanbanService', 'AddCard', board, column, text),
   MoveCard: (board: string, fromColumn: string, cardId: string, toColumn: string, index: number) =>
-    call<void>('KanbanService', 'MoveCard', board, fromColumn, cardId, toColumn, index),
+    call('KanbanService', 'MoveCard', board, fromColumn, cardId, toColumn, index),
   UpdateCard: (board: string, column: string, cardId: string, card: Card) =>
-    call<Card>('KanbanService', 'UpdateCard', board, column, cardId, card),
-  DeleteCard: (board: string, column: string, cardId: string) => call<void>('KanbanService', 'DeleteCard', board, column, cardId),
+    call('KanbanService', 'UpdateCard', board, column, cardId, card),
+  DeleteCard: (board: string, column: string, cardId: string) => call('KanbanService', 'DeleteCard', board, column, cardId),
   LinkLoop: (board: string, column: string, cardId: string, loopId: string) =>
-    call<Card>('KanbanService', 'LinkLoop', board, column, cardId, loopId),
+    call('KanbanService', 'LinkLoop', board, column, cardId, loopId),
 };
 
 // ---- Uninstall -----------------------------------------------------------
 
-export interface UContainer {
-  name: string;
-  id: string;
-  running: boolean;
-  loopId?: string;
-}
-export interface UImage {
-  ref: string;
-  id: string;
-  size: number;
-  tags: string[] | null;
-  action: string;
-  staysFor?: string[];
-  untagRefs?: string[];
-}
-export interface UNetwork {
-  name: string;
-  id: string;
-}
-export interface UKeychainItem {
-  service: string;
-  account: string;
-  chunks?: number;
-}
-export interface UFolder {
-  path: string;
-  size: number;
-  action: string;
-  why?: string;
-}
-export interface UStay {
-  what: string;
-  why: string;
-  commands?: string[];
-}
-export interface UninstallPlan {
-  workspace: string;
-  home: string;
-  keepData: boolean;
-  dryRun: boolean;
-  containers: UContainer[] | null;
-  images: UImage[] | null;
-  networks: UNetwork[] | null;
-  keychain: UKeychainItem[] | null;
-  folders: UFolder[] | null;
-  service: { sockets: string[] | null; managed: boolean };
-  stays: UStay[] | null;
-  unchecked?: string[];
-}
+export type UContainer = gen.Container;
+export type UImage = gen.Image;
+export type UNetwork = gen.Network;
+export type UKeychainItem = gen.KeychainItem;
+export type UFolder = gen.Folder;
+export type UStay = gen.Stay;
+export type UninstallPlan = gen.Plan;
 export type StepStatus = 'running' | 'done' | 'failed' | 'skipped';
 export interface UninstallStep {
   step: string;
@@ -195,9 +90,9 @@ export interface UninstallDone {
 }
 
 export const UninstallService = {
-  Plan: (keepData: boolean) => call<UninstallPlan>('UninstallService', 'Plan', keepData),
-  Run: (confirmName: string, keepData: boolean) => call<void>('UninstallService', 'Run', confirmName, keepData),
-  Running: () => call<boolean>('UninstallService', 'Running'),
+  Plan: (keepData: boolean) => call('UninstallService', 'Plan', keepData),
+  Run: (confirmName: string, keepData: boolean) => call('UninstallService', 'Run', confirmName, keepData),
+  Running: () => call('UninstallService', 'Running'),
 };
 
 export const moreTopics = {

@@ -1,70 +1,32 @@
 // Typed wrappers over call(): one object per Go service, method names as bound.
-import { call } from './client';
+import { call } from './rpc';
+import type * as gen from './generated';
 
 /** Go encodes a nil slice as null; the UI always gets an array. */
 const list = <T,>(p: Promise<T[] | null>): Promise<T[]> => p.then((v) => v ?? []);
 
-export interface Info {
-  workspace: string;
-  home: string;
-  version: string;
-  versions?: Record<string, string>;
-  os?: string;
-  transport?: string;
-}
-export interface ConfigError {
-  file: string;
-  line: number;
-  key: string;
-  message: string;
-}
-export interface ConfigFile {
-  path: string;
-  text: string;
-  error?: ConfigError | null;
-  /** After a save: the keys that changed, and those among them that apply only after a restart. */
-  changed?: string[] | null;
-  restart?: string[] | null;
-}
+// The Go types, as `make generate` writes them from the services (generated.ts); the
+// names here are the UI's. Only UI-side types (unions the UI narrows to, event data
+// Go does not return from a method) are written by hand.
+export type Info = gen.SystemInfo;
+export type ConfigError = gen.LoadError;
+/** After a save, changed/restart list the keys that changed and those among them that apply only after a restart. */
+export type ConfigFile = gen.ConfigView;
 export type Theme = 'system' | 'light' | 'dark';
-/** The config in force (Go config.Config; only what the UI reads is typed). */
-export interface LiveConfig {
-  ui: { theme: Theme; notifications: boolean };
-  sandbox: { idleMinutes: number; baseImage: string };
-  agent: { permissionMode: string; defaultProvider: string; defaultModel: string };
-  [section: string]: unknown;
-}
+/** The config in force (Go config.Config). */
+export type LiveConfig = gen.Config;
 /** Data of the config:changed event (Go services.ConfigChange). */
 export interface ConfigChange {
   config: LiveConfig;
   changed: string[];
   restart: string[];
 }
-export interface DoctorCheck {
-  id: string;
-  ok: boolean;
-  label: string;
-  hint: string;
-}
+export type DoctorCheck = gen.Result;
 
-export type EnginePhase = 'absent' | 'machine-stopped' | 'starting' | 'ready' | 'error';
-export interface EngineState {
-  phase: EnginePhase;
-  reason?: string;
-  hint?: string;
-  source?: string;
-  uri?: string;
-  version?: string;
-}
-export interface Machine {
-  name: string;
-  running: boolean;
-  default: boolean;
-  cpus?: number;
-  memory?: number | string;
-  disk?: number | string;
-  [k: string]: unknown;
-}
+export type EnginePhase = gen.Phase;
+export type EngineState = gen.State;
+export type Machine = gen.Info;
+/** Data of the machine:progress event. */
 export interface MachineProgress {
   line?: string;
   percent?: number;
@@ -73,208 +35,111 @@ export interface MachineProgress {
   diagnosis?: { cause: string; fix: string } | null;
 }
 
-export interface ImageProgress {
-  image?: string;
-  step?: number;
-  total?: number;
-  line?: string;
-  percent?: number;
-  done?: boolean;
-  error?: string;
-}
-export interface ImageStatus {
-  ref: string;
-  present: boolean;
-  building: boolean;
-  progress?: ImageProgress | null;
-}
+/** Go images.Progress (also the image:progress event's data). */
+export type ImageProgress = gen.Progress;
+export type ImageStatus = gen.ImageStatus;
 
-export interface VaultEntry {
-  kind: 'env' | 'file';
-  name: string;
-  /** Permission bits of a file secret (a number: 0o600 = 384). */
-  mode?: number;
-  size: number;
-  updated: string;
-}
-/** Go services.KeychainStatus. */
-export interface VaultStatus {
-  ok: boolean;
-  state: 'ok' | 'locked' | 'absent' | 'error' | string;
-  message?: string;
-  fix?: string;
-}
-export interface Provider {
-  name: string;
-  baseURL: string;
-  models: string[] | null;
-  keyRef: string;
-  hasKey: boolean;
-}
-/** Go providers.TestResult. */
-export interface ProviderTest {
-  provider?: string;
-  url?: string;
-  model?: string;
-  ok: boolean;
-  /** What kind of failure (auth, network, tls, …). */
-  class: string;
-  status?: number;
-  message: string;
-  hint?: string;
-}
+/** A vault item; mode is a file secret's permission bits as a number (0o600 = 384). */
+export type VaultEntry = gen.Item;
+export type VaultStatus = gen.KeychainStatus;
+export type Provider = gen.ProviderInfo;
+/** Go providers.TestResult: class says what kind of failure (auth, network, tls, …). */
+export type ProviderTest = gen.TestResult;
 
 export type LoopStatus = 'idle' | 'starting' | 'working' | 'waiting' | 'error' | 'stopped';
-export interface ModelUsage {
-  input: number;
-  output: number;
-  cacheRead: number;
-  cacheWrite: number;
-}
-export interface LoopMeta {
-  id: string;
-  title: string;
-  created: string;
-  status: LoopStatus;
-  archived: boolean;
-  repo?: string;
-  branch?: string;
-  vault: string;
-  provider: string;
-  model: string;
-  permissionMode: string;
-  sessionId?: string;
-  warning?: string;
-  usage?: { byModel: Record<string, ModelUsage> } | null;
-}
-export interface CreateLoop {
-  title: string;
-  repo?: string;
-  vault?: string;
-}
+export type ModelUsage = gen.ModelUsage;
+/** Go loops.Meta; its status is a string Go sets only from the loops.Status* constants. */
+export type LoopMeta = Omit<gen.Meta, 'status'> & { status: LoopStatus };
+/** What the UI sends to create a loop: the title, and repo/vault when chosen. */
+export type CreateLoop = Pick<gen.CreateRequest, 'title'> & Partial<gen.CreateRequest>;
 /** One transcript line: a Claude Code stream-json object, or our user_input / error lines. */
 export type Msg = { type: string; [k: string]: any };
 /** A window of a transcript (oldest first); start is the cursor for the older page. */
-export interface TranscriptPage {
-  lines: Msg[];
-  start: number;
-  end: number;
-  more: boolean;
-}
-export interface QueueItem {
-  id: string;
-  text: string;
-}
-export interface HostExecEntry {
-  ts: string;
-  cli: string;
-  args: string[] | null;
-  exit: number;
-  durationMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  error?: string;
-}
+export type TranscriptPage = Omit<gen.TranscriptPage, 'lines'> & { lines: Msg[] };
+export type QueueItem = gen.QueuedMessage;
+export type HostExecEntry = gen.AuditEntry;
 
-export interface TreeEntry {
-  name: string;
-  path: string;
-  dir: boolean;
-  size: number;
-}
-export interface FileContent {
-  path: string;
-  content: string;
-  binary: boolean;
-  truncated: boolean;
-}
-export interface GitStatus {
-  /** false: the workdir has no .git (the Git tab offers to start a repository). */
-  isRepo?: boolean;
-  branch: string;
-  head?: string;
-  base?: string;
-  files: { path: string; status: string }[] | null;
-  ahead?: number;
-  behind?: number;
-}
+export type TreeEntry = gen.WorkdirEntry;
+export type FileContent = gen.WorkdirFile;
+/** isRepo false: the workdir has no .git (the Git tab offers to start a repository). */
+export type GitStatus = gen.Status;
 
 export const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'bypassPermissions'] as const;
 
 export const SystemService = {
-  Info: () => call<Info>('SystemService', 'Info'),
-  Config: () => call<ConfigFile>('SystemService', 'Config'),
-  SaveConfig: (text: string) => call<ConfigFile>('SystemService', 'SaveConfig', text),
-  CurrentConfig: () => call<LiveConfig>('SystemService', 'CurrentConfig'),
-  Doctor: () => list(call<DoctorCheck[]>('SystemService', 'Doctor')),
-  OpenLogsFolder: () => call<void>('SystemService', 'OpenLogsFolder'),
+  Info: () => call('SystemService', 'Info'),
+  Config: () => call('SystemService', 'Config'),
+  SaveConfig: (text: string) => call('SystemService', 'SaveConfig', text),
+  CurrentConfig: () => call('SystemService', 'CurrentConfig'),
+  Doctor: () => list(call('SystemService', 'Doctor')),
+  OpenLogsFolder: () => call('SystemService', 'OpenLogsFolder'),
 };
 
 export const EngineService = {
-  State: () => call<EngineState>('EngineService', 'State'),
-  Reconnect: () => call<void>('EngineService', 'Reconnect'),
-  Machines: () => list(call<Machine[]>('EngineService', 'Machines')),
-  InitMachine: () => call<void>('EngineService', 'InitMachine'),
-  StartMachine: () => call<void>('EngineService', 'StartMachine'),
-  StopMachine: () => call<void>('EngineService', 'StopMachine'),
+  State: () => call('EngineService', 'State'),
+  Reconnect: () => call('EngineService', 'Reconnect'),
+  Machines: () => list(call('EngineService', 'Machines')),
+  InitMachine: () => call('EngineService', 'InitMachine'),
+  StartMachine: () => call('EngineService', 'StartMachine'),
+  StopMachine: () => call('EngineService', 'StopMachine'),
 };
 
 export const ImageService = {
-  Status: () => call<ImageStatus>('ImageService', 'Status'),
-  Build: () => call<void>('ImageService', 'Build'),
+  Status: () => call('ImageService', 'Status'),
+  Build: () => call('ImageService', 'Build'),
 };
 
 export const VaultService = {
-  Vaults: () => list(call<string[]>('VaultService', 'Vaults')),
-  List: (vault: string) => list(call<VaultEntry[]>('VaultService', 'List', vault)),
-  SetEnv: (vault: string, name: string, value: string) => call<void>('VaultService', 'SetEnv', vault, name, value),
+  Vaults: () => list(call('VaultService', 'Vaults')),
+  List: (vault: string) => list(call('VaultService', 'List', vault)),
+  SetEnv: (vault: string, name: string, value: string) => call('VaultService', 'SetEnv', vault, name, value),
   /** mode is the permission bits as a number (0o600), as Go's int parameter takes it. */
   SetFile: (vault: string, path: string, mode: number, value: string) =>
-    call<void>('VaultService', 'SetFile', vault, path, mode, value),
-  Delete: (vault: string, kind: 'env' | 'file', name: string) => call<void>('VaultService', 'Delete', vault, kind, name),
-  Status: () => call<VaultStatus>('VaultService', 'Status'),
+    call('VaultService', 'SetFile', vault, path, mode, value),
+  Delete: (vault: string, kind: string, name: string) => call('VaultService', 'Delete', vault, kind, name),
+  Status: () => call('VaultService', 'Status'),
 };
 
 export const ProviderService = {
-  List: () => list(call<Provider[]>('ProviderService', 'List')),
-  Test: (name: string) => call<ProviderTest>('ProviderService', 'Test', name),
+  List: () => list(call('ProviderService', 'List')),
+  Test: (name: string) => call('ProviderService', 'Test', name),
 };
 
 export const LoopService = {
-  List: () => list(call<LoopMeta[]>('LoopService', 'List')),
-  Create: (req: CreateLoop) => call<LoopMeta>('LoopService', 'Create', req),
-  Get: (id: string) => call<LoopMeta>('LoopService', 'Get', id),
-  Rename: (id: string, title: string) => call<void>('LoopService', 'Rename', id, title),
-  Archive: (id: string, archived: boolean) => call<void>('LoopService', 'Archive', id, archived),
-  Delete: (id: string) => call<void>('LoopService', 'Delete', id),
-  Messages: (id: string) => list(call<Msg[]>('LoopService', 'Messages', id)),
+  List: () => list(call('LoopService', 'List')) as Promise<LoopMeta[]>,
+  Create: (req: CreateLoop) => call('LoopService', 'Create', { repo: '', vault: '', ...req }) as Promise<LoopMeta>,
+  Get: (id: string) => call('LoopService', 'Get', id) as Promise<LoopMeta>,
+  Rename: (id: string, title: string) => call('LoopService', 'Rename', id, title),
+  Archive: (id: string, archived: boolean) => call('LoopService', 'Archive', id, archived),
+  Delete: (id: string) => call('LoopService', 'Delete', id),
+  Messages: (id: string) => list(call('LoopService', 'Messages', id)) as Promise<Msg[]>,
   // A bounded page of the transcript ending at byte offset before (0: the newest lines).
   MessagesPage: (id: string, before = 0, limit = 0) =>
-    call<TranscriptPage>('LoopService', 'MessagesPage', id, before, limit).then((p) => ({ ...p, lines: p?.lines ?? [] })),
-  Send: (id: string, text: string) => call<{ queued: boolean; queueId?: string }>('LoopService', 'Send', id, text),
+    call('LoopService', 'MessagesPage', id, before, limit).then((p): TranscriptPage => ({ ...p, lines: (p?.lines ?? []) as Msg[] })),
+  Send: (id: string, text: string) => call('LoopService', 'Send', id, text),
   // Stops the running turn. Unless keepQueue, the queued messages come back (for the composer).
-  Interrupt: (id: string, keepQueue = false) => list(call<QueueItem[]>('LoopService', 'Interrupt', id, keepQueue)),
-  Queue: (id: string) => list(call<QueueItem[]>('LoopService', 'Queue', id)),
-  Unqueue: (id: string, queueId: string) => call<void>('LoopService', 'Unqueue', id, queueId),
-  SetPermissionMode: (id: string, mode: string) => call<void>('LoopService', 'SetPermissionMode', id, mode),
-  HostExecAudit: (id: string) => list(call<HostExecEntry[]>('LoopService', 'HostExecAudit', id)),
+  Interrupt: (id: string, keepQueue = false) => list(call('LoopService', 'Interrupt', id, keepQueue)),
+  Queue: (id: string) => list(call('LoopService', 'Queue', id)),
+  Unqueue: (id: string, queueId: string) => call('LoopService', 'Unqueue', id, queueId),
+  SetPermissionMode: (id: string, mode: string) => call('LoopService', 'SetPermissionMode', id, mode),
+  HostExecAudit: (id: string) => list(call('LoopService', 'HostExecAudit', id)),
 };
 
 export const TerminalService = {
-  Open: (loopId: string, cols: number, rows: number) => call<string>('TerminalService', 'Open', loopId, cols, rows),
-  Write: (sessionId: string, dataBase64: string) => call<void>('TerminalService', 'Write', sessionId, dataBase64),
+  Open: (loopId: string, cols: number, rows: number) => call('TerminalService', 'Open', loopId, cols, rows),
+  Write: (sessionId: string, dataBase64: string) => call('TerminalService', 'Write', sessionId, dataBase64),
   Resize: (sessionId: string, cols: number, rows: number) =>
-    call<void>('TerminalService', 'Resize', sessionId, cols, rows),
-  Close: (sessionId: string) => call<void>('TerminalService', 'Close', sessionId),
+    call('TerminalService', 'Resize', sessionId, cols, rows),
+  Close: (sessionId: string) => call('TerminalService', 'Close', sessionId),
 };
 
 export const WorkdirService = {
-  Tree: (loopId: string, path: string) => list(call<TreeEntry[]>('WorkdirService', 'Tree', loopId, path)),
-  Read: (loopId: string, path: string) => call<FileContent>('WorkdirService', 'Read', loopId, path),
-  GitStatus: (loopId: string) => call<GitStatus>('WorkdirService', 'GitStatus', loopId),
-  GitDiff: (loopId: string, path: string) => call<string>('WorkdirService', 'GitDiff', loopId, path),
-  Commit: (loopId: string, message: string) => call<{ hash: string }>('WorkdirService', 'Commit', loopId, message),
-  InitRepo: (loopId: string) => call<GitStatus>('WorkdirService', 'InitRepo', loopId),
+  Tree: (loopId: string, path: string) => list(call('WorkdirService', 'Tree', loopId, path)),
+  Read: (loopId: string, path: string) => call('WorkdirService', 'Read', loopId, path),
+  GitStatus: (loopId: string) => call('WorkdirService', 'GitStatus', loopId),
+  GitDiff: (loopId: string, path: string) => call('WorkdirService', 'GitDiff', loopId, path),
+  Commit: (loopId: string, message: string) => call('WorkdirService', 'Commit', loopId, message),
+  InitRepo: (loopId: string) => call('WorkdirService', 'InitRepo', loopId),
 };
 
 /** Topic names, in one place. */

@@ -1,14 +1,15 @@
 // Settings → Sandbox → Disk: loads ImageService.Disk and runs ImageService.Prune.
 import { useEffect, useState } from 'react';
-import { call } from '../api/client';
+import { call } from '../api/rpc';
 import { LoopService, type LoopMeta } from '../api/services';
 import { describeError, useLoad } from '../ui';
 import { DiskView, type DiskInfo, type PruneResult } from './DiskView';
 import './disk.css';
 
 const DiskService = {
-  Disk: () => call<DiskInfo>('ImageService', 'Disk'),
-  Prune: () => call<PruneResult>('ImageService', 'Prune'),
+  // Typed by generated.ts: tsc checks Go's DiskView and PruneResult against DiskView.tsx's types.
+  Disk: (): Promise<DiskInfo> => call('ImageService', 'Disk'),
+  Prune: (): Promise<PruneResult> => call('ImageService', 'Prune'),
 };
 
 /** onInfo hears each disk reading (Settings → Sandbox shows the current image's size and age from it). */

@@ -1,43 +1,14 @@
 // Settings → Sandbox → Disk, the pure view: what the sandbox uses on this machine and the
 // clean-up result. No hooks or API here so it renders the same in tests (DiskSection wires it).
 import { createElement as h, type ReactNode } from 'react';
+import type * as gen from '../api/generated';
 
-export interface DiskImage {
-  ref: string;
-  id: string;
-  size: number;
-  uniqueSize: number; // -1 when unknown
-  created: number;
-  loops: string[];
-  others: number;
-  current: boolean;
-  shared: boolean;
-  removable: boolean;
-}
-export interface LoopDisk {
-  id: string;
-  workdir: number;
-  home: number;
-  partial: boolean;
-}
-export interface CacheDisk {
-  loop: string;
-  path: string;
-  size: number;
-}
-export interface DiskInfo {
-  images: DiskImage[] | null;
-  reclaimable: number;
-  loops: LoopDisk[] | null;
-  caches: CacheDisk[] | null;
-  imagesError?: string;
-}
-export interface PruneResult {
-  removed: string[] | null;
-  untagged: string[] | null;
-  failed: string[] | null;
-  freed: number;
-}
+// The shapes of ImageService.Disk and Prune, as generated from Go (uniqueSize is -1 when unknown).
+export type DiskImage = gen.DiskImage;
+export type LoopDisk = gen.LoopDisk;
+export type CacheDisk = gen.CacheDisk;
+export type DiskInfo = gen.DiskView;
+export type PruneResult = gen.PruneResult;
 
 /** Decimal units, as podman and Finder report sizes: 3_900_000_000 → "3.9 GB". */
 export function diskSize(n: number): string {
@@ -63,7 +34,7 @@ export function pruneMessage(r: PruneResult): string {
 
 export function imageState(im: DiskImage, title: (id: string) => string): string {
   if (im.current) return 'current';
-  if (im.loops.length) return `superseded, in use by ${im.loops.map(title).join(', ')}`;
+  if (im.loops?.length) return `superseded, in use by ${im.loops.map(title).join(', ')}`;
   if (im.others) return `superseded, in use by ${im.others} other container${im.others === 1 ? '' : 's'}`;
   return im.removable ? 'superseded, unused' : 'superseded, kept (a kept image is built on it)';
 }

@@ -109,8 +109,8 @@ export function MachinePanel() {
                 </td>
                 <td>{m.running ? 'running' : 'stopped'}</td>
                 <td>{m.cpus ?? ''}</td>
-                <td>{String(m.memory ?? '')}</td>
-                <td>{String(m.disk ?? '')}</td>
+                <td>{m.memoryMiB ? `${m.memoryMiB} MiB` : ''}</td>
+                <td>{m.diskGiB ? `${m.diskGiB} GiB` : ''}</td>
               </tr>
             ))}
           </tbody>

@@ -603,7 +603,7 @@ function Vault() {
 
 function Sandbox() {
   const status = useLoad<ImageStatus>(() => ImageService.Status(), []);
-  const [progress, setProgress] = useState<ImageProgress | null>(null);
+  const [progress, setProgress] = useState<Partial<ImageProgress> | null>(null);
   const [log, setLog] = useState<string[]>([]);
   const { run } = useAction();
   useEvent(topics.imageProgress, (p: ImageProgress) => {
@@ -656,8 +656,8 @@ function Sandbox() {
       </button>
       {p && (
         <div className="build-progress" data-testid="image-progress">
-          {p.error ? (
-            <div className="inline-error">{p.error}</div>
+          {p.err ? (
+            <div className="inline-error">{p.err}</div>
           ) : p.done ? (
             <div className="ok-text">Image built.</div>
           ) : (
@@ -698,7 +698,7 @@ function About({ info }: { info?: Info }) {
             </>
           )}
           <dt>Transport</dt>
-          <dd>{i.transport ?? (typeof (window as { go?: unknown }).go !== 'undefined' ? 'desktop' : 'browser')}</dd>
+          <dd>{(typeof (window as { go?: unknown }).go !== 'undefined' ? 'desktop' : 'browser')}</dd>
           {Object.entries(i.versions ?? {}).map(([k, v]) => (
             <div className="kv-row" key={k}>
               <dt>{k}</dt>

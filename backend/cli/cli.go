@@ -1,14 +1,23 @@
-// Package cli implements the `loopat <command>` subcommands. With no command, main
-// opens the desktop window instead.
+// Package cli implements the `loopat <command>` subcommands: the presentation of the
+// same services the UI drives. With no command, main opens the desktop window instead.
+//
+// One style for every command: flags are Go flags (--name value, --name=value; -name
+// works too) and may come before or after the positional arguments; `loopat help CMD`,
+// `loopat CMD --help` and `loopat CMD help` print the command's help and exit 0; a bad
+// flag or argument prints what is wrong and the usage on stderr and exits 2.
 package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/loopat/desktop/backend/rpc"
 )
 
 // Env is what commands read and write; tests substitute buffers.
@@ -19,35 +28,70 @@ type Env struct {
 	Assets fs.FS // the built frontend, for `serve`
 }
 
+// Exit codes every command shares.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, env Env) int
+	// help prints the command's full help (usage lines, flags) to w without opening the
+	// workspace.
+	help func(w io.Writer)
+	run  func(ctx context.Context, args []string, env Env) int
 }
 
-var commands = map[string]command{
-	"serve":     {"serve the app to a browser: loopat serve [--addr 127.0.0.1:10001]", runServe},
-	"doctor":    {"run the bootstrap checklist: loopat doctor [--json]", runDoctor},
-	"version":   {"print versions", runVersion},
-	"image":     {"sandbox images: loopat image build [--no-cache] [--mise FILE] | ls", runImage},
-	"vault":     {"secrets in the OS keychain: loopat vault ls | set NAME | rotate NAME | rm NAME (values from stdin)", runVault},
-	"loop":      {"loops: loopat loop new TITLE [--repo PATH] | ls | send ID TEXT | rm ID", runLoop},
-	"uninstall": {"remove this workspace's containers, images, network, secrets and data: loopat uninstall [--yes] [--keep-data] [--dry-run]", runUninstall},
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"serve":     {"serve the app to a browser on a loopback address", textHelp(serveUsage), runServe},
+		"doctor":    {"run the bootstrap checklist", textHelp(doctorUsage), runDoctor},
+		"version":   {"print versions", textHelp(versionUsage), runVersion},
+		"image":     {"build and list sandbox images", imageHelp, runImage},
+		"vault":     {"secrets in the OS keychain (values from stdin, never arguments)", vaultHelp, runVault},
+		"loop":      {"create, list, message and delete loops", textHelp(loopUsage), runLoop},
+		"uninstall": {"remove this workspace's containers, images, network, secrets and data", uninstallHelp, runUninstall},
+	}
 }
 
 // Main runs one subcommand and returns the process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
+		if len(args) > 1 {
+			return helpFor(args[1], env)
+		}
 		usage(env.Stdout)
-		return 0
+		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(env.Stderr, "loopat: unknown command %q\n\n", args[0])
 		usage(env.Stderr)
-		return 2
+		return exitUsage
+	}
+	// `loopat CMD --help` (or help, -h) answers without opening the workspace.
+	if len(args) > 1 && isHelp(args[1]) {
+		cmd.help(env.Stdout)
+		return exitOK
 	}
 	return cmd.run(ctx, args[1:], env)
 }
+
+func helpFor(name string, env Env) int {
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "loopat help: unknown command %q\n\n", name)
+		usage(env.Stderr)
+		return exitUsage
+	}
+	cmd.help(env.Stdout)
+	return exitOK
+}
+
+func isHelp(a string) bool { return a == "help" || a == "-h" || a == "--help" || a == "-help" }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: loopat [command]\n\nWith no command, loopat opens the desktop window.\n\ncommands:")
@@ -59,39 +103,62 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w, "\nRun `loopat help COMMAND` (or `loopat COMMAND --help`) for a command's usage and flags.")
 }
 
-// hasFlag reports (and removes) a boolean flag such as --json.
-func hasFlag(args []string, name string) ([]string, bool) {
-	out := args[:0:0]
-	found := false
-	for _, a := range args {
-		if a == name {
-			found = true
-			continue
-		}
-		out = append(out, a)
-	}
-	return out, found
+func textHelp(text string) func(io.Writer) {
+	return func(w io.Writer) { fmt.Fprint(w, text) }
 }
 
-func flagValue(args []string, name string) (string, []string, error) {
-	var rest []string
-	val := ""
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == name:
-			if i+1 >= len(args) {
-				return "", nil, fmt.Errorf("%s needs a value", name)
+// newFlags is a command's flag set: errors and -h are left to parse.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses args with flags before or after the positional arguments ("--" ends the
+// flags) and returns the positional ones. A bad flag prints what is wrong and the usage
+// on stderr (ok=false, exitUsage); -h/--help prints the usage on stdout (ok=false, exitOK).
+func parse(fs *flag.FlagSet, args []string, usageText string, env Env) (pos []string, code int, ok bool) {
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(env.Stdout, usageText)
+				return nil, exitOK, false
 			}
-			val = args[i+1]
-			i++
-		case strings.HasPrefix(a, name+"="):
-			val = strings.TrimPrefix(a, name+"=")
-		default:
-			rest = append(rest, a)
+			return nil, usageError(env, "loopat "+fs.Name(), err.Error(), usageText), false
 		}
+		left := fs.Args()
+		if used := len(rest) - len(left); used > 0 && rest[used-1] == "--" {
+			return append(pos, left...), exitOK, true // everything after "--" is positional
+		}
+		if len(left) == 0 {
+			break
+		}
+		pos = append(pos, left[0])
+		rest = left[1:]
 	}
-	return val, rest, nil
+	return pos, exitOK, true
 }
+
+// usageError prints "name: problem" and the usage on stderr and returns exitUsage.
+func usageError(env Env, name, problem, usageText string) int {
+	fmt.Fprintf(env.Stderr, "%s: %s\n\n%s", name, problem, usageText)
+	return exitUsage
+}
+
+// fail prints err for the user (its hint too, as the UI shows it) and returns exitFailed.
+func fail(env Env, name string, err error) int {
+	fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+	var re *rpc.Error
+	if errors.As(err, &re) && re.Hint != "" {
+		fmt.Fprintf(env.Stderr, "hint: %s\n", re.Hint)
+	}
+	return exitFailed
+}
+
+// joinArgs joins positional words into one text.
+func joinArgs(words []string) string { return strings.TrimSpace(strings.Join(words, " ")) }

@@ -6,11 +6,20 @@ import (
 	"fmt"
 )
 
+const doctorUsage = `usage: loopat doctor [--json]
+Run the bootstrap checklist (engine, images, keychain, ...); exit 1 when something needs fixing.
+  --json   print the results as JSON
+`
+
 func runDoctor(ctx context.Context, args []string, env Env) int {
-	args, asJSON := hasFlag(args, "--json")
-	if len(args) > 0 {
-		fmt.Fprintln(env.Stderr, "usage: loopat doctor [--json]")
-		return 2
+	fs := newFlags("doctor")
+	asJSON := fs.Bool("json", false, "")
+	pos, code, ok := parse(fs, args, doctorUsage, env)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError(env, "loopat doctor", fmt.Sprintf("unexpected argument %q", pos[0]), doctorUsage)
 	}
 	c := openCore(ctx, env, "doctor", false)
 	if c == nil {
@@ -25,7 +34,7 @@ func runDoctor(ctx context.Context, args []string, env Env) int {
 			failed++
 		}
 	}
-	if asJSON {
+	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(results); err != nil {

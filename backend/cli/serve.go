@@ -13,23 +13,28 @@ import (
 	"github.com/loopat/desktop/backend/server"
 )
 
+const serveUsage = `usage: loopat serve [--addr HOST:PORT]
+Serve the app to a browser; the printed link carries the session token.
+  --addr HOST:PORT   loopback address to listen on (default 127.0.0.1:10001);
+                     other addresses are refused
+`
+
 func runServe(ctx context.Context, args []string, env Env) int {
-	addr, rest, err := flagValue(args, "--addr")
-	if err != nil || len(rest) > 0 {
-		fmt.Fprintln(env.Stderr, "usage: loopat serve [--addr 127.0.0.1:10001]")
-		return 2
+	fs := newFlags("serve")
+	addr := fs.String("addr", "127.0.0.1:10001", "")
+	pos, code, ok := parse(fs, args, serveUsage, env)
+	if !ok {
+		return code
 	}
-	if addr == "" {
-		addr = "127.0.0.1:10001"
+	if len(pos) > 0 {
+		return usageError(env, "loopat serve", fmt.Sprintf("unexpected argument %q", pos[0]), serveUsage)
 	}
-	host, _, err := net.SplitHostPort(addr)
+	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat serve: bad --addr %q: %v\n", addr, err)
-		return 2
+		return usageError(env, "loopat serve", fmt.Sprintf("bad --addr %q: %v", *addr, err), serveUsage)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		fmt.Fprintf(env.Stderr, "loopat serve: refusing to listen on %s: only loopback addresses are allowed\n", host)
-		return 2
+		return usageError(env, "loopat serve", fmt.Sprintf("refusing to listen on %s: only loopback addresses are allowed", host), serveUsage)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -46,9 +51,9 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "loopat serve: %v\n", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "loopat serve: listen %s: %v\n", addr, err)
+		fmt.Fprintf(env.Stderr, "loopat serve: listen %s: %v\n", *addr, err)
 		return 1
 	}
 	srv := &http.Server{

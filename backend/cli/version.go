@@ -8,7 +8,14 @@ import (
 	"github.com/loopat/desktop/backend/version"
 )
 
-func runVersion(_ context.Context, _ []string, env Env) int {
+const versionUsage = `usage: loopat version
+Print the versions of loopat and the components it ships.
+`
+
+func runVersion(_ context.Context, args []string, env Env) int {
+	if len(args) > 0 {
+		return usageError(env, "loopat version", fmt.Sprintf("unexpected argument %q", args[0]), versionUsage)
+	}
 	fmt.Fprintf(env.Stdout, "loopat %s\n", version.Version)
 	comps := version.Components()
 	names := make([]string, 0, len(comps))

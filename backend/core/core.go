@@ -55,6 +55,8 @@ type Core struct {
 	HostExec *hostexec.Server
 
 	System *services.SystemService
+	// LoopService is the loops as the UI drives them (the CLI drives the same).
+	LoopService *services.LoopService
 
 	ctx      context.Context // app lifetime; cancelled by Close
 	cancel   context.CancelFunc

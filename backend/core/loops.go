@@ -77,8 +77,9 @@ func (c *Core) openLoops() ([]any, error) {
 	c.Loops = lm
 	c.closers = append(c.closers, func() error { lm.Close(); return nil })
 	tm := terminal.NewManager(terminal.ManagerRunner{M: lm}, c.Bus, c.Log)
+	c.LoopService = services.NewLoopService(lm, c.HostExec)
 	return []any{
-		services.NewLoopService(lm, c.HostExec),
+		c.LoopService,
 		services.NewTerminalService(c.ctx, tm),
 		services.NewWorkdirService(lm, workdir.Author{}),
 	}, nil

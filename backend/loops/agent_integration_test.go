@@ -269,17 +269,15 @@ func TestLoopResumesAfterBackendRestart(t *testing.T) {
 	}
 	m1.Close() // the backend goes away; the container stays
 
-	// The next turn goes through `loopat loop send` (id shortened to a prefix).
+	// The next turn goes through a new manager (as a fresh `loopat loop send` process
+	// does; backend/cli and tests/e2e/cli.test.mjs drive the command itself).
 	m2 := h.manager()
-	var out, errOut strings.Builder
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if code := RunCLI(ctx, []string{"loop", "send", meta.ID[:8], "three"}, nil, &out, &errOut, m2); code != 0 {
-		t.Fatalf("loop send exit %d: %s", code, errOut.String())
+	if _, err := m2.Send(meta.ID, "three"); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "echo: three") || !strings.Contains(out.String(), "history: 3 user messages") {
-		_, all := transcript(t, m2, meta.ID)
-		t.Fatalf("conversation did not continue after restart; CLI printed %q\n%s", out.String(), all)
+	waitTurn(t, m2, meta.ID, 2*time.Minute)
+	if res, all := lastResult(t, m2, meta.ID); !strings.Contains(res, "echo: three") || !strings.Contains(res, "history: 3 user messages") {
+		t.Fatalf("conversation did not continue after restart; reply %q\n%s", res, all)
 	}
 }
 

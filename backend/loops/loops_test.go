@@ -1,7 +1,6 @@
 package loops
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -243,29 +242,3 @@ func TestSendFailuresBecomeTranscriptErrors(t *testing.T) {
 	}
 }
 
-func TestCLINewLs(t *testing.T) {
-	ws, _ := config.NewWorkspace(filepath.Join(t.TempDir(), "ws"))
-	m, err := NewManager(Options{Workspace: ws, Conn: downConn{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	if code := RunCLI(context.Background(), []string{"new", "My", "first", "loop"}, nil, &out, &errOut, m); code != 0 {
-		t.Fatalf("new: %d %s", code, errOut.String())
-	}
-	id := strings.TrimSpace(out.String())
-	out.Reset()
-	if code := RunCLI(context.Background(), []string{"loop", "ls"}, nil, &out, &errOut, m); code != 0 || !strings.Contains(out.String(), id) || !strings.Contains(out.String(), "My first loop") {
-		t.Fatalf("ls: %d %q", code, out.String())
-	}
-	if code := RunCLI(context.Background(), []string{"bogus"}, nil, &out, &errOut, m); code != 2 {
-		t.Fatalf("unknown command exit = %d", code)
-	}
-	if code := RunCLI(context.Background(), []string{"rm", "zzzzzzz"}, nil, &out, &errOut, m); code != 1 {
-		t.Fatalf("rm unknown exit = %d", code)
-	}
-	reply, e := replyOf([]json.RawMessage{json.RawMessage(`{"type":"result","result":"hi","is_error":false}`)})
-	if reply != "hi" || e != "" {
-		t.Fatalf("replyOf = %q %q", reply, e)
-	}
-}

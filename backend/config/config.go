@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/loopat/desktop/backend/safefs"
 )
 
 //go:embed default.toml
@@ -242,9 +244,8 @@ func Save(path string, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := safefs.WriteFileAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }

@@ -1,14 +1,14 @@
 package config
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/loopat/desktop/backend/safefs"
 )
 
 // Live is the one config in force while the app runs. Core owns it; readers call Get
@@ -153,40 +153,7 @@ func tomlName(f reflect.StructField) string {
 }
 
 // WriteFileAtomic replaces path with data so that a crash leaves either the old or the
-// new file, never a torn one: a temp file in the same folder, fsynced, renamed over
-// path, and the folder fsynced so the rename itself is durable.
+// new file, never a torn one (safefs.WriteFileAtomic: temp file, fsync, rename, folder fsync).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: not every filesystem supports syncing a directory
-		d.Close()
-	}
-	return nil
+	return safefs.WriteFileAtomic(path, data, perm)
 }

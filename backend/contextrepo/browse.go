@@ -205,7 +205,7 @@ func (s *Store) Write(repo, rel, content string) (string, error) {
 		return "", errors.New("no file path given")
 	}
 	return s.EditRoot(repo, clean+": edit", func(root *os.Root) error {
-		return writeFileAtomic(safefs.NewBilly(root, s.Dir(repo)), clean, []byte(content), 0o644)
+		return safefs.NewBilly(root, s.Dir(repo)).WriteFileAtomic(clean, []byte(content), 0o644)
 	})
 }
 

@@ -200,39 +200,9 @@ func hasLoopGit(dir string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// writeFileAtomic writes name inside fsys: a new O_EXCL temp file in the same folder,
-// then a rename over name (replacing a planted symlink instead of following it).
-func writeFileAtomic(b *safefs.BillyFS, name string, data []byte, perm os.FileMode) error {
-	dir := path.Dir(filepath.ToSlash(name))
-	if dir == "." {
-		dir = ""
-	}
-	f, err := b.TempFile(dir, ".loopat-tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil && perm != 0 {
-		werr = b.Chmod(tmp, perm)
-	}
-	if werr == nil {
-		werr = b.Rename(tmp, name)
-	}
-	if werr != nil {
-		_ = b.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, werr)
-	}
-	return nil
-}
-
 // writeRef points ref (e.g. refs/heads/loop/x) at h in the repository's .git.
 func (c *confinedRepo) writeRef(ref string, h plumbing.Hash) error {
-	return writeFileAtomic(c.dot, ref, []byte(h.String()+"\n"), 0o644)
+	return c.dot.WriteFileAtomic(ref, []byte(h.String()+"\n"), 0o644)
 }
 
 // writeIndex makes .git/index list tree t (from the objects of src), with the stat data
@@ -259,7 +229,7 @@ func (c *confinedRepo) writeIndex(t *object.Tree) error {
 	if err := index.NewEncoder(&buf).Encode(idx); err != nil {
 		return fmt.Errorf("encode index: %w", err)
 	}
-	return writeFileAtomic(c.dot, "index", buf.Bytes(), 0o644)
+	return c.dot.WriteFileAtomic("index", buf.Bytes(), 0o644)
 }
 
 func sameType(fi os.FileInfo, m filemode.FileMode) bool {

@@ -522,7 +522,7 @@ func (s *Store) checkoutInLoop(loop, main *confinedRepo, from, to plumbing.Hash)
 		if c.To.TreeEntry.Mode == filemode.Executable {
 			perm = 0o755
 		}
-		if err := writeFileAtomic(loop.wt, c.To.Name, data, perm); err != nil {
+		if err := loop.wt.WriteFileAtomic(c.To.Name, data, perm); err != nil {
 			return false, err
 		}
 	}

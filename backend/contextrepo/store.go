@@ -242,7 +242,7 @@ func writeJSON(p string, v any) error {
 		return err
 	}
 	defer root.Close()
-	if err := writeFileAtomic(safefs.NewBilly(root, filepath.Dir(p)), filepath.Base(p), b, 0o600); err != nil {
+	if err := safefs.NewBilly(root, filepath.Dir(p)).WriteFileAtomic(filepath.Base(p), b, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
@@ -369,7 +369,7 @@ func (s *Store) ensure(ctx context.Context, repo string) (*confinedRepo, error) 
 
 func (s *Store) seed(ctx context.Context, repo string, g *confinedRepo, rem Remote, auth transport.AuthMethod) error {
 	for name, content := range seeds[repo] {
-		if err := writeFileAtomic(g.wt, name, []byte(content), 0o644); err != nil {
+		if err := g.wt.WriteFileAtomic(name, []byte(content), 0o644); err != nil {
 			return fmt.Errorf("seed %s: %w", repo, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/loopat/desktop/backend/agent"
+	"github.com/loopat/desktop/backend/safefs"
 	"os"
 	"path/filepath"
 	"time"
@@ -94,24 +95,8 @@ func writeMeta(dir string, m Meta) error {
 	if err != nil {
 		return fmt.Errorf("encode loop meta: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".meta-*.json")
-	if err != nil {
+	if err := safefs.WriteFileAtomic(filepath.Join(dir, "meta.json"), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write loop meta: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write loop meta: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync loop meta: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write loop meta: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, "meta.json")); err != nil {
-		return fmt.Errorf("replace loop meta: %w", err)
 	}
 	return nil
 }

@@ -123,6 +123,19 @@ func (b *BillyFS) Rename(from, to string) error {
 	return b.root.Rename(b.rel(from), b.rel(to))
 }
 
+// WriteFileAtomic replaces name with data as Tree.WriteFileAtomic does (O_EXCL temp
+// file, fsync, rename over a planted symlink instead of following it), creating its
+// folder if needed.
+func (b *BillyFS) WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
+	if b.readOnly {
+		return &os.PathError{Op: "write", Path: name, Err: billy.ErrReadOnly}
+	}
+	if err := b.mkParent(name); err != nil {
+		return err
+	}
+	return writeAtomic(b.root, filepath.ToSlash(b.rel(name)), name, data, perm)
+}
+
 func (b *BillyFS) Remove(name string) error {
 	if b.readOnly {
 		return &os.PathError{Op: "remove", Path: name, Err: billy.ErrReadOnly}

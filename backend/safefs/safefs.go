@@ -240,26 +240,58 @@ func (t *Tree) WriteFileAtomic(rel string, data []byte, perm fs.FileMode) error 
 	if err != nil {
 		return err
 	}
-	if c == "." {
-		return fmt.Errorf("write %s: is the tree itself", rel)
+	return writeAtomic(t.root, c, rel, data, perm)
+}
+
+// WriteFileAtomic replaces the host file at path (in a folder the host chose, e.g. the
+// workspace) with data so that a crash leaves the old or the new file, never a torn
+// one: Tree.WriteFileAtomic inside path's folder. The one atomic write for every file.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	r, err := os.OpenRoot(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	dir, base := path.Split(c)
+	defer r.Close()
+	if err := writeAtomic(r, filepath.Base(path), path, data, perm); err != nil {
+		return err
+	}
+	return nil
+}
+
+// writeAtomic writes c (cleaned, inside root; display names it in errors): O_EXCL temp
+// file, exactly perm (not masked by umask; 0 leaves the creation mode), fsync, rename,
+// fsync of the folder.
+func writeAtomic(root *os.Root, c, display string, data []byte, perm fs.FileMode) error {
+	if c == "." || c == "" {
+		return fmt.Errorf("write %s: is the tree itself", display)
+	}
+	dir, base := path.Split(filepath.ToSlash(c))
 	var f *os.File
 	var tmp string
+	var err error
+	mode := perm & 0o777
+	if mode == 0 {
+		mode = 0o600
+	}
 	for range 8 {
 		tmp = dir + "." + base + ".tmp-" + randHex(6)
-		f, err = t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm&0o777)
+		f, err = root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}
 	}
 	if err != nil {
-		return wrap("write", rel, err)
+		return wrap("write", display, err)
 	}
 	fail := func(err error) error {
 		f.Close()
-		_ = t.root.Remove(tmp)
-		return wrap("write", rel, err)
+		_ = root.Remove(tmp)
+		return wrap("write", display, err)
+	}
+	if perm != 0 {
+		if err := f.Chmod(perm & fs.ModePerm); err != nil {
+			return fail(err)
+		}
 	}
 	if _, err := f.Write(data); err != nil {
 		return fail(err)
@@ -268,15 +300,15 @@ func (t *Tree) WriteFileAtomic(rel string, data []byte, perm fs.FileMode) error 
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		_ = t.root.Remove(tmp)
-		return wrap("write", rel, err)
+		_ = root.Remove(tmp)
+		return wrap("write", display, err)
 	}
-	if err := t.root.Rename(tmp, c); err != nil {
-		_ = t.root.Remove(tmp)
-		return wrap("write", rel, err)
+	if err := root.Rename(tmp, c); err != nil {
+		_ = root.Remove(tmp)
+		return wrap("write", display, err)
 	}
-	// Best effort: make the rename durable.
-	if d, err := t.root.OpenFile(dirOrDot(dir), os.O_RDONLY|syscall.O_DIRECTORY, 0); err == nil {
+	// Best effort: make the rename durable (not every filesystem syncs a folder).
+	if d, err := root.OpenFile(dirOrDot(dir), os.O_RDONLY|syscall.O_DIRECTORY, 0); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}

@@ -332,3 +332,41 @@ func TestCheckGitDir(t *testing.T) {
 		}
 	})
 }
+
+// The host-path WriteFileAtomic (config.toml, meta.json, the vault index) writes the
+// exact mode whatever the umask, replaces a symlink at the path instead of writing
+// through it, and leaves no temp file behind.
+func TestWriteFileAtomicHostPath(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "config.toml")
+	if err := os.Symlink(victim, p); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o077)
+	err := WriteFileAtomic(p, []byte("new"), 0o644)
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("written file: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Fatalf("wrote through the symlink: victim now %q", b)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Fatalf("content %q", b)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+		t.Fatal("wrote into a folder that does not exist")
+	}
+}

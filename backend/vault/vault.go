@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/safefs"
 )
 
 // DefaultVault is used when a loop or command names no vault.
@@ -137,11 +138,7 @@ func (v *Vault) saveIndex(ix *index) error {
 	if err := os.MkdirAll(v.ws.Home, 0o700); err != nil {
 		return fmt.Errorf("create workspace: %w", err)
 	}
-	tmp := v.IndexPath() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write vault index: %w", err)
-	}
-	if err := os.Rename(tmp, v.IndexPath()); err != nil {
+	if err := safefs.WriteFileAtomic(v.IndexPath(), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write vault index: %w", err)
 	}
 	return nil

@@ -3,10 +3,12 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/providers"
+	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/vault"
 )
 
@@ -50,7 +52,7 @@ func (s *ProviderService) List() ([]ProviderInfo, error) {
 	cfg := s.config()
 	items, err := s.keys.List(s.keyVault)
 	if err != nil {
-		return nil, err
+		return nil, vaultError(err)
 	}
 	have := map[string]bool{}
 	for _, it := range items {
@@ -80,7 +82,8 @@ func (s *ProviderService) Test(name string) (providers.TestResult, error) {
 	cfg := s.config()
 	p, err := providers.Find(cfg, name)
 	if err != nil {
-		return providers.TestResult{}, err
+		return providers.TestResult{}, rpc.NotFound(fmt.Sprintf("There is no provider named %q.", name),
+			"Pick one from the list, or add it under [[providers]] in Settings → Advanced.", err)
 	}
 	r, err := providers.Resolve(cfg, s.keys, s.keyVault, p.Name)
 	if err != nil {

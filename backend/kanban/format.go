@@ -195,18 +195,16 @@ func topics(text string) []string {
 	return out
 }
 
-// CardID is loopat's card id: base36 of the 31-hash (32-bit, as JavaScript computes it)
-// of the card text.
+// CardID is loopat's card id (server/src/kanban.ts hashCid): the 31-hash of the card
+// text's UTF-16 code units, kept to a signed 32-bit integer as JavaScript's
+// `& 0xffffffff` does, in base 36, so a negative hash reads "-…". Emoji and other text
+// outside the BMP count as their two surrogate units. Same ids as loopat for the same file.
 func CardID(text string) string {
 	var h int32
 	for _, u := range utf16Units(text) {
 		h = h*31 + int32(u)
 	}
-	v := int64(h)
-	if v < 0 {
-		v = -v
-	}
-	return strconv.FormatInt(v, 36)
+	return strconv.FormatInt(int64(h), 36)
 }
 
 func utf16Units(s string) []uint16 {

@@ -89,8 +89,15 @@ func TestVariedFilesKeepMeaning(t *testing.T) {
 }
 
 func TestCardIDMatchesJavaScriptHash(t *testing.T) {
-	// JS: [...s].reduce((h,c)=>(h*31+c.charCodeAt(0))|0,0), Math.abs(h).toString(36)
-	for text, want := range map[string]string{"a": "2p", "hello": "1n1e4y", "": "0"} {
+	// loopat's hashCid (server/src/kanban.ts); the wants were computed with it in node:
+	//   let h = 0; for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) & 0xffffffff; h.toString(36)
+	// It walks UTF-16 code units (an emoji is two) and keeps the sign of the int32.
+	for text, want := range map[string]string{
+		"a": "2p", "hello": "1n1e4y", "": "0",
+		"Ship 🚀":                              "-9dm5eh",
+		"Ship it":                             "-9eo2vl",
+		"a much longer card text to overflow": "qntiqp",
+	} {
 		if got := CardID(text); got != want {
 			t.Errorf("CardID(%q) = %s, want %s", text, got, want)
 		}
@@ -290,5 +297,39 @@ func TestPromotedSymlinksNeverLeadABoardOperationOut(t *testing.T) {
 	}
 	if fi, err := os.Lstat(cfg); err != nil || !fi.Mode().IsRegular() {
 		t.Fatalf("config.yaml after the edit: %v %v", fi, err)
+	}
+}
+
+// A card whose text leaves the BMP (an emoji) gets loopat's id, negative sign and all,
+// and the board operations find it by that id.
+func TestEmojiCardHasLoopatIDAndCanBeMoved(t *testing.T) {
+	ks, _ := newBoards(t)
+	c, err := ks.AddCard("default", "todo", "Ship 🚀")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != "-9dm5eh" {
+		t.Fatalf("id %q, want loopat's -9dm5eh", c.ID)
+	}
+	if err := ks.MoveCard("default", "todo", c.ID, "doing", 0); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ks.Board("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, col := range b.Columns {
+		for _, k := range col.Cards {
+			if k.Text == "Ship 🚀" {
+				found = true
+				if col.ID != "doing" || k.ID != "-9dm5eh" {
+					t.Fatalf("card in %s with id %s", col.ID, k.ID)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the card is gone")
 	}
 }

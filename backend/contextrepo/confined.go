@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/loopat/desktop/backend/safefs"
+	"github.com/loopat/desktop/backend/sandboxuser"
 )
 
 // confinedRepo is a go-git repository whose every file operation goes through os.Root
@@ -145,15 +146,6 @@ func initConfined(dir, branch string) (*confinedRepo, error) {
 	return c, nil
 }
 
-// expectedOwner is who owns a loop clone: the sandbox user when we run as root (we
-// chown it), else us (rootless podman maps our uid into the sandbox with keep-id).
-func expectedOwner() int {
-	if os.Geteuid() == 0 {
-		return SandboxUID
-	}
-	return os.Geteuid()
-}
-
 // openLoopClone opens a loop's clone (a tree the sandbox writes) after checking its
 // shape: .git a real folder of the expected owner, no commondir (a linked worktree
 // reaching another repository) and no objects/info/alternates (objects read from
@@ -174,8 +166,8 @@ func openLoopClone(dir string, readOnly bool) (*confinedRepo, error) {
 	if !fi.IsDir() {
 		return nil, errors.New("refused: .git is not a folder (a \"gitdir:\" file pointing elsewhere?)")
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != expectedOwner() {
-		return nil, fmt.Errorf("refused: .git is owned by uid %d, not %d (replaced from outside the loop?)", st.Uid, expectedOwner())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != sandboxuser.HostOwner() {
+		return nil, fmt.Errorf("refused: .git is owned by uid %d, not %d (replaced from outside the loop?)", st.Uid, sandboxuser.HostOwner())
 	}
 	for _, p := range []string{".git/commondir", ".git/objects/info/alternates", ".git/objects/info/http-alternates"} {
 		if _, err := root.Lstat(p); err == nil {
@@ -254,53 +246,6 @@ func walkTree(t *object.Tree, prefix string, fn func(string, object.TreeEntry) e
 			continue
 		}
 		if err := fn(p, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// chownForSandbox gives the sandbox user a loop clone when we run as root (rootful
-// podman); rootless podman maps our uid into the sandbox instead. It walks through
-// os.Root and uses Lchown: no link is followed.
-func chownForSandbox(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	return chownTree(root, ".", 0)
-}
-
-// maxChownDepth bounds the walk (a folder swapped for a symlink mid-walk cannot make it
-// loop for ever).
-const maxChownDepth = 256
-
-func chownTree(root *os.Root, rel string, depth int) error {
-	if depth > maxChownDepth {
-		return fmt.Errorf("chown %s: too deep", rel)
-	}
-	if err := root.Lchown(rel, SandboxUID, SandboxUID); err != nil {
-		return err
-	}
-	fi, err := root.Lstat(rel)
-	if err != nil || !fi.IsDir() {
-		return err
-	}
-	f, err := root.Open(rel)
-	if err != nil {
-		return err
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := chownTree(root, path.Join(filepath.ToSlash(rel), n), depth+1); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/loopat/desktop/backend/sandboxuser"
 )
 
 // LoopBranch is the branch a loop works on in each context repository.
@@ -110,7 +112,7 @@ func (s *Store) prepareOne(ctx context.Context, loopID, repo string) (warning st
 		_ = os.RemoveAll(dir)
 		return "", err
 	}
-	return warning, chownForSandbox(dir)
+	return warning, sandboxuser.Give(dir)
 }
 
 // createLoopClone makes dir a self-contained clone on loop/<id> at start: objects are
@@ -244,7 +246,7 @@ func (s *Store) promoteOne(ctx context.Context, loopID, repo string) (rp RepoPro
 	}
 	defer loop.Close()
 	defer func() {
-		if err := chownForSandbox(dir); err != nil {
+		if err := sandboxuser.Give(dir); err != nil {
 			s.log.Warn("chown loop clone", "dir", dir, "err", err)
 		}
 	}()

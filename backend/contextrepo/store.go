@@ -32,6 +32,7 @@ import (
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/safefs"
+	"github.com/loopat/desktop/backend/sandboxuser"
 	"github.com/loopat/desktop/backend/vault"
 )
 
@@ -52,8 +53,8 @@ const ContainerRoot = "/loopat/context"
 const DefaultBranch = "main"
 
 // SandboxUID owns loop clones when we run as root (rootful podman), so the sandbox user
-// can write and commit in them. Same value as loops.SandboxUID.
-const SandboxUID = 2000
+// can write and commit in them.
+const SandboxUID = sandboxuser.UID
 
 // Remote is where one context repository syncs. Credentials are vault secrets: an SSH
 // private key file secret (ssh URLs) or an env secret holding a token (https URLs).

@@ -241,4 +241,3 @@ func TestSendFailuresBecomeTranscriptErrors(t *testing.T) {
 		t.Fatal("send to archived loop accepted")
 	}
 }
-

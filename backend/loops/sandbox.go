@@ -27,6 +27,7 @@ import (
 	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/execstream"
+	"github.com/loopat/desktop/backend/sandboxuser"
 )
 
 // Labels on loop containers besides config.LabelKey.
@@ -38,8 +39,8 @@ const (
 // Paths inside the sandbox. The image user (uid 2000) has /home/loopat as passwd home,
 // so ssh and other tools find the files of the mounted home.
 const (
-	SandboxUser = "2000:2000"
-	SandboxUID  = 2000
+	SandboxUser = sandboxuser.Spec
+	SandboxUID  = sandboxuser.UID
 	SandboxHome = "/home/loopat"
 	SandboxWork = "/home/loopat/work"
 	// SecretsDir is a tmpfs (0700, the sandbox user's) holding the loop's file secrets:

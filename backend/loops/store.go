@@ -15,6 +15,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/uuid"
+
+	"github.com/loopat/desktop/backend/sandboxuser"
 )
 
 // ErrNotFound is returned for an unknown loop id.
@@ -225,21 +227,12 @@ func cloneOnBranch(repo, dest, branch string) (string, error) {
 	return branch, nil
 }
 
-// chownForSandbox gives the sandbox user (uid 2000) the loop's folders when we run as
-// root (rootful podman); rootless podman maps our uid with keep-id instead.
+// chownForSandbox gives the sandbox user the loop's folders (sandboxuser.Give: only when
+// we run as root; rootless podman maps our uid with keep-id instead).
 func chownForSandbox(dirs ...string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
 	for _, d := range dirs {
-		err := filepath.WalkDir(d, func(p string, _ fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, SandboxUID, SandboxUID)
-		})
-		if err != nil {
-			return fmt.Errorf("give %s to the sandbox user: %w", d, err)
+		if err := sandboxuser.Give(d); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/loopat/desktop/backend/gitcommit"
 	"github.com/loopat/desktop/backend/vault"
 )
 
@@ -145,24 +146,12 @@ func defaultBranch(g *git.Repository) (string, error) {
 // returns "" when there was nothing to commit. Loop clones are never staged with
 // go-git: their worktree is snapshotted through os.Root (snapshotter).
 func (s *Store) commitAll(g *confinedRepo, msg string) (string, error) {
-	wt, err := g.Worktree()
-	if err != nil {
-		return "", fmt.Errorf("open worktree: %w", err)
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		return "", fmt.Errorf("stage changes: %w", err)
-	}
-	st, err := wt.Status()
-	if err != nil {
-		return "", fmt.Errorf("status: %w", err)
-	}
-	if st.IsClean() {
+	h, err := gitcommit.All(g.Repository, msg, gitcommit.Author(s.opt.Author))
+	if errors.Is(err, gitcommit.ErrNothing) {
 		return "", nil
 	}
-	sig := s.signature()
-	h, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
-		return "", fmt.Errorf("commit: %w", err)
+		return "", err
 	}
 	return h.String(), nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
@@ -18,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/utils/diff"
 	"github.com/sergi/go-diff/diffmatchpatch"
 
+	"github.com/loopat/desktop/backend/gitcommit"
 	"github.com/loopat/desktop/backend/safefs"
 )
 
@@ -350,24 +350,9 @@ func Commit(root, message string, author Author) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	wt, err := r.Worktree()
+	h, err := gitcommit.All(r, message, gitcommit.Author(author))
 	if err != nil {
-		return "", fmt.Errorf("open worktree: %w", err)
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		return "", fmt.Errorf("stage changes: %w", err)
-	}
-	st, err := wt.Status()
-	if err != nil {
-		return "", fmt.Errorf("git status: %w", err)
-	}
-	if st.IsClean() {
-		return "", errors.New("nothing to commit")
-	}
-	sig := &object.Signature{Name: author.Name, Email: author.Email, When: time.Now()}
-	h, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig})
-	if err != nil {
-		return "", fmt.Errorf("commit: %w", err)
+		return "", err
 	}
 	if err := keepOwner(t); err != nil {
 		return h.String(), err

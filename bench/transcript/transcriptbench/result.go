@@ -19,6 +19,9 @@ type Size struct {
 	// OpenMs: navigation start → the last reply's text visible in the viewport (median of runs).
 	OpenMs float64 `json:"openMs"`
 	Runs   int     `json:"runs"`
+	// ShellMs: navigation start → the loop page's header visible (the app's own load,
+	// the same for any transcript length): the baseline the open time is compared with.
+	ShellMs float64 `json:"shellMs"`
 	// DOMNodes in the document once the last reply is visible.
 	DOMNodes int `json:"domNodes"`
 	// ServerWholeMs: LoopService.Messages (the whole file, what the UI fetched before paging);
@@ -28,6 +31,8 @@ type Size struct {
 	// EventMs: main-thread task time (CDP TaskDuration) from one loop:<id>:message event
 	// arriving on the socket until its row is painted; 0 when not measured for this size.
 	EventMs float64 `json:"eventMs,omitempty"`
+	// EventRawMs is the same before the measuring's own cost (an ignored event) is subtracted.
+	EventRawMs float64 `json:"eventRawMs,omitempty"`
 	Events  int     `json:"events,omitempty"`
 }
 
@@ -57,7 +62,7 @@ func Parse(stdout []byte) (Result, error) {
 	}
 	events := 0
 	for _, s := range r.Sizes {
-		if s.Lines <= 0 || s.Bytes <= 0 || s.OpenMs <= 0 || s.Runs <= 0 || s.DOMNodes <= 0 || s.ServerWholeMs <= 0 || s.ServerPageMs <= 0 {
+		if s.Lines <= 0 || s.Bytes <= 0 || s.OpenMs <= 0 || s.ShellMs <= 0 || s.Runs <= 0 || s.DOMNodes <= 0 || s.ServerWholeMs <= 0 || s.ServerPageMs <= 0 {
 			return r, fmt.Errorf("transcript bench: incomplete figures for %d lines: %+v", s.Lines, s)
 		}
 		if s.EventMs > 0 {
@@ -82,9 +87,10 @@ const (
 func Rows(r Result) []benchkit.Row {
 	var rows []benchkit.Row
 	for _, s := range r.Sizes {
-		base := map[string]float64{"server: whole transcript (old fetch)": s.ServerWholeMs, "server: newest page": s.ServerPageMs}
+		base := map[string]float64{"app shell: loop header visible": s.ShellMs,
+			"server: whole transcript (old fetch)": s.ServerWholeMs, "server: newest page": s.ServerPageMs}
 		open := benchkit.NewRow(fmt.Sprintf("transcript: open %d lines, last reply visible (Chromium)", s.Lines), "ms", s.OpenMs,
-			base, "server: whole transcript (old fetch)", s.Runs)
+			base, "app shell: loop header visible", s.Runs)
 		open.Note = fmt.Sprintf("%.1f MB file", float64(s.Bytes)/1e6)
 		if s.Lines >= 10000 {
 			open = open.WithGoal(fmt.Sprintf("<= %d ms", GoalOpenMs), s.OpenMs <= GoalOpenMs)
@@ -96,6 +102,9 @@ func Rows(r Result) []benchkit.Row {
 		if s.EventMs > 0 {
 			ev := benchkit.NewRow(fmt.Sprintf("transcript: one streamed line at %d lines, main-thread time", s.Lines), "ms", s.EventMs, nil, "", s.Events).
 				WithGoal(fmt.Sprintf("<= %d ms", GoalEventMs), s.EventMs <= GoalEventMs)
+			if s.EventRawMs > 0 {
+				ev.Note = fmt.Sprintf("%.1f ms before the measuring's own cost is taken off", s.EventRawMs)
+			}
 			rows = append(rows, ev)
 		}
 	}

@@ -58,8 +58,8 @@ func TestSynthesisedTranscriptReadsLikeTheApp(t *testing.T) {
 // back; a script that stopped measuring (zeros, no event figure) fails instead.
 func TestParseOwnOutputIntoRows(t *testing.T) {
 	sizes := []Size{
-		{Lines: 100, Bytes: 54_000, OpenMs: 310, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5},
-		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5},
+		{Lines: 100, Bytes: 54_000, OpenMs: 310, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5},
+		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, ShellMs: 500, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5},
 	}
 	out, _ := json.Marshal(Result{Sizes: sizes})
 	stdout := "serve started\nnoise\n" + ResultPrefix + string(out) + "\n"
@@ -83,7 +83,7 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 		byName[row.Name] = row
 	}
 	open := byName["transcript: open 10000 lines, last reply visible (Chromium)"]
-	if open.Met == nil || !*open.Met || open.Ratio == 0 || open.Baselines["server: newest page"] != 9 {
+	if open.Met == nil || !*open.Met || open.Ratio != 1.28 || open.Baselines["server: newest page"] != 9 {
 		t.Fatalf("open row %+v", open)
 	}
 	ev := byName["transcript: one streamed line at 10000 lines, main-thread time"]
@@ -95,7 +95,7 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 		"no result line",
 		ResultPrefix + `{"sizes":[]}`,
 		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":0,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1,"eventMs":3}]}`,
-		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":5,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1}]}`,
+		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":5,"shellMs":4,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1}]}`,
 		ResultPrefix + `{"sizes":`,
 	} {
 		if _, err := Parse([]byte(bad)); err == nil {

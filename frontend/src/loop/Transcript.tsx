@@ -59,7 +59,32 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
   const arrived = useRef<Msg[] | null>(null);
   const list = useRef<VirtuosoHandle>(null);
   const scroller = useRef<HTMLElement | null>(null);
-  const atBottom = useRef(true);
+  // The chat sticks to the bottom until the user scrolls up, and again once they come
+  // back down. Row heights are only known once rendered (markdown, tool cards), so the
+  // list's height keeps changing after the first paint: every change re-pins it.
+  const stick = useRef(true);
+  const userScrolledAt = useRef(0);
+  const pin = useCallback(() => {
+    const el = scroller.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, []);
+  const attachScroller = useCallback((el: HTMLElement | Window | null) => {
+    const node = el instanceof HTMLElement ? el : null;
+    if (node === scroller.current) return;
+    scroller.current = node;
+    if (!node) return;
+    const intent = () => (userScrolledAt.current = performance.now());
+    for (const ev of ['wheel', 'touchmove', 'keydown', 'pointerdown']) node.addEventListener(ev, intent, { passive: true });
+    node.addEventListener(
+      'scroll',
+      () => {
+        const fromBottom = node.scrollHeight - node.scrollTop - node.clientHeight;
+        if (fromBottom < 80) stick.current = true;
+        else if (performance.now() - userScrolledAt.current < 1000) stick.current = false;
+      },
+      { passive: true },
+    );
+  }, []);
 
   const load = useCallback(() => {
     arrived.current = [];
@@ -90,10 +115,7 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
   }, [working]);
 
   // Streamed text grows the footer, which Virtuoso's followOutput does not see.
-  useEffect(() => {
-    const el = scroller.current;
-    if (el && atBottom.current && (streaming.text || streaming.thinking || streaming.tool)) el.scrollTop = el.scrollHeight;
-  }, [streaming]);
+  useEffect(pin, [streaming, pin]);
 
   const loadOlder = useCallback(() => {
     if (!loaded?.more || loadingOlder) return;
@@ -153,15 +175,16 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
       data-testid="messages"
       data={tr.rows}
       firstItemIndex={loaded.firstIndex}
-      initialTopMostItemIndex={{ index: 'LAST', align: 'end' }}
+      initialTopMostItemIndex={Math.max(0, tr.rows.length - 1)}
       computeItemKey={(_, row) => row.key}
       itemContent={(_, row) => <Line row={row} results={tr.results} />}
-      followOutput={(bottom) => (bottom ? 'auto' : false)}
-      atBottomStateChange={(b) => (atBottom.current = b)}
+      followOutput={() => (stick.current ? 'auto' : false)}
+      totalListHeightChanged={pin}
       atBottomThreshold={80}
       startReached={loadOlder}
       increaseViewportBy={{ top: 800, bottom: 400 }}
-      scrollerRef={(el) => (scroller.current = el instanceof HTMLElement ? el : null)}
+      defaultItemHeight={90}
+      scrollerRef={attachScroller}
       context={{ footer, header }}
       components={LIST_PARTS}
     />

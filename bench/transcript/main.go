@@ -1,0 +1,101 @@
+//go:build bench
+
+// Command transcript measures long loop transcripts in the browser, through `loopat serve`
+// as a user opens them (Playwright with Debian Chromium, tests/e2e/transcript.bench.mjs):
+// time until the last reply is visible, DOM nodes, and the main-thread cost of one streamed
+// line, for 100, 1,000 and 10,000-line loops synthesised in a throwaway workspace:
+//
+//	go run -tags bench,remote,exclude_graphdriver_btrfs,containers_image_openpgp ./bench/transcript
+//
+// It needs a built binary (LOOPAT_BIN, default build/bin/loopat: `make build`) and the
+// e2e node modules (tests/e2e: npm ci). Rows go into artifacts/bench.json.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/loopat/desktop/bench/report/benchkit"
+	"github.com/loopat/desktop/bench/transcript/transcriptbench"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench transcript:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	sizesFlag := flag.String("lines", "100,1000,10000", "transcript lengths")
+	flag.Parse()
+	root, err := benchkit.RepoRoot()
+	if err != nil {
+		return err
+	}
+	bin := os.Getenv("LOOPAT_BIN")
+	if bin == "" {
+		bin = filepath.Join(root, "build", "bin", "loopat")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("no loopat binary at %s (run make build, or set LOOPAT_BIN): %w", bin, err)
+	}
+	tmp, err := os.MkdirTemp("", "loopat-bench-transcript-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	type size struct {
+		Lines  int    `json:"lines"`
+		Home   string `json:"home"`
+		Loop   string `json:"loop"`
+		Marker string `json:"marker"`
+		Event  bool   `json:"event"`
+	}
+	var sizes []size
+	parts := strings.Split(*sizesFlag, ",")
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return fmt.Errorf("-lines: %w", err)
+		}
+		home := filepath.Join(tmp, fmt.Sprintf("ws-%d", n))
+		id, err := transcriptbench.CreateLoop(home, n)
+		if err != nil {
+			return err
+		}
+		// The event cost is measured at the longest transcript, where it used to be worst.
+		sizes = append(sizes, size{Lines: n, Home: home, Loop: id, Marker: transcriptbench.Marker(n), Event: i == len(parts)-1})
+	}
+	arg, _ := json.Marshal(sizes)
+	cmd := exec.Command("node", "transcript.bench.mjs", string(arg))
+	cmd.Dir = filepath.Join(root, "tests", "e2e")
+	cmd.Env = append(os.Environ(), "LOOPAT_BIN="+bin)
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&out, os.Stdout)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("browser script: %w", err)
+	}
+	res, err := transcriptbench.Parse(out.Bytes())
+	if err != nil {
+		return err
+	}
+	rows := transcriptbench.Rows(res)
+	benchkit.Print(rows)
+	path, err := benchkit.Write(rows)
+	if err != nil {
+		return err
+	}
+	fmt.Println("wrote", path)
+	return nil
+}

@@ -1,0 +1,178 @@
+// Browser half of bench/transcript (run by `go run -tags bench,... ./bench/transcript`, not by
+// `node --test`): for each workspace it is given (a loop with a synthesised transcript of N
+// lines), it starts `loopat serve`, opens the loop page in Chromium and measures
+//   - navigation start → the last reply's text visible in the viewport (median of runs),
+//   - DOM nodes once it is,
+//   - LoopService.Messages (whole file) and MessagesPage (newest page) as seen from the page,
+//   - for sizes marked event: the main-thread task time (CDP TaskDuration) one
+//     loop:<id>:message event costs, from the frame arriving on the socket to its row painted.
+// It prints one line `BENCH_JSON {"sizes":[...]}` that transcriptbench.Parse reads.
+//
+//   LOOPAT_BIN=build/bin/loopat node tests/e2e/transcript.bench.mjs '[{"lines":100,"home":"/tmp/x","loop":"<id>","marker":"...","event":false}]'
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser, startServe } from './lib.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 5);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+async function openTimed(page, origin, loop, marker, run) {
+  // A fresh document each run (the query differs), so JS load and the first fetch count.
+  await page.goto(`${origin}/?run=${run}#/loops/${loop}`);
+  const ms = await page.waitForFunction(() => window.__markerVisibleAt, null, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue());
+  const shell = await page.evaluate(() => window.__headerVisibleAt);
+  const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
+  return { ms, shell, nodes };
+}
+
+// Records performance.now() at the first frame where the marker text is inside the
+// viewport. Installed before any page script runs.
+function markerWatcher(marker) {
+  const check = () => {
+    if (!window.__headerVisibleAt && document.querySelector('[data-testid=loop-title]')) window.__headerVisibleAt = performance.now();
+    if (window.__markerVisibleAt) return;
+    const it = document.evaluate(`//*[contains(text(), ${JSON.stringify(marker)})]`, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null);
+    const el = it.singleNodeValue;
+    if (el) {
+      const r = el.getBoundingClientRect();
+      if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight) {
+        window.__markerVisibleAt = performance.now();
+        return;
+      }
+    }
+    requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+}
+
+async function serverTimes(page, loop) {
+  return page.evaluate(async (id) => {
+    const time = async (method, args) => {
+      const t0 = performance.now();
+      const res = await fetch(`/api/rpc/LoopService/${method}`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(args),
+      });
+      await res.json();
+      if (!res.ok) throw new Error(`${method}: HTTP ${res.status}`);
+      return performance.now() - t0;
+    };
+    const whole = [],
+      paged = [];
+    for (let i = 0; i < 3; i++) {
+      whole.push(await time('Messages', [id]));
+      paged.push(await time('MessagesPage', [id, 0, 200]));
+    }
+    const med = (xs) => [...xs].sort((a, b) => a - b)[1];
+    return { whole: med(whole), page: med(paged) };
+  }, loop);
+}
+
+async function eventCost(page, socket, loop) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const taskMs = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value * 1000;
+  const costs = [];
+  // Let the page settle (fonts, late layout) before measuring.
+  await page.waitForTimeout(500);
+  // The measuring itself (CDP calls, the watcher's frames) costs main-thread time too: the
+  // same steps with an event for another loop (which the page ignores) are subtracted.
+  const idle = [];
+  for (let i = 0; i < EVENTS; i++) {
+    await page.evaluate(() => (window.__markerVisibleAt = 0));
+    const before = await taskMs();
+    socket.send(JSON.stringify({ topic: 'loop:00000000-0000-0000-0000-000000000000:message', data: { type: 'assistant', message: { content: [] } } }));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(r)))));
+    idle.push((await taskMs()) - before);
+    await page.waitForTimeout(200);
+  }
+  for (let i = 0; i < EVENTS; i++) {
+    const marker = `STREAMED-EVENT-${i}-${Date.now()}`;
+    const line = {
+      type: 'assistant',
+      message: { id: `msg_bench_${i}`, role: 'assistant', content: [{ type: 'text', text: `Streamed reply ${i}: the **build** passes.\n\n${marker}` }] },
+    };
+    await page.evaluate(() => (window.__markerVisibleAt = 0));
+    await page.evaluate(markerWatcher, marker);
+    const before = await taskMs();
+    socket.send(JSON.stringify({ topic: `loop:${loop}:message`, data: line }));
+    await page.waitForFunction(() => window.__markerVisibleAt, null, { timeout: 30_000, polling: 'raf' });
+    // Two frames so the paint that shows it is counted.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    costs.push((await taskMs()) - before);
+    await page.waitForTimeout(200);
+  }
+  await cdp.detach();
+  console.error(`event task ms: ${costs.map((x) => x.toFixed(1)).join(', ')}; measuring alone: ${idle.map((x) => x.toFixed(1)).join(', ')}`);
+  return { ms: Math.max(0.01, median(costs) - median(idle)), raw: median(costs), idle: median(idle), n: costs.length };
+}
+
+async function measure(browser, size) {
+  const serve = await startServe({ home: size.home });
+  try {
+    const page = await browser.context.newPage();
+    let socket = null;
+    // Pass the app's event socket through, keeping a handle to inject a loop event.
+    await page.routeWebSocket(/\/api\/events/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => ws.send(m));
+      socket = ws;
+    });
+    await page.addInitScript(markerWatcher, size.marker);
+    await page.goto(serve.url); // sets the token cookie
+    const opens = [],
+      shells = [];
+    let nodes = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const r = await openTimed(page, serve.origin, size.loop, size.marker, run);
+      opens.push(r.ms);
+      shells.push(r.shell);
+      nodes = r.nodes;
+    }
+    const server = await serverTimes(page, size.loop);
+    const out = {
+      lines: size.lines,
+      bytes: statSync(join(size.home, 'loops', size.loop, 'messages.jsonl')).size,
+      openMs: Math.round(median(opens) * 10) / 10,
+      shellMs: Math.round(median(shells) * 10) / 10,
+      runs: opens.length,
+      domNodes: nodes,
+      serverWholeMs: Math.round(server.whole * 10) / 10,
+      serverPageMs: Math.round(server.page * 10) / 10,
+    };
+    if (size.event) {
+      if (!socket) throw new Error('the page opened no event socket');
+      const ev = await eventCost(page, socket, size.loop);
+      out.eventMs = Math.round(ev.ms * 100) / 100;
+      out.eventRawMs = Math.round(ev.raw * 100) / 100;
+      out.events = ev.n;
+    }
+    console.error(`transcript bench: ${JSON.stringify(out)} (opens ${opens.map((x) => x.toFixed(0)).join(', ')} ms)`);
+    await page.close();
+    return out;
+  } finally {
+    await serve.close();
+  }
+}
+
+const sizes = JSON.parse(process.argv[2] ?? '[]');
+if (sizes.length === 0) {
+  console.error('usage: transcript.bench.mjs <json list of {lines, home, loop, marker, event}>');
+  process.exit(2);
+}
+const browser = await launchBrowser();
+try {
+  const out = [];
+  for (const s of sizes) out.push(await measure(browser, s));
+  console.log('BENCH_JSON ' + JSON.stringify({ sizes: out }));
+} finally {
+  await browser.close();
+}

@@ -714,7 +714,7 @@ function About({ info }: { info?: Info }) {
 /** Bytes as a person reads them (images are hundreds of MB to GB). */
 function formatSize(n: number): string {
   if (!Number.isFinite(n) || n <= 0) return '—';
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
   if (n >= 1e6) return `${Math.round(n / 1e6)} MB`;
   return `${Math.round(n / 1e3)} kB`;
 }

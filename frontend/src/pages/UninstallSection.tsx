@@ -9,6 +9,7 @@ import {
   type UninstallPlan,
   type UninstallStep,
 } from '../api/more';
+import { LoopService, type LoopMeta } from '../api/services';
 import { formatBytes, InlineError, Spinner, useAction, useEvent, useLoad } from '../ui';
 import '../styles-more.css';
 
@@ -108,7 +109,8 @@ export function UninstallSection() {
                   spellCheck={false}
                   value={typed}
                   onChange={(e) => setTyped(e.target.value)}
-                  placeholder={workspace}
+                  placeholder="workspace name"
+                  aria-label={`Type ${workspace} to confirm`}
                   data-testid="uninstall-name"
                 />
                 <button
@@ -150,6 +152,10 @@ export function UninstallSection() {
 }
 
 function PlanView({ plan }: { plan: UninstallPlan }) {
+  // Containers are named by id; the user knows their loops by title.
+  const loops = useLoad<LoopMeta[]>(() => LoopService.List(), []);
+  const titles = new Map((loops.data ?? []).map((l) => [l.id, l.title]));
+  const rel = (p: string) => (plan.home && p.startsWith(plan.home + '/') ? p.slice(plan.home.length + 1) : p);
   const containers = plan.containers ?? [];
   const images = plan.images ?? [];
   const networks = plan.networks ?? [];
@@ -175,9 +181,19 @@ function PlanView({ plan }: { plan: UninstallPlan }) {
       )}
       <PlanGroup title="Sandbox containers" testid="plan-containers" empty="No containers.">
         {containers.map((c) => (
-          <li key={c.id || c.name}>
-            <code>{c.name}</code> {c.running && <span className="muted">(running, will be stopped)</span>}
-            {c.loopId && <span className="muted"> · loop {c.loopId}</span>}
+          <li key={c.id || c.name} data-testid="plan-container">
+            {c.loopId && titles.has(c.loopId) ? (
+              <strong>{titles.get(c.loopId) || 'Untitled loop'}</strong>
+            ) : c.loopId ? (
+              <span>a deleted loop</span>
+            ) : (
+              <span>not a loop</span>
+            )}{' '}
+            {c.running && <span className="muted">(running, will be stopped)</span>}
+            <span className="muted small">
+              {' '}
+              · <code title={c.loopId ? `loop ${c.loopId}` : undefined}>{c.name}</code>
+            </span>
           </li>
         ))}
       </PlanGroup>
@@ -208,19 +224,19 @@ function PlanView({ plan }: { plan: UninstallPlan }) {
           </li>
         ))}
       </PlanGroup>
-      <PlanGroup title="Folders removed" testid="plan-folders" empty="No folders.">
+      <PlanGroup title={`Files and folders removed from ${plan.home}`} testid="plan-folders" empty="Nothing.">
         {removeFolders.map((f) => (
           <li key={f.path}>
-            <code>{f.path}</code> <span className="muted">{formatBytes(f.size)}</span>
+            <code title={f.path}>{rel(f.path)}</code> <span className="muted">{formatBytes(f.size)}</span>
             {f.why && <span className="muted"> · {f.why}</span>}
           </li>
         ))}
       </PlanGroup>
       {keepFolders.length > 0 && (
-        <PlanGroup title="Folders kept" testid="plan-kept">
+        <PlanGroup title={`Files and folders kept in ${plan.home}`} testid="plan-kept">
           {keepFolders.map((f) => (
             <li key={f.path}>
-              <code>{f.path}</code> <span className="muted">{formatBytes(f.size)}</span>
+              <code title={f.path}>{rel(f.path)}</code> <span className="muted">{formatBytes(f.size)}</span>
               {f.why && <span className="muted"> · {f.why}</span>}
             </li>
           ))}
@@ -243,7 +259,14 @@ function PlanView({ plan }: { plan: UninstallPlan }) {
             {stays.map((s) => (
               <li key={s.what}>
                 <strong>{s.what}</strong> <span className="muted">— {s.why}</span>
-                {s.commands?.length ? <pre className="commands">{s.commands.join('\n')}</pre> : null}
+                {s.commands && s.commands.length > 4 ? (
+                  <details>
+                    <summary className="muted small">{s.commands.length} commands</summary>
+                    <pre className="commands">{s.commands.join('\n')}</pre>
+                  </details>
+                ) : s.commands?.length ? (
+                  <pre className="commands">{s.commands.join('\n')}</pre>
+                ) : null}
               </li>
             ))}
           </ul>

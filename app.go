@@ -218,8 +218,14 @@ func runDesktop(dist fs.FS) int {
 			OnSecondInstanceLaunch: app.secondInstance,
 		},
 		Bind: c.Registry().Services(),
-		// Failed calls reach the window as {message, hint, kind}, as HTTP sends them.
-		ErrorFormatter: rpc.WailsError,
+		// Failed calls reach the window as {message, hint, kind}, as HTTP sends them; the
+		// app's own failures (500) are logged as `loopat serve` logs them.
+		ErrorFormatter: func(err error) any {
+			if status, _, _ := rpc.Describe(err); status >= 500 {
+				c.Log.Warn("rpc failed", "err", err)
+			}
+			return rpc.WailsError(err)
+		},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loopat:", err)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Launches the real desktop binary under Xvfb, waits for its window, saves a screenshot
-# and fails if the window never appears or the screenshot is blank.
+# and fails if the window never appears, the screenshot is blank, or the first screen is
+# an error screen: a failed call the app logs ("rpc failed") or an uncaught frontend error
+# (the window reports those to the log as "ERR | frontend: ...").
 # Usage: gui-screenshot.sh BINARY OUT.png
 set -euo pipefail
 if [ "${1:-}" = "--inner" ]; then
@@ -19,6 +21,7 @@ if [ "${1:-}" = "--inner" ]; then
   # Let the frontend finish its first render (the window is shown on DOM ready).
   sleep 5
   import -window root "$out"
+  cp "$home/app.log" "$out.log"
   exit 0
 fi
 bin="$(realpath "$1")"; out="$2"
@@ -35,4 +38,11 @@ stddev=$(convert "$out" -colorspace Gray -format '%[fx:standard_deviation]' info
 echo "gui: screenshot $out ($colours colours, stddev $stddev)"
 if [ "$colours" -lt 16 ] || awk -v s="$stddev" 'BEGIN{exit !(s < 0.02)}'; then
   echo "gui: screenshot looks blank" >&2; exit 1
+fi
+
+# Not an error screen: nothing the first screen asked for failed, nothing threw.
+if errors=$(grep -E 'rpc failed|ERR \| frontend:' "$out.log"); then
+  echo "gui: the window showed errors (log $out.log):" >&2
+  echo "$errors" >&2
+  exit 1
 fi

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createClient, RECONNECTED, RpcError, type ClientDeps } from './client';
+import { createClient, RECONNECTED, reportWindowErrors, RpcError, type ClientDeps } from './client';
 import { fromBase64, toBase64 } from './services';
 
 function jsonResponse(status: number, body: unknown): Response {
@@ -295,3 +295,21 @@ async function failure(p: Promise<unknown>): Promise<RpcError> {
   }
   throw new Error('expected the call to fail');
 }
+
+describe('desktop error reporting', () => {
+  it('sends uncaught errors and unhandled rejections to the app log via Wails LogError', () => {
+    const listeners: Record<string, (e: unknown) => void> = {};
+    const logged: string[] = [];
+    reportWindowErrors({
+      addEventListener: ((type: string, cb: (e: unknown) => void) => {
+        listeners[type] = cb;
+      }) as any,
+      runtime: { EventsOn: () => () => {}, EventsOff: () => {}, LogError: (m: string) => logged.push(m) },
+    });
+    listeners.error({ error: new Error('boom'), message: 'boom' });
+    listeners.unhandledrejection({ reason: 'no such loop' });
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toMatch(/^frontend: uncaught .*boom/);
+    expect(logged[1]).toBe('frontend: unhandled rejection: no such loop');
+  });
+});

@@ -69,6 +69,7 @@ interface WailsWindow {
   runtime?: {
     EventsOn(topic: string, cb: (...data: unknown[]) => void): () => void;
     EventsOff(topic: string, ...more: string[]): void;
+    LogError?(message: string): void;
   };
 }
 
@@ -311,6 +312,26 @@ function safe(cb: EventHandler, data: unknown) {
   }
 }
 
+/**
+ * In the desktop window, uncaught errors and rejections go to the app's log through
+ * Wails' LogError ("ERR | frontend: …" on stderr): the window has no console anyone reads,
+ * and the GUI test fails on them.
+ */
+export function reportWindowErrors(
+  win: Pick<Window, 'addEventListener'> & WailsWindow,
+): void {
+  const log = (what: string) => win.runtime?.LogError?.(`frontend: ${what}`);
+  win.addEventListener('error', (e) => {
+    const ev = e as ErrorEvent;
+    log(`uncaught ${ev.error instanceof Error ? ev.error.stack ?? ev.error.message : ev.message}`);
+  });
+  win.addEventListener('unhandledrejection', (e) => {
+    const reason = (e as PromiseRejectionEvent).reason;
+    // A failed call shown to the user as a toast is handled; only truly unhandled ones land here.
+    log(`unhandled rejection: ${reason instanceof Error ? reason.stack ?? reason.message : errorMessage(reason)}`);
+  });
+}
+
 let defaultClient: Client | null = null;
 
 /** The app-wide client, created on first use from the real window. */
@@ -321,6 +342,7 @@ export function client(): Client {
       fetch: window.fetch.bind(window),
       WebSocket: window.WebSocket as unknown as ClientDeps['WebSocket'],
     });
+    if (defaultClient.transport === 'wails') reportWindowErrors(window as unknown as Window & WailsWindow);
   }
   return defaultClient;
 }

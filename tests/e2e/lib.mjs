@@ -119,15 +119,32 @@ export async function launchBrowser() {
     ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  // Uncaught exceptions and the app's own console.error calls; tests assert this stays
+  // empty. The browser's own lines about a failed request or socket ("Failed to load
+  // resource: ... 409", a WebSocket to a stopped server) are left out: the app reports
+  // those failures to the user, and the tests assert what it shows.
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    if (/^Failed to load resource\b|^WebSocket connection to .* failed/.test(text)) return;
+    consoleErrors.push(`console.error: ${text}`);
+  });
   return {
     context,
     page,
     consoleErrors,
+    // A page that logged errors fails its test file, whether or not the test asserted
+    // consoleErrors itself: the exit code marks the file failed under node --test. Not a
+    // throw, so the caller's clean-up after close() (stopping loopat serve) still runs.
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+      if (consoleErrors.length > 0) {
+        console.error(`e2e: the page logged errors:\n${consoleErrors.join('\n')}`);
+        process.exitCode = 1;
+      }
     },
   };
 }

@@ -9,7 +9,8 @@ pkgs=(build-essential pkg-config git curl ca-certificates libgtk-3-dev libwebkit
       slirp4netns fuse-overlayfs iptables containernetworking-plugins
       dbus dbus-daemon libglib2.0-bin gnome-keyring libsecret-tools xvfb xauth imagemagick)
 if [ "$mode" = "test" ]; then
-  pkgs+=(imagemagick xdotool chromium fonts-liberation debootstrap iproute2)
+  # libseccomp-dev: the podman 5 test build (scripts/test/podman5-build.sh) links libseccomp.
+  pkgs+=(imagemagick xdotool chromium fonts-liberation debootstrap iproute2 libseccomp-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

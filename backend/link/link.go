@@ -27,6 +27,10 @@ const (
 	TagHostExec byte = 'x' // one host-exec call (backend/hostexec/wire)
 	TagGateway  byte = 'g' // one TCP connection to the model gateway (HTTP)
 	TagPromote  byte = 'p' // one `loopat-host promote` (backend/contextrepo/promotewire)
+	TagPorts    byte = 'o' // relay -> host: the loop's listening TCP ports as they change (backend/ports/portwire)
+	// TagForward is the one tag the host opens (host -> relay): one forwarded TCP
+	// connection to a port listening inside the sandbox (backend/ports/portwire).
+	TagForward byte = 'f'
 )
 
 // Hello is what the relay announces when it is ready.
@@ -116,6 +120,20 @@ func (s *Session) Hello() *Hello {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hello
+}
+
+// Open starts a host-opened stream for service tag (TagForward); the relay accepts it
+// with Relay.Accept. It counts towards MaxStreams like any other stream.
+func (s *Session) Open(tag byte) (net.Conn, error) {
+	st, err := s.mux.OpenStream()
+	if err != nil {
+		return nil, fmt.Errorf("open link stream: %w", err)
+	}
+	if _, err := st.Write([]byte{tag}); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open link stream: %w", err)
+	}
+	return st, nil
 }
 
 // Done is closed when the session ends.
@@ -284,6 +302,16 @@ func (r *Relay) Open(tag byte) (net.Conn, error) {
 	if _, err := st.Write([]byte{tag}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open link stream: %w", err)
+	}
+	return st, nil
+}
+
+// Accept waits for the next stream the host opened (Session.Open); the caller reads
+// its tag with ReadTag.
+func (r *Relay) Accept() (net.Conn, error) {
+	st, err := r.mux.AcceptStream()
+	if err != nil {
+		return nil, fmt.Errorf("accept link stream: %w", err)
 	}
 	return st, nil
 }

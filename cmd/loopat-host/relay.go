@@ -71,6 +71,8 @@ func relayMain(args []string) int {
 		log.Error("hello", "err", err)
 		return 1
 	}
+	go serveForwards(rel, log)
+	go watchPorts(rel, log)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -33,6 +34,29 @@ type Config struct {
 	Providers []Provider `toml:"providers" json:"providers"`
 	UI        UI         `toml:"ui" json:"ui"`
 	HostExec  HostExec   `toml:"host_exec" json:"hostExec"`
+	Ports     Ports      `toml:"ports" json:"ports"`
+}
+
+// Ports configures forwarding of the ports a loop's processes listen on.
+type Ports struct {
+	// Range is where a host port comes from when the container's own number is taken ("lo-hi").
+	Range       string `toml:"range" json:"range"`
+	AutoForward bool   `toml:"auto_forward" json:"autoForward"`
+}
+
+// ParsePortRange parses "lo-hi" (1 <= lo <= hi <= 65535).
+func ParsePortRange(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if ok {
+		lo, err = strconv.Atoi(strings.TrimSpace(a))
+		if err == nil {
+			hi, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("%q is not a port range like \"10000-20000\" (1-65535, low first)", s)
+	}
+	return lo, hi, nil
 }
 
 // Engine selects how the app reaches podman.
@@ -106,6 +130,7 @@ func Default() Config {
 		}},
 		UI:       UI{Theme: "system", Notifications: true},
 		HostExec: HostExec{TimeoutSeconds: 120},
+		Ports:    Ports{Range: "10000-20000", AutoForward: true},
 	}
 }
 
@@ -207,6 +232,9 @@ func validate(path string, data []byte, c Config) error {
 	}
 	if c.HostExec.TimeoutSeconds <= 0 {
 		return bad("host_exec.timeout_seconds", "must be positive")
+	}
+	if _, _, err := ParsePortRange(c.Ports.Range); err != nil {
+		return bad("ports.range", err.Error())
 	}
 	switch c.UI.Theme {
 	case "system", "light", "dark":

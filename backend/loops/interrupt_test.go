@@ -35,10 +35,11 @@ type fakeCLI struct {
 	mu       sync.Mutex
 	killed   bool
 	finished []string // texts of turns that ended with success
+	started  chan string // text of each user message, once the fake runs its turn
 }
 
 func newFakeCLI(work time.Duration) *fakeCLI {
-	f := &fakeCLI{work: work, exited: make(chan struct{})}
+	f := &fakeCLI{work: work, exited: make(chan struct{}), started: make(chan string, 16)}
 	f.stdinR, f.stdinW = io.Pipe()
 	f.stdoutR, f.stdoutW = io.Pipe()
 	f.stderrR, f.stderrW = io.Pipe()
@@ -79,6 +80,10 @@ func (f *fakeCLI) serve() {
 			stop := make(chan struct{})
 			cur = stop
 			text := in.Message.Content
+			select {
+			case f.started <- text:
+			default:
+			}
 			go func() {
 				var wait <-chan time.Time
 				if !strings.HasPrefix(text, "hang") {
@@ -117,6 +122,23 @@ func (f *fakeCLI) Kill(context.Context) error {
 		_ = f.stdinR.Close()
 	})
 	return nil
+}
+
+// waitStarted waits until the fake runs the turn of text (an event, not a sleep:
+// under -race on a busy machine a turn can take long to reach it).
+func (f *fakeCLI) waitStarted(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-f.started:
+			if got == text {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the fake CLI never got %q", text)
+		}
+	}
 }
 
 func (f *fakeCLI) state() (killed bool, finished []string) {
@@ -191,7 +213,7 @@ func TestInterruptGraceTimerEndsOnlyTheInterruptedTurn(t *testing.T) {
 	if err != nil || !q.Queued {
 		t.Fatalf("queue: %+v %v", q, err)
 	}
-	time.Sleep(20 * time.Millisecond) // the first turn is on the wire
+	f.waitStarted(t, "hang until interrupted")
 	taken, err := m.Interrupt(id, true)
 	if err != nil || len(taken) != 0 {
 		t.Fatalf("interrupt keeping the queue = %+v %v", taken, err)
@@ -225,7 +247,7 @@ func TestInterruptReturnsTheQueue(t *testing.T) {
 			t.Fatalf("queue %q: %+v %v", text, q, err)
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // the first turn is on the wire
+	f.waitStarted(t, "hang until interrupted")
 	taken, err := m.Interrupt(id, false)
 	if err != nil || len(taken) != 2 || taken[0].Text != "first" || taken[1].Text != "second" {
 		t.Fatalf("interrupt = %+v %v, want both queued messages back", taken, err)
@@ -250,7 +272,7 @@ func TestInterruptKillsAStuckTurnAfterGrace(t *testing.T) {
 	if _, err := m.Send(id, "hang"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	f.waitStarted(t, "hang")
 	// A CLI that ignores the interrupt request: close the fake's input so it never answers.
 	_ = f.stdinR.CloseWithError(io.EOF)
 	if _, err := m.Interrupt(id, false); err != nil {

@@ -24,13 +24,14 @@ func (m *Manager) Start(ctx context.Context) error {
 	known := map[string]bool{}
 	for _, meta := range list {
 		known[meta.ID] = true
+		m.recoverWaiting(meta) // a question left open by a previous run: pending.go
 		if meta.Status == StatusWorking || meta.Status == StatusStarting {
 			_, _ = m.store.Update(meta.ID, func(x *Meta) { x.Status = StatusIdle })
 		}
 	}
 	conts, err := m.sb.List(ctx)
 	if err != nil {
-		go m.idleLoop()
+		m.spawn(m.idleLoop)
 		return fmt.Errorf("reconcile loop containers: %w", err)
 	}
 	var orphans []Orphan
@@ -49,17 +50,21 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.orphans = orphans
 	m.mu.Unlock()
 	if m.opt.AfterContainerStart != nil && len(running) > 0 {
-		go m.relink(running)
+		m.spawn(func() { m.relink(running) })
 	}
-	go m.idleLoop()
+	m.spawn(m.idleLoop)
 	return nil
 }
 
 // relink runs AfterContainerStart for containers a previous run left running, so
-// their host link (gateway, host exec, promote) is back before the next turn.
+// their host link (gateway, host exec, promote) is back before the next turn. Close
+// cancels it (and waits for it).
 func (m *Manager) relink(running []ContainerInfo) {
 	for _, c := range running {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if m.life.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(m.life, 2*time.Minute)
 		conn, err := m.opt.Conn.Conn(ctx)
 		if err == nil {
 			err = m.opt.AfterContainerStart(ctx, conn, c.LoopID, m.sb.ContainerName(c.LoopID))
@@ -78,24 +83,73 @@ func (m *Manager) Orphans() []Orphan {
 	return append([]Orphan(nil), m.orphans...)
 }
 
-// Close ends every agent process (containers keep running until idle-stopped or the
-// next start; the conversation resumes from the stored session id).
+// closeTimeout bounds how long Close waits for turns, re-links and the sweep to end.
+const closeTimeout = 30 * time.Second
+
+// Close ends the manager's life: agent starts in flight are cancelled, every agent
+// process is killed, and it waits (bounded) until every turn, agent exit, re-link,
+// interrupt timer and the idle sweep has returned. Containers keep running until
+// idle-stopped or the next start; the conversation resumes from the stored session
+// id. Later calls (uninstall closes before the app does) return at once; Send after
+// Close fails with ErrClosed.
 func (m *Manager) Close() {
-	m.stopped.Do(func() { close(m.stop) })
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
 	runs := make([]*run, 0, len(m.runs))
 	for _, r := range m.runs {
 		runs = append(runs, r)
 	}
 	m.mu.Unlock()
+	m.endLife() // every turn's context: starts in flight stop
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
 	for _, r := range runs {
+		if err := m.endTurnAndAgent(ctx, r); err != nil {
+			m.log.Warn("close: a loop's turn did not end", "err", err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		m.log.Warn("close: loop goroutines still running", "waited", closeTimeout)
+	}
+}
+
+// endTurnAndAgent cancels r's turn, kills its agent and waits until the turn has
+// ended. It kills again while it waits: a start cancelled late may still hand over
+// an agent. Callers keep new turns out first (r.stopping or Close).
+func (m *Manager) endTurnAndAgent(ctx context.Context, r *run) error {
+	var killed *agent.Session
+	for {
 		r.mu.Lock()
-		s := r.sess
+		if r.cancelTurn != nil {
+			r.cancelTurn()
+		}
+		s, busy, idle := r.sess, r.busy, r.idle
 		r.mu.Unlock()
-		if s != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = s.Kill(ctx)
-			cancel()
+		if s != nil && s != killed {
+			if err := s.Kill(ctx); err != nil {
+				return err
+			}
+			killed = s
+		}
+		if !busy {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the turn to end: %w", ctx.Err())
 		}
 	}
 }
@@ -191,10 +245,10 @@ func (m *Manager) idleLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-m.stop:
+		case <-m.life.Done():
 			return
 		case <-t.C:
-			m.SweepIdle(context.Background())
+			m.SweepIdle(m.life)
 		}
 	}
 }

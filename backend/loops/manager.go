@@ -83,13 +83,20 @@ type Manager struct {
 	mu      sync.Mutex
 	runs    map[string]*run
 	orphans []Orphan
-	stop    chan struct{}
-	stopped sync.Once
+	// life ends at Close: every turn's context derives from it, so Close cancels an
+	// agent start in flight. wg counts every goroutine the manager starts (turns, agent
+	// exit handling, re-links, the idle sweep, interrupt timers) so Close can wait for
+	// them; closed (under mu) refuses new ones, so no Add races Wait.
+	life    context.Context
+	endLife context.CancelFunc
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // run is the in-memory state of one loop.
 type run struct {
 	mu           sync.Mutex
+	pend         pendingList // what waits for the user (pending.go)
 	busy         bool // a turn is starting or running
 	sess         *agent.Session
 	queue        []QueuedMessage
@@ -106,6 +113,13 @@ type run struct {
 	// the next one at once: an interrupt's kill timer watches it, so it can only ever end
 	// the turn it was aimed at.
 	turnDone chan struct{}
+	// cancelTurn ends the current turn's context (nil between turns): Delete, Archive
+	// and Close call it so an agent start in flight stops instead of (re)creating the
+	// container and agent after them.
+	cancelTurn context.CancelFunc
+	// stopping is set while Delete or Archive ends the loop: Send refuses with it and
+	// no queued message starts.
+	stopping error
 }
 
 // NewManager opens the workspace's loops.
@@ -126,9 +140,10 @@ func NewManager(opt Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	life, endLife := context.WithCancel(context.Background())
 	return &Manager{
 		opt: opt, store: st, sb: NewSandbox(opt.Workspace, opt.Conn), log: opt.Log.With("component", "loops"),
-		runs: map[string]*run{}, stop: make(chan struct{}),
+		runs: map[string]*run{}, life: life, endLife: endLife,
 	}, nil
 }
 
@@ -162,6 +177,31 @@ func (m *Manager) runFor(id string) *run {
 	return r
 }
 
+// spawn runs fn in a goroutine Close waits for; false (fn not run) once Close began.
+func (m *Manager) spawn(fn func()) bool {
+	if !m.hold() {
+		return false
+	}
+	go func() {
+		defer m.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// hold counts work Close must wait for (release ends it); false once Close began.
+func (m *Manager) hold() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.wg.Add(1)
+	return true
+}
+
+func (m *Manager) release() { m.wg.Done() }
+
 func closedChan() chan struct{} { c := make(chan struct{}); close(c); return c }
 
 // Errors a caller can act on (the services give them to the user as such).
@@ -169,6 +209,7 @@ var (
 	ErrEmptyMessage = errors.New("message is empty")
 	ErrArchived     = errors.New("loop is archived: unarchive it to continue")
 	ErrBadInput     = errors.New("invalid input")
+	ErrClosed       = errors.New("loops are shutting down")
 )
 
 // scrub masks registered secrets in b.

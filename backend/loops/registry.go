@@ -72,23 +72,36 @@ func (m *Manager) Rename(id, title string) error {
 	return nil
 }
 
-// Archive hides (or unhides) a loop; archiving ends its agent and stops its container.
+// Archive hides (or unhides) a loop; archiving ends its turn (a start in flight too)
+// and its agent, then stops its container.
 func (m *Manager) Archive(id string, archived bool) error {
-	if _, err := m.store.Update(id, func(x *Meta) { x.Archived = archived }); err != nil {
+	if !archived {
+		if _, err := m.store.Update(id, func(x *Meta) { x.Archived = false }); err != nil {
+			return err
+		}
+		m.publish("loops:changed", map[string]string{"id": id})
+		return nil
+	}
+	r := m.runFor(id)
+	why := ErrArchived
+	m.beginStop(r, why) // before the flag is saved: see Send
+	defer m.endStop(r, why)
+	if _, err := m.store.Update(id, func(x *Meta) { x.Archived = true }); err != nil {
 		return err
 	}
-	if archived {
-		r := m.runFor(id)
-		r.mu.Lock()
-		r.queue = nil // an archived loop sends nothing more
-		r.mu.Unlock()
-		m.stopLoop(context.Background(), id, StatusStopped)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := m.endTurnAndAgent(ctx, r); err != nil {
+		m.log.Warn("archive: the turn did not end", "loop", id, "err", err)
 	}
+	m.stopLoop(ctx, id, StatusStopped)
 	m.publish("loops:changed", map[string]string{"id": id})
 	return nil
 }
 
-// Delete ends the agent, removes the container and the loop folder.
+// Delete ends the loop's turn (a start in flight too) and agent, then removes the
+// container and the loop folder. The turn has ended before the container goes, so a
+// start cannot recreate it afterwards.
 func (m *Manager) Delete(id string) error {
 	if _, err := m.store.Get(id); err != nil {
 		return err
@@ -96,24 +109,47 @@ func (m *Manager) Delete(id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := m.runFor(id)
-	r.mu.Lock()
-	r.queue = nil
-	r.mu.Unlock()
-	m.killAgent(ctx, id)
+	why := fmt.Errorf("%w: %s (being deleted)", ErrNotFound, id)
+	m.beginStop(r, why)
+	if err := m.endTurnAndAgent(ctx, r); err != nil {
+		m.endStop(r, why)
+		return fmt.Errorf("delete loop %s: %w", id, err)
+	}
 	if err := m.sb.Remove(ctx, id); err != nil {
+		m.endStop(r, why)
 		return fmt.Errorf("delete loop %s: %w", id, err)
 	}
 	if err := m.store.Delete(id); err != nil {
+		m.endStop(r, why)
 		return err
 	}
 	m.mu.Lock()
-	delete(m.runs, id)
+	if m.runs[id] == r {
+		delete(m.runs, id)
+	}
 	m.mu.Unlock()
 	if m.opt.Gateway != nil {
 		m.opt.Gateway.Forget(id)
 	}
 	m.publish("loops:changed", map[string]string{"id": id})
 	return nil
+}
+
+// beginStop keeps new turns (Send, the queue) off r with why until endStop.
+func (m *Manager) beginStop(r *run, why error) {
+	r.mu.Lock()
+	r.stopping = why
+	r.queue = nil // a stopped loop sends nothing more
+	r.mu.Unlock()
+}
+
+// endStop lets turns start again, unless another stop took over meanwhile.
+func (m *Manager) endStop(r *run, why error) {
+	r.mu.Lock()
+	if r.stopping == why {
+		r.stopping = nil
+	}
+	r.mu.Unlock()
 }
 
 // Messages returns the transcript.

@@ -33,15 +33,22 @@ func (m *Manager) Send(id, text string) (SendResult, error) {
 	if text == "" {
 		return SendResult{}, ErrEmptyMessage
 	}
-	meta, err := m.store.Get(id)
-	if err != nil {
-		return SendResult{}, err
-	}
-	if meta.Archived {
-		return SendResult{}, ErrArchived
-	}
 	r := m.runFor(id)
 	r.mu.Lock()
+	if why := r.stopping; why != nil {
+		r.mu.Unlock()
+		return SendResult{}, why
+	}
+	// Read under the run's lock: Archive marks the run stopping before it saves the
+	// flag, so a send either sees it here or starts a turn Archive then ends.
+	meta, err := m.store.Get(id)
+	if err == nil && meta.Archived {
+		err = ErrArchived
+	}
+	if err != nil {
+		r.mu.Unlock()
+		return SendResult{}, err
+	}
 	r.lastActive = time.Now()
 	if r.busy {
 		q := QueuedMessage{ID: uuid.NewString()[:8], Text: text}
@@ -51,12 +58,27 @@ func (m *Manager) Send(id, text string) (SendResult, error) {
 		m.publish("loop:"+id+":queue", snapshot)
 		return SendResult{Queued: true, QueueID: q.ID}, nil
 	}
+	if !m.startTurn(id, r, text) {
+		r.mu.Unlock()
+		return SendResult{}, ErrClosed
+	}
 	r.busy = true
 	r.idle = make(chan struct{})
-	r.turnDone = make(chan struct{})
 	r.mu.Unlock()
-	go m.runTurn(id, r, text)
 	return SendResult{}, nil
+}
+
+// startTurn (r.mu held) runs a turn in a goroutine Close waits for, under a context
+// Delete, Archive and Close cancel; false once Close began.
+func (m *Manager) startTurn(id string, r *run, text string) bool {
+	ctx, cancel := context.WithCancel(m.life)
+	if !m.spawn(func() { m.runTurn(ctx, id, r, text) }) {
+		cancel()
+		return false
+	}
+	r.cancelTurn = cancel
+	r.turnDone = make(chan struct{})
+	return true
 }
 
 // Queue lists messages waiting for the current turn.
@@ -132,19 +154,20 @@ func (m *Manager) Interrupt(id string, keepQueue bool) ([]QueuedMessage, error) 
 	if err := s.Interrupt(); err != nil {
 		m.log.Warn("interrupt request failed; killing the agent", "loop", id, "err", err)
 	}
-	go func() {
+	m.spawn(func() {
 		t := time.NewTimer(m.opt.InterruptGrace)
 		defer t.Stop()
 		select {
 		case <-turnDone:
 		case <-s.Done():
+		case <-m.life.Done(): // Close kills every agent itself
 		case <-t.C:
 			m.log.Warn("interrupted turn did not end in time; killing the agent", "loop", id, "grace", m.opt.InterruptGrace)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_ = s.Kill(ctx)
 		}
-	}()
+	})
 	return taken, nil
 }
 
@@ -218,6 +241,7 @@ func (m *Manager) fail(id string, r *run, message, hint string) {
 
 // endTurn clears busy, wakes waiters, and starts the next queued message if any.
 func (m *Manager) endTurn(id string, r *run, drain bool) {
+	m.dropPending(id, r) // a question of the ended turn cannot be answered anymore
 	r.mu.Lock()
 	r.interrupting, r.cancelStart = false, false
 	r.lastActive = time.Now()
@@ -225,14 +249,15 @@ func (m *Manager) endTurn(id string, r *run, drain bool) {
 		close(r.turnDone)
 		r.turnDone = nil
 	}
-	if drain && len(r.queue) > 0 {
-		next := r.queue[0]
+	if r.cancelTurn != nil {
+		r.cancelTurn()
+		r.cancelTurn = nil
+	}
+	if drain && len(r.queue) > 0 && r.stopping == nil && m.startTurn(id, r, r.queue[0].Text) {
 		r.queue = r.queue[1:]
-		r.turnDone = make(chan struct{})
 		snapshot := append([]QueuedMessage{}, r.queue...)
 		r.mu.Unlock()
 		m.publish("loop:"+id+":queue", snapshot)
-		go m.runTurn(id, r, next.Text)
 		return
 	}
 	r.busy = false
@@ -240,17 +265,26 @@ func (m *Manager) endTurn(id string, r *run, drain bool) {
 	r.mu.Unlock()
 }
 
-func (m *Manager) runTurn(id string, r *run, text string) {
+// runTurn runs one turn; ctx is the turn's (see startTurn).
+func (m *Manager) runTurn(ctx context.Context, id string, r *run, text string) {
 	m.appendOwn(id, map[string]any{"type": "user_input", "text": text})
 	r.mu.Lock()
 	s := r.sess
 	r.mu.Unlock()
 	if s == nil {
 		m.setStatus(id, StatusStarting, "starting the sandbox and agent")
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		startCtx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 		var msg, hint string
-		s, msg, hint = m.startAgent(ctx, id, r)
+		s, msg, hint = m.startAgent(startCtx, id, r)
 		cancel()
+		if ctx.Err() != nil {
+			// Delete, Archive or Close ended the turn during the start: not an agent
+			// failure. They kill an agent the start left and stop the container.
+			m.appendOwn(id, map[string]any{"type": "interrupted"})
+			m.setStatus(id, StatusIdle, "stopped during the start")
+			m.endTurn(id, r, false)
+			return
+		}
 		if s == nil {
 			m.fail(id, r, msg, hint)
 			return
@@ -328,14 +362,28 @@ func (m *Manager) startAgent(ctx context.Context, id string, r *run) (*agent.Ses
 	env = append(env, m.opt.AgentEnv...)
 	args := agent.Args(agent.Options{
 		Binary: m.opt.AgentBinary, Model: meta.Model, PermissionMode: meta.PermissionMode,
-		Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages,
+		Resume: meta.SessionID, PartialMessages: m.opt.PartialMessages, PromptTool: true,
 	})
 	cmd := agent.Command{Args: withSecretEnv(append(args, contextArgs(lc)...)), Env: env, User: SandboxUser, WorkDir: SandboxWork}
+	if ctx.Err() != nil {
+		return nil, "The start was cancelled", ""
+	}
+	// Close waits for the session's end: its exit handling writes the transcript.
+	if !m.hold() {
+		return nil, "The app is shutting down", ""
+	}
 	var sess *agent.Session
+	started := make(chan struct{}) // sess is set: an agent that dies at once waits for it
 	sess, err = agent.Start(ctx, starter{m.sb, id}, cmd, meta.Model,
 		func(l agent.Line) { m.onLine(id, r, l) },
-		func(e agent.Exit) { m.onExit(id, r, sess, e) })
+		func(e agent.Exit) {
+			defer m.release()
+			<-started
+			m.onExit(id, r, sess, e)
+		})
+	close(started)
 	if err != nil {
+		m.release()
 		return nil, "Could not start the agent: " + err.Error(), "Check that the sandbox image has the claude CLI; send again to retry."
 	}
 	r.mu.Lock()
@@ -374,6 +422,9 @@ func (s starter) StartProcess(ctx context.Context, cmd agent.Command) (agent.Pro
 }
 
 func (m *Manager) onLine(id string, r *run, l agent.Line) {
+	if m.onControl(id, r, l) { // permission requests and questions: pending.go
+		return
+	}
 	if l.Type == "system" && l.Subtype == "init" && l.SessionID != "" {
 		if meta, err := m.store.Get(id); err == nil && meta.SessionID != l.SessionID {
 			_, _ = m.store.Update(id, func(x *Meta) { x.SessionID = l.SessionID })

@@ -33,7 +33,7 @@ type Size struct {
 	EventMs float64 `json:"eventMs,omitempty"`
 	// EventRawMs is the same before the measuring's own cost (an ignored event) is subtracted.
 	EventRawMs float64 `json:"eventRawMs,omitempty"`
-	Events  int     `json:"events,omitempty"`
+	Events     int     `json:"events,omitempty"`
 }
 
 // Result is the script's whole output.

@@ -36,6 +36,7 @@ func main() {
 
 func run() error {
 	sizesFlag := flag.String("lines", "100,1000,10000", "transcript lengths")
+	baseline := flag.String("baseline-bin", os.Getenv("LOOPAT_BASELINE_BIN"), "a loopat binary built with the previous chat UI, measured beside (optional)")
 	flag.Parse()
 	root, err := benchkit.RepoRoot()
 	if err != nil {
@@ -79,7 +80,7 @@ func run() error {
 	arg, _ := json.Marshal(sizes)
 	cmd := exec.Command("node", "transcript.bench.mjs", string(arg))
 	cmd.Dir = filepath.Join(root, "tests", "e2e")
-	cmd.Env = append(os.Environ(), "LOOPAT_BIN="+bin)
+	cmd.Env = append(os.Environ(), "LOOPAT_BIN="+bin, "LOOPAT_BASELINE_BIN="+*baseline)
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, os.Stdout)
 	cmd.Stderr = os.Stderr

@@ -114,7 +114,8 @@ async function eventCost(page, socket, loop) {
   return { ms: Math.max(0.01, median(costs) - median(idle)), raw: median(costs), idle: median(idle), n: costs.length };
 }
 
-async function measure(browser, size) {
+async function measure(browser, size, bin) {
+  process.env.LOOPAT_BIN = bin; // startServe runs LOOPAT_BIN
   const serve = await startServe({ home: size.home });
   try {
     const page = await browser.context.newPage();
@@ -171,7 +172,18 @@ if (sizes.length === 0) {
 const browser = await launchBrowser();
 try {
   const out = [];
-  for (const s of sizes) out.push(await measure(browser, s));
+  const bin = process.env.LOOPAT_BIN;
+  // LOOPAT_BASELINE_BIN: the same app built with the previous chat (whole transcript,
+  // every line in the DOM), measured on the same files in the same run.
+  const baseline = process.env.LOOPAT_BASELINE_BIN;
+  for (const s of sizes) {
+    const m = await measure(browser, s, bin);
+    if (baseline) {
+      const b = await measure(browser, s, baseline);
+      m.baseline = { openMs: b.openMs, domNodes: b.domNodes, eventMs: b.eventMs ?? 0 };
+    }
+    out.push(m);
+  }
   console.log('BENCH_JSON ' + JSON.stringify({ sizes: out }));
 } finally {
   await browser.close();

@@ -34,6 +34,16 @@ type Size struct {
 	// EventRawMs is the same before the measuring's own cost (an ignored event) is subtracted.
 	EventRawMs float64 `json:"eventRawMs,omitempty"`
 	Events     int     `json:"events,omitempty"`
+	// Baseline: the same figures for the app built with the previous chat (the whole
+	// transcript fetched and every line in the DOM), when the bench was given one.
+	Baseline *Figures `json:"baseline,omitempty"`
+}
+
+// Figures are a baseline build's open time, DOM nodes and event cost.
+type Figures struct {
+	OpenMs   float64 `json:"openMs"`
+	DOMNodes int     `json:"domNodes"`
+	EventMs  float64 `json:"eventMs"`
 }
 
 // Result is the script's whole output.
@@ -83,24 +93,41 @@ const (
 	GoalDOMNodes = 3000
 )
 
+const previousUI = "previous chat UI (whole transcript in the DOM)"
+
 // Rows turns a result into artifacts/bench.json rows.
 func Rows(r Result) []benchkit.Row {
 	var rows []benchkit.Row
 	for _, s := range r.Sizes {
 		base := map[string]float64{"app shell: loop header visible": s.ShellMs,
 			"server: whole transcript (old fetch)": s.ServerWholeMs, "server: newest page": s.ServerPageMs}
+		ratioTo := "app shell: loop header visible"
+		if s.Baseline != nil && s.Baseline.OpenMs > 0 {
+			ratioTo = previousUI
+			base[previousUI] = s.Baseline.OpenMs
+		}
 		open := benchkit.NewRow(fmt.Sprintf("transcript: open %d lines, last reply visible (Chromium)", s.Lines), "ms", s.OpenMs,
-			base, "app shell: loop header visible", s.Runs)
+			base, ratioTo, s.Runs)
 		open.Note = fmt.Sprintf("%.1f MB file", float64(s.Bytes)/1e6)
 		if s.Lines >= 10000 {
 			open = open.WithGoal(fmt.Sprintf("<= %d ms", GoalOpenMs), s.OpenMs <= GoalOpenMs)
 		}
 		rows = append(rows, open)
-		dom := benchkit.NewRow(fmt.Sprintf("transcript: DOM nodes at %d lines", s.Lines), "nodes", float64(s.DOMNodes), nil, "", 1).
+		var domBase map[string]float64
+		domRatio := ""
+		if s.Baseline != nil && s.Baseline.DOMNodes > 0 {
+			domBase, domRatio = map[string]float64{previousUI: float64(s.Baseline.DOMNodes)}, previousUI
+		}
+		dom := benchkit.NewRow(fmt.Sprintf("transcript: DOM nodes at %d lines", s.Lines), "nodes", float64(s.DOMNodes), domBase, domRatio, 1).
 			WithGoal(fmt.Sprintf("<= %d", GoalDOMNodes), s.DOMNodes <= GoalDOMNodes)
 		rows = append(rows, dom)
 		if s.EventMs > 0 {
-			ev := benchkit.NewRow(fmt.Sprintf("transcript: one streamed line at %d lines, main-thread time", s.Lines), "ms", s.EventMs, nil, "", s.Events).
+			var evBase map[string]float64
+			evRatio := ""
+			if s.Baseline != nil && s.Baseline.EventMs > 0 {
+				evBase, evRatio = map[string]float64{previousUI: s.Baseline.EventMs}, previousUI
+			}
+			ev := benchkit.NewRow(fmt.Sprintf("transcript: one streamed line at %d lines, main-thread time", s.Lines), "ms", s.EventMs, evBase, evRatio, s.Events).
 				WithGoal(fmt.Sprintf("<= %d ms", GoalEventMs), s.EventMs <= GoalEventMs)
 			if s.EventRawMs > 0 {
 				ev.Note = fmt.Sprintf("%.1f ms before the measuring's own cost is taken off", s.EventRawMs)

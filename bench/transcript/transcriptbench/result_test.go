@@ -59,7 +59,8 @@ func TestSynthesisedTranscriptReadsLikeTheApp(t *testing.T) {
 func TestParseOwnOutputIntoRows(t *testing.T) {
 	sizes := []Size{
 		{Lines: 100, Bytes: 54_000, OpenMs: 310, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5},
-		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, ShellMs: 500, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5},
+		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, ShellMs: 500, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5,
+			Baseline: &Figures{OpenMs: 3200, DOMNodes: 35000, EventMs: 900}},
 	}
 	out, _ := json.Marshal(Result{Sizes: sizes})
 	stdout := "serve started\nnoise\n" + ResultPrefix + string(out) + "\n"
@@ -83,11 +84,11 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 		byName[row.Name] = row
 	}
 	open := byName["transcript: open 10000 lines, last reply visible (Chromium)"]
-	if open.Met == nil || !*open.Met || open.Ratio != 1.28 || open.Baselines["server: newest page"] != 9 {
+	if open.Met == nil || !*open.Met || open.Ratio != 0.2 || open.Baselines["server: newest page"] != 9 {
 		t.Fatalf("open row %+v", open)
 	}
 	ev := byName["transcript: one streamed line at 10000 lines, main-thread time"]
-	if ev.Met == nil || !*ev.Met || ev.Loopat != 7.5 {
+	if ev.Met == nil || !*ev.Met || ev.Loopat != 7.5 || ev.Baselines["previous chat UI (whole transcript in the DOM)"] != 900 {
 		t.Fatalf("event row %+v", ev)
 	}
 

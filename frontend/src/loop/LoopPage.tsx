@@ -216,7 +216,7 @@ function LoopHeader({
       </div>
       <div className="loop-meta">
         {meta.repo && (
-          <span title={meta.repo}>
+          <span className="loop-meta-repo" title={meta.repo}>
             {meta.repo.replace(/^https?:\/\//, '')}
             {meta.branch && <code> {meta.branch}</code>}
           </span>
@@ -230,7 +230,7 @@ function LoopHeader({
         )}
         {card && (
           <Link to={`/kanban/${encodeURIComponent(card.board)}?card=${encodeURIComponent(card.cardId)}`} title={`Card “${card.text}” on the ${card.board} board`} data-testid="loop-card-link">
-            ◧ {card.board} board
+            ◧ Focus card
           </Link>
         )}
         <span className="grow" />

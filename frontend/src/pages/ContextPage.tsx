@@ -46,7 +46,7 @@ export function ContextPage() {
         ))}
       </nav>
       {/* The same bar, in the same place, on every tab. */}
-      <SyncBar key={repo} repo={repo} />
+      <SyncBar key={`sync-${repo}`} repo={repo} />
       {/* key: a fresh browser per repository, no stale selection */}
       <RepoBrowser key={repo} repo={repo} />
       {repo === 'knowledge' && <Proposals />}

@@ -70,7 +70,8 @@ test-deps:
 test-unit: forwarder frontend-deps
 	CGO_ENABLED=0 $(GO) test -count=1 -tags $(GO_TAGS) ./...
 	$(MAKE) --no-print-directory vet-darwin
-	cd frontend && npm test --silent
+	# tsc checks the frontend against the Go services' generated types (make generate)
+	cd frontend && npm run typecheck --silent && npm test --silent
 
 ## vet-darwin: the backend cross-compiled for macOS (no cgo: the tray's Objective-C half is left
 ## out, the macOS workflow builds it). Catches darwin-only build breaks on Linux machines.

@@ -42,8 +42,9 @@ type generator struct {
 	order      []reflect.Type
 }
 
-// Generate emits the TypeScript for the services (pointers to the bound structs), in order.
-func Generate(services []any, enumValues EnumValues) ([]byte, error) {
+// Generate emits the TypeScript for the services (pointers to the bound structs), in order,
+// and for extra values' types (event payloads: data the UI receives but no method returns).
+func Generate(services, extras []any, enumValues EnumValues) ([]byte, error) {
 	g := &generator{enumValues: enumValues, enums: map[reflect.Type][]string{}, named: map[reflect.Type]string{}}
 	type method struct {
 		name   string
@@ -68,6 +69,9 @@ func Generate(services []any, enumValues EnumValues) ([]byte, error) {
 				g.collect(mt.Out(j), map[reflect.Type]bool{})
 			}
 		}
+	}
+	for _, x := range extras {
+		g.collect(reflect.TypeOf(x), map[reflect.Type]bool{})
 	}
 	if g.err != nil {
 		return nil, g.err

@@ -37,6 +37,11 @@ type Node struct {
 	ByColour map[other.Color][]other.Color `json:"byColour"`
 }
 
+// Event is published, never returned: it is generated because it is listed as an extra.
+type Event struct {
+	Step string `json:"step"`
+}
+
 type Svc struct{}
 
 func (*Svc) Get(id string, depth int) (*Node, error) { return nil, nil }
@@ -45,7 +50,7 @@ func (*Svc) Ping()                                   {}
 func (*Svc) Count() int                              { return 0 }
 
 func TestGenerate(t *testing.T) {
-	src, err := Generate([]any{&Svc{}}, func(t reflect.Type) ([]string, error) {
+	src, err := Generate([]any{&Svc{}}, []any{Event{}}, func(t reflect.Type) ([]string, error) {
 		if t == reflect.TypeOf(other.Red) {
 			return []string{"red", "blue"}, nil
 		}
@@ -59,6 +64,7 @@ func TestGenerate(t *testing.T) {
 		"export type Color = 'red' | 'blue';",
 		"export interface TsgenNode {\n  id: string;\n  name: string;\n  note?: string;\n  when: string;\n  data: string;\n  raw: JSONValue;\n  tags: string[] | null;\n  labels?: Record<string, number>;\n  parent: TsgenNode | null;\n  kids?: (TsgenNode | null)[];\n  color: Color;\n  count: string;\n  any: JSONValue;\n  inline: { X: boolean; };\n  fixed: number[];\n  other: OtherNode;\n  NoTag: number;\n  byColour: Record<string, Color[] | null> | null;\n}",
 		"export interface OtherNode {\n  value: number;\n}",
+		"export interface Event {\n  step: string;\n}",
 		"    Get: { params: [string, number]; result: TsgenNode | null };",
 		"    Put: { params: [TsgenNode]; result: void };",
 		"    Ping: { params: []; result: void };",
@@ -79,7 +85,7 @@ type BadSvc struct{}
 func (*BadSvc) Three() (int, int, error) { return 0, 0, nil }
 
 func TestGenerateRejectsWhatRPCCannotCarry(t *testing.T) {
-	if _, err := Generate([]any{&BadSvc{}}, nil); err == nil {
+	if _, err := Generate([]any{&BadSvc{}}, nil, nil); err == nil {
 		t.Fatal("a method with three results was accepted")
 	}
 }

@@ -78,6 +78,14 @@ export interface Config {
   providers: Provider[] | null;
   ui: UI;
   hostExec: HostExec;
+  ports: Ports;
+}
+
+/** Go services.ConfigChange. */
+export interface ConfigChange {
+  config: Config;
+  changed: string[] | null;
+  restart: string[] | null;
 }
 
 /** Go services.ConfigView. */
@@ -95,6 +103,11 @@ export interface Container {
   id: string;
   running: boolean;
   loopId?: string;
+}
+
+/** Go events.ContextChanged. */
+export interface ContextChanged {
+  repo: string;
 }
 
 /** Go contextrepo.Entry. */
@@ -151,6 +164,15 @@ export interface DiskView {
   imagesError?: string;
 }
 
+/** Go doctor.Result. */
+export interface DoctorResult {
+  id: string;
+  ok: boolean;
+  label: string;
+  hint?: string;
+  detail?: string;
+}
+
 /** Go config.Engine. */
 export interface Engine {
   url: string;
@@ -177,6 +199,16 @@ export interface Folder {
   size: number;
   action: string;
   why?: string;
+}
+
+/** Go ports.Forward. */
+export interface Forward {
+  containerPort: number;
+  hostPort: number;
+  url: string;
+  process?: string;
+  detected: boolean;
+  error?: string;
 }
 
 /** Go contextrepo.Hit. */
@@ -265,6 +297,12 @@ export interface KeychainStatus {
   fix?: string;
 }
 
+/** Go uninstall.Leftover. */
+export interface Leftover {
+  what: string;
+  reason: string;
+}
+
 /** Go config.LoadError. */
 export interface LoadError {
   file: string;
@@ -313,6 +351,7 @@ export interface Meta {
   warning: string;
   contextWarnings?: string[];
   usage: LoopUsage;
+  permissionRules?: string[];
 }
 
 /** Go loops.ModelUsage. */
@@ -349,6 +388,12 @@ export interface Plan {
   unchecked?: string[];
 }
 
+/** Go config.Ports. */
+export interface Ports {
+  range: string;
+  autoForward: boolean;
+}
+
 /** Go images.Progress. */
 export interface Progress {
   image: string;
@@ -358,6 +403,14 @@ export interface Progress {
   percent: number;
   done: boolean;
   err?: string;
+}
+
+/** Go machine.ProgressEvent. */
+export interface ProgressEvent {
+  machine: string;
+  action: string;
+  line: string;
+  time: string;
 }
 
 /** Go contextrepo.PromoteResult. */
@@ -428,15 +481,6 @@ export interface RepoPromote {
   error?: string;
 }
 
-/** Go doctor.Result. */
-export interface Result {
-  id: string;
-  ok: boolean;
-  label: string;
-  hint?: string;
-  detail?: string;
-}
-
 /** Go config.Sandbox. */
 export interface Sandbox {
   extraCACerts: string[] | null;
@@ -485,6 +529,13 @@ export interface Stay {
   what: string;
   why: string;
   commands?: string[];
+}
+
+/** Go uninstall.Step. */
+export interface Step {
+  step: string;
+  status: string;
+  detail?: string;
 }
 
 /** Go kanban.Subtask. */
@@ -542,6 +593,23 @@ export interface UI {
   notifications: boolean;
 }
 
+/** Go services.UninstallDone. */
+export interface UninstallDone {
+  result: UninstallResult;
+  quit: boolean;
+}
+
+/** Go uninstall.Result. */
+export interface UninstallResult {
+  workspace: string;
+  keepData: boolean;
+  dryRun: boolean;
+  steps: Step[] | null;
+  removed: string[] | null;
+  remaining: Leftover[] | null;
+  kept?: string[];
+}
+
 /** Go workdir.Entry. */
 export interface WorkdirEntry {
   name: string;
@@ -565,13 +633,13 @@ export interface Methods {
   SystemService: {
     Config: { params: []; result: ConfigView };
     CurrentConfig: { params: []; result: Config };
-    Doctor: { params: []; result: Result[] | null };
+    Doctor: { params: []; result: DoctorResult[] | null };
     Info: { params: []; result: SystemInfo };
     OpenLogsFolder: { params: []; result: void };
     SaveConfig: { params: [string]; result: ConfigView };
   };
   EngineService: {
-    Doctor: { params: []; result: Result[] | null };
+    Doctor: { params: []; result: DoctorResult[] | null };
     InitMachine: { params: []; result: void };
     Machines: { params: []; result: Info[] | null };
     Reconnect: { params: []; result: void };
@@ -635,16 +703,20 @@ export interface Methods {
     Archive: { params: [string, boolean]; result: void };
     Create: { params: [CreateRequest]; result: Meta };
     Delete: { params: [string]; result: void };
+    ForwardPort: { params: [string, number]; result: Forward[] | null };
     Get: { params: [string]; result: Meta };
     HostExecAudit: { params: [string]; result: AuditEntry[] | null };
     Interrupt: { params: [string, boolean]; result: QueuedMessage[] | null };
     List: { params: []; result: Meta[] | null };
     Messages: { params: [string]; result: JSONValue[] | null };
     MessagesPage: { params: [string, number, number]; result: TranscriptPage };
+    Ports: { params: [string]; result: Forward[] | null };
     Queue: { params: [string]; result: QueuedMessage[] | null };
     Rename: { params: [string, string]; result: void };
     Send: { params: [string, string]; result: SendResult };
     SetPermissionMode: { params: [string, string]; result: void };
+    SetPorts: { params: [JSONValue]; result: void };
+    StopForwarding: { params: [string, number]; result: Forward[] | null };
     Unqueue: { params: [string, string]; result: void };
   };
   TerminalService: {
@@ -673,7 +745,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Archive', 'Create', 'Delete', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Queue', 'Rename', 'Send', 'SetPermissionMode', 'Unqueue'],
+  LoopService: ['Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Ports', 'Queue', 'Rename', 'Send', 'SetPermissionMode', 'SetPorts', 'StopForwarding', 'Unqueue'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

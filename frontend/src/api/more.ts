@@ -70,24 +70,11 @@ export type UFolder = gen.Folder;
 export type UStay = gen.Stay;
 export type UninstallPlan = gen.Plan;
 export type StepStatus = 'running' | 'done' | 'failed' | 'skipped';
-export interface UninstallStep {
-  step: string;
-  status: StepStatus;
-  detail?: string;
-}
-export interface UninstallResult {
-  workspace: string;
-  keepData: boolean;
-  dryRun: boolean;
-  steps: UninstallStep[] | null;
-  removed: string[] | null;
-  remaining: { what: string; reason: string }[] | null;
-  kept?: string[];
-}
-export interface UninstallDone {
-  result: UninstallResult;
-  quit: boolean;
-}
+/** Go uninstall.Step (the uninstall:progress event's data); status is one of StepStatus. */
+export type UninstallStep = gen.Step;
+export type UninstallResult = gen.UninstallResult;
+/** The uninstall:done event's data. */
+export type UninstallDone = gen.UninstallDone;
 
 export const UninstallService = {
   Plan: (keepData: boolean) => call('UninstallService', 'Plan', keepData),

@@ -15,25 +15,15 @@ export type ConfigFile = gen.ConfigView;
 export type Theme = 'system' | 'light' | 'dark';
 /** The config in force (Go config.Config). */
 export type LiveConfig = gen.Config;
-/** Data of the config:changed event (Go services.ConfigChange). */
-export interface ConfigChange {
-  config: LiveConfig;
-  changed: string[];
-  restart: string[];
-}
-export type DoctorCheck = gen.Result;
+/** Data of the config:changed event. */
+export type ConfigChange = gen.ConfigChange;
+export type DoctorCheck = gen.DoctorResult;
 
 export type EnginePhase = gen.Phase;
 export type EngineState = gen.State;
 export type Machine = gen.Info;
-/** Data of the machine:progress event. */
-export interface MachineProgress {
-  line?: string;
-  percent?: number;
-  done?: boolean;
-  error?: string;
-  diagnosis?: { cause: string; fix: string } | null;
-}
+/** Data of the machine:progress event: one output line of an init, start or stop. */
+export type MachineProgress = gen.ProgressEvent;
 
 /** Go images.Progress (also the image:progress event's data). */
 export type ImageProgress = gen.Progress;

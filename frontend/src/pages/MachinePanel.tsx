@@ -7,7 +7,9 @@ import { InlineError, ProgressBar, useAction, useEvent, useLoad } from '../ui';
 export function MachinePanel() {
   const state = useLoad<EngineState>(() => EngineService.State(), []);
   const machines = useLoad<Machine[]>(() => EngineService.Machines(), []);
-  const [progress, setProgress] = useState<MachineProgress | null>(null);
+  // The last output line of a running init/start/stop (machine:progress carries lines only;
+  // a failure reaches the user as the call's error, a diagnosis with the engine state).
+  const [progress, setProgress] = useState<{ line: string } | null>(null);
   const [log, setLog] = useState<string[]>([]);
   const { busy, run } = useAction();
 
@@ -20,9 +22,8 @@ export function MachinePanel() {
     machines.reload();
   });
   useEvent(topics.machineProgress, (p: MachineProgress) => {
-    setProgress(p);
-    if (p.line) setLog((l) => [...l.slice(-200), p.line!]);
-    if (p.done) machines.reload();
+    setProgress({ line: p.line });
+    if (p.line) setLog((l) => [...l.slice(-200), p.line]);
   });
 
   const act = (fn: () => Promise<void>) => {
@@ -121,16 +122,14 @@ export function MachinePanel() {
       )}
       {progress && (
         <div className="machine-progress" data-testid="machine-progress">
-          {!progress.done && !progress.error && <ProgressBar percent={progress.percent} label={progress.line} />}
-          {progress.done && !progress.error && <div className="ok-text">Done.</div>}
-          {progress.error && <div className="inline-error">{progress.error}</div>}
-          {progress.diagnosis && (
+          {busy && <ProgressBar label={progress.line} />}
+          {!busy && s?.diagnosis && (
             <div className="diagnosis">
               <div>
-                <strong>Cause:</strong> {progress.diagnosis.cause}
+                <strong>Cause:</strong> {s.diagnosis.cause}
               </div>
               <div>
-                <strong>Fix:</strong> {progress.diagnosis.fix}
+                <strong>Fix:</strong> {s.diagnosis.fix}
               </div>
             </div>
           )}

@@ -11,7 +11,13 @@ import (
 	"path/filepath"
 
 	"github.com/loopat/desktop/backend/core"
+	"github.com/loopat/desktop/backend/engine"
+	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/images"
+	"github.com/loopat/desktop/backend/machine"
 	"github.com/loopat/desktop/backend/rpc/tsgen"
+	"github.com/loopat/desktop/backend/services"
+	"github.com/loopat/desktop/backend/uninstall"
 )
 
 func main() {
@@ -26,6 +32,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gen-ts:", err)
 		os.Exit(1)
 	}
+}
+
+// eventPayloads are the types published on the bus that the UI subscribes to (no method
+// returns them, so they are listed here).
+var eventPayloads = []any{
+	services.ConfigChange{},  // config:changed
+	machine.ProgressEvent{},  // machine:progress
+	images.Progress{},        // image:progress
+	engine.State{},           // engine:state
+	events.ContextChanged{},  // context:changed
+	uninstall.Step{},         // uninstall:progress
+	services.UninstallDone{}, // uninstall:done
 }
 
 // generate opens a core on a throwaway workspace (nothing is started: only the bound
@@ -44,5 +62,5 @@ func generate() ([]byte, error) {
 		return nil, fmt.Errorf("open a throwaway core: %w", err)
 	}
 	defer c.Close()
-	return tsgen.Generate(c.Registry().Services(), tsgen.SourceEnums())
+	return tsgen.Generate(c.Registry().Services(), eventPayloads, tsgen.SourceEnums())
 }

@@ -113,9 +113,11 @@ test-rootless: build test-setup
 package: build
 	scripts/package-deb.sh $(BIN) $(VERSION) build/package
 
-## bench: speed goals, measured side by side
-bench: forwarder test-setup
-	for b in bench/*/; do echo "== $$b"; $(GO) run -tags bench,$(GO_TAGS) ./$$b || exit 1; done
+## bench: speed goals, measured side by side; bench/report runs last (it writes docs/benchmarks.md).
+## bench/transcript drives `loopat serve` in Chromium (the built binary, tests/e2e's playwright-core)
+bench: build forwarder test-setup
+	cd tests/e2e && npm ci --no-audit --no-fund
+	for b in $(filter-out bench/report/,$(wildcard bench/*/)) bench/report/; do echo "== $$b"; $(GO) run -tags bench,$(GO_TAGS) ./$$b || exit 1; done
 
 clean:
 	rm -rf build/bin frontend/dist/assets frontend/dist/index.html artifacts

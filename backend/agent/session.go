@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -46,6 +47,9 @@ type Options struct {
 	PermissionMode  string
 	Resume          string // claude session id to continue
 	PartialMessages bool
+	// PromptTool routes the CLI's permission questions to us over stdin/stdout
+	// (--permission-prompt-tool stdio): see control.go.
+	PromptTool bool
 }
 
 // Args is the argv of the long-lived stream-json CLI.
@@ -57,6 +61,9 @@ func Args(o Options) []string {
 	args := []string{bin, "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"}
 	if o.PartialMessages {
 		args = append(args, "--include-partial-messages")
+	}
+	if o.PromptTool {
+		args = append(args, "--permission-prompt-tool", "stdio")
 	}
 	// Allowing bypass lets a later set_permission_mode switch to it without a restart.
 	args = append(args, "--allow-dangerously-skip-permissions")
@@ -115,6 +122,14 @@ func Start(ctx context.Context, st Starter, cmd Command, model string, onLine fu
 				continue
 			}
 			l, err := ParseLine(b, s.model)
+			if err != nil && bytes.Contains(b, []byte(`"control_request"`)) {
+				// A control request we cannot read still gets reported: the CLI waits for
+				// its answer, so the turn must be ended rather than left hanging.
+				l, err = Line{Type: "control_request", Control: &ControlRequest{Err: malformed("undecodable control line: %v", err)}}, nil
+			}
+			if l.Control != nil {
+				l.Control.sess = s
+			}
 			if err != nil {
 				// Non-JSON noise on stdout goes with stderr into crash reports.
 				_, _ = s.stderr.Write(append(append([]byte(nil), b...), '\n'))

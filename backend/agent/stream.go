@@ -48,12 +48,14 @@ type Line struct {
 	SessionID string
 	Delta     *Delta  // set for stream_event lines carrying text
 	Result    *Result // set for result lines
+	// Control is set for control_request and control_cancel_request lines (see control.go).
+	Control *ControlRequest
 }
 
 // Ephemeral reports whether the line is only shown live and not kept in the transcript.
 func (l Line) Ephemeral() bool {
 	switch l.Type {
-	case "stream_event", "control_response", "control_request", "keep_alive":
+	case "stream_event", "control_response", "control_request", "control_cancel_request", "keep_alive":
 		return true
 	}
 	return false
@@ -125,6 +127,8 @@ func ParseLine(b []byte, fallbackModel string) (Line, error) {
 			}
 		}
 		l.Result = r
+	case "control_request", "control_cancel_request":
+		l.Control = parseControl(w.Type, b)
 	}
 	return l, nil
 }

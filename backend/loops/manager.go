@@ -96,7 +96,6 @@ type Manager struct {
 // run is the in-memory state of one loop.
 type run struct {
 	mu           sync.Mutex
-	pend         pendingList // what waits for the user (pending.go)
 	busy         bool // a turn is starting or running
 	sess         *agent.Session
 	queue        []QueuedMessage
@@ -120,6 +119,8 @@ type run struct {
 	// stopping is set while Delete or Archive ends the loop: Send refuses with it and
 	// no queued message starts.
 	stopping error
+
+	pend pendingList // what waits for the user (pending.go)
 }
 
 // NewManager opens the workspace's loops.

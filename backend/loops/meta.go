@@ -40,6 +40,8 @@ type Meta struct {
 	// ContextWarnings are what preparing the context repositories reported (part of Warning).
 	ContextWarnings []string  `json:"contextWarnings,omitempty"`
 	Usage           LoopUsage `json:"usage"`
+	// PermissionRules are the loop's "allow always" rules (permission_rules.go).
+	PermissionRules []string `json:"permissionRules,omitempty"`
 }
 
 // LoopUsage is the loop's token count per model, summed over turns.

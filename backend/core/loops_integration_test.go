@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,22 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	podmanimages "github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/network"
-
-	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/contextrepo"
 	"github.com/loopat/desktop/backend/core"
-	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/loops"
 	"github.com/loopat/desktop/internal/testkit"
+	"github.com/loopat/desktop/internal/testkit/appkit"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
-
-// caFolder is what scripts/test/build-sandbox.sh trusts, so the app's image tag is the
-// cached one.
-const caFolder = "/usr/local/share/ca-certificates"
 
 type coreFixture struct {
 	t       *testing.T
@@ -56,50 +46,13 @@ func newCoreFixture(t *testing.T) *coreFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mock.Close() })
-	ca := ""
-	if entries, err := os.ReadDir(caFolder); err == nil && len(entries) > 0 {
-		ca = fmt.Sprintf("extra_ca_certs = [%q]\n", caFolder)
-	}
-	cfg := fmt.Sprintf(`[agent]
-default_provider = "mock"
-default_model = "claude-sonnet-4-5"
-
-[sandbox]
-%sidle_minutes = 30
-
-[[providers]]
-name = "mock"
-base_url = %q
-models = ["claude-sonnet-4-5"]
-key = "MOCK_KEY"
-`, ca, mock.URL())
-	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(appkit.MockConfig(mock.URL(), "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f := &coreFixture{t: t, uri: uri, home: home, mock: mock,
 		realKey: "sk-real-" + randHex(16), token: "tok-123-" + randHex(4)}
 	conn := testkit.Connect(t, uri)
-	ws := filepath.Base(home)
-	t.Cleanup(func() {
-		list, _ := containers.List(conn, new(containers.ListOptions).WithAll(true).
-			WithFilters(map[string][]string{"label": {config.LabelKey}}))
-		for _, c := range list {
-			if len(c.Names) > 0 && strings.HasPrefix(c.Names[0], "loopat-"+ws+"-") {
-				_, _ = containers.Remove(conn, c.ID, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
-			}
-		}
-		_, _ = network.Remove(conn, "loopat-"+ws, new(network.RemoveOptions).WithForce(true))
-		// The sandbox image stays cached for other tests; only this workspace's tag goes.
-		tag := images.WorkspaceTag(ws)
-		imgs, _ := podmanimages.List(conn, nil)
-		for _, im := range imgs {
-			for _, name := range im.RepoTags {
-				if repo, ok := strings.CutSuffix(name, ":"+tag); ok {
-					_ = podmanimages.Untag(conn, im.ID, tag, repo, nil)
-				}
-			}
-		}
-	})
+	t.Cleanup(func() { appkit.RemoveWorkspace(conn, home) })
 	return f
 }
 

@@ -6,21 +6,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/containers/podman/v5/pkg/bindings"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	podmanimages "github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/network"
-
 	"github.com/loopat/desktop/backend/core"
-	"github.com/loopat/desktop/backend/images"
+	"github.com/loopat/desktop/backend/images/podmansvc"
+	"github.com/loopat/desktop/internal/testkit/appkit"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
@@ -48,10 +41,6 @@ func InKeyring() error {
 	return syscall.Exec(script, append([]string{script, self}, os.Args[1:]...), env)
 }
 
-// caFolder is what scripts/test/build-sandbox.sh trusts, so the app's image tag is the
-// cached one (as in backend/core's integration fixture).
-const caFolder = "/usr/local/share/ca-certificates"
-
 // App is loopat opened through core.Open on a throwaway LOOPAT_HOME, with a private
 // podman service and the mock Messages API on the host's loopback as its provider.
 type App struct {
@@ -72,15 +61,12 @@ func OpenApp(extra string) (*App, error) {
 			a.Close()
 		}
 	}()
-	uri, stop, err := StartPodmanService()
+	svc, err := podmansvc.Start(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	a.URI = uri
-	a.stops = append(a.stops, stop)
-	if a.Conn, err = bindings.NewConnection(context.Background(), uri); err != nil {
-		return nil, fmt.Errorf("connect podman: %w", err)
-	}
+	a.URI, a.Conn = svc.URI, svc.Conn
+	a.stops = append(a.stops, svc.Stop)
 	base, err := os.MkdirTemp("", "loopat-bench-")
 	if err != nil {
 		return nil, err
@@ -96,27 +82,10 @@ func OpenApp(extra string) (*App, error) {
 		return nil, err
 	}
 	a.stops = append(a.stops, func() { a.Mock.Close() })
-	ca := ""
-	if entries, err := os.ReadDir(caFolder); err == nil && len(entries) > 0 {
-		ca = fmt.Sprintf("extra_ca_certs = [%q]\n", caFolder)
-	}
-	cfg := fmt.Sprintf(`[agent]
-default_provider = "mock"
-default_model = "claude-sonnet-4-5"
-
-[sandbox]
-%sidle_minutes = 30
-
-[[providers]]
-name = "mock"
-base_url = %q
-models = ["claude-sonnet-4-5"]
-key = "MOCK_KEY"
-%s`, ca, a.Mock.URL(), extra)
-	if err := os.WriteFile(filepath.Join(a.Home, "config.toml"), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(a.Home, "config.toml"), []byte(appkit.MockConfig(a.Mock.URL(), extra)), 0o600); err != nil {
 		return nil, err
 	}
-	os.Setenv("CONTAINER_HOST", uri)
+	os.Setenv("CONTAINER_HOST", a.URI)
 	os.Setenv("LOOPAT_HOME", a.Home)
 	c, err := core.Open(context.Background(), core.Options{Stderr: io.Discard})
 	if err != nil {
@@ -157,51 +126,4 @@ func (a *App) Close() {
 	a.stops = nil
 }
 
-func (a *App) removeResources() {
-	prefix := a.Core.Workspace.ResourcePrefix()
-	list, _ := containers.List(a.Conn, new(containers.ListOptions).WithAll(true))
-	for _, c := range list {
-		if len(c.Names) > 0 && strings.HasPrefix(c.Names[0], prefix+"-") {
-			_, _ = containers.Remove(a.Conn, c.ID, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
-		}
-	}
-	_, _ = network.Remove(a.Conn, prefix, new(network.RemoveOptions).WithForce(true))
-	tag := images.WorkspaceTag(a.Core.Workspace.Label())
-	imgs, _ := podmanimages.List(a.Conn, nil)
-	for _, im := range imgs {
-		for _, name := range im.RepoTags {
-			if repo, ok := strings.CutSuffix(name, ":"+tag); ok {
-				_ = podmanimages.Untag(a.Conn, im.ID, tag, repo, nil)
-			}
-		}
-	}
-}
-
-// StartPodmanService runs a private `podman system service` on a fresh socket.
-func StartPodmanService() (string, func(), error) {
-	dir, err := os.MkdirTemp("", "loopat-bench-podman-")
-	if err != nil {
-		return "", nil, err
-	}
-	sock := filepath.Join(dir, "podman.sock")
-	cmd := exec.Command("podman", "system", "service", "--time=0", "unix://"+sock)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("start podman service: %w", err)
-	}
-	stop := func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-		os.RemoveAll(dir)
-	}
-	for i := 0; i < 300; i++ {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return "unix://" + sock, stop, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	stop()
-	return "", nil, fmt.Errorf("podman service did not come up")
-}
+func (a *App) removeResources() { appkit.RemoveWorkspace(a.Conn, a.Home) }

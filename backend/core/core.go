@@ -21,6 +21,7 @@ import (
 	"github.com/loopat/desktop/backend/hostexec"
 	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/logging"
+	"github.com/loopat/desktop/backend/ports"
 	"github.com/loopat/desktop/backend/loops"
 	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/secrets"
@@ -53,6 +54,8 @@ type Core struct {
 	Context  *contextrepo.Store
 	Loops    *loops.Manager
 	HostExec *hostexec.Server
+	// Ports forwards the ports loops listen on to the host's loopback (ports.go).
+	Ports *ports.Manager
 
 	System *services.SystemService
 	// LoopService is the loops as the UI drives them (the CLI drives the same).

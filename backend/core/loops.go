@@ -47,6 +47,7 @@ func (c *Core) openLoops() ([]any, error) {
 	c.HostExec.HandleGateway(GatewayAddr, router)
 	c.HostExec.HandlePromote(contextrepo.PromoteStreams{Store: c.Context, Ctx: c.ctx, Scrub: c.Scrub.String, Log: c.Log,
 		Changed: func(repo string) { c.Bus.Publish(events.TopicContextChanged, events.ContextChanged{Repo: repo}) }})
+	pm := c.openPorts()
 	c.links = hostexec.NewLinks(c.ctx, hostexec.LinksOptions{Server: c.HostExec, Policy: c.loopPolicy,
 		Conn: c.Engine.Conn, Log: c.Log})
 
@@ -78,6 +79,7 @@ func (c *Core) openLoops() ([]any, error) {
 	c.closers = append(c.closers, func() error { lm.Close(); return nil })
 	tm := terminal.NewManager(terminal.ManagerRunner{M: lm}, c.Bus, c.Log)
 	c.LoopService = services.NewLoopService(lm, c.HostExec)
+	services.WirePorts(c.LoopService, pm)
 	return []any{
 		c.LoopService,
 		services.NewTerminalService(c.ctx, tm),

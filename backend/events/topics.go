@@ -24,6 +24,7 @@ const (
 	LoopStatus   = "status"
 	LoopQueue    = "queue"
 	LoopHostExec = "hostexec"
+	LoopPorts    = "ports" // []ports.Forward: the loop's detected and forwarded ports
 )
 
 // What a per-terminal topic is about: TermTopic(id, TermData) = "term:<id>:data".

@@ -140,6 +140,14 @@ func (s *Server) Bind(loopID string, p Policy, sess *link.Session) error {
 	return nil
 }
 
+// Link is loopID's current link (nil when it has none): the host opens its own
+// streams on it (port forwarding).
+func (s *Server) Link(loopID string) *link.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.links[loopID]
+}
+
 // unbind forgets sess if it is still the loop's current link.
 func (s *Server) unbind(loopID string, sess *link.Session) {
 	s.mu.Lock()

@@ -16,6 +16,7 @@ import (
 type LoopService struct {
 	m  *loops.Manager
 	hx *hostexec.Server // nil when host exec is not wired
+	pf PortForwarder    // nil when port forwarding is not wired (loop_ports.go)
 }
 
 // NewLoopService exposes m; hx serves HostExecAudit.

@@ -715,7 +715,6 @@ export interface Methods {
     Rename: { params: [string, string]; result: void };
     Send: { params: [string, string]; result: SendResult };
     SetPermissionMode: { params: [string, string]; result: void };
-    SetPorts: { params: [JSONValue]; result: void };
     StopForwarding: { params: [string, number]; result: Forward[] | null };
     Unqueue: { params: [string, string]; result: void };
   };
@@ -745,7 +744,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Ports', 'Queue', 'Rename', 'Send', 'SetPermissionMode', 'SetPorts', 'StopForwarding', 'Unqueue'],
+  LoopService: ['Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Ports', 'Queue', 'Rename', 'Send', 'SetPermissionMode', 'StopForwarding', 'Unqueue'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

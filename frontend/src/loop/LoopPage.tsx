@@ -8,6 +8,7 @@ import { withQueuedText } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
+import { PortsTab, usePortToasts } from './PortsTab';
 import { PromoteButton } from './PromoteButton';
 import { useLinkedCard } from '../kanban/linkedCard';
 
@@ -25,7 +26,8 @@ function Loop({ id }: { id: string }) {
   const meta = useLoad<LoopMeta>(() => LoopService.Get(id), [id]);
   const queue = useLoad<QueueItem[]>(() => LoopService.Queue(id), [id]);
   const [statusDetail, setStatusDetail] = useState('');
-  const [tab, setTab] = useState<'terminal' | 'files' | 'git' | 'host'>('files');
+  const [tab, setTab] = useState<'terminal' | 'files' | 'git' | 'host' | 'ports'>('files');
+  usePortToasts(id);
   const [panelOpen, setPanelOpen] = useState(true);
 
   useEvent(topics.loopStatus(id), (s: { status: LoopStatus; detail?: string }) => {
@@ -85,6 +87,7 @@ function Loop({ id }: { id: string }) {
                 ['git', 'Git'],
                 ['terminal', 'Terminal'],
                 ['host', 'Host calls'],
+                ['ports', 'Ports'],
               ] as const
             ).map(([t, label]) => (
               <button key={t} role="tab" aria-selected={tab === t} className={`tab ${tab === t ? 'active' : ''}`} onClick={() => setTab(t)} data-testid={`tab-${t}`}>
@@ -98,6 +101,7 @@ function Loop({ id }: { id: string }) {
             {tab === 'files' && <FilesTab loopId={id} />}
             {tab === 'git' && <GitTab loopId={id} />}
             {tab === 'host' && <HostCallsTab loopId={id} />}
+            {tab === 'ports' && <PortsTab loopId={id} />}
           </div>
         </section>
       )}

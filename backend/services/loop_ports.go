@@ -1,0 +1,65 @@
+package services
+
+import (
+	"errors"
+
+	"github.com/loopat/desktop/backend/ports"
+	"github.com/loopat/desktop/backend/rpc"
+)
+
+// PortForwarder is the loops' port forwarding (ports.Manager).
+type PortForwarder interface {
+	Ports(loopID string) ([]ports.Forward, error)
+	Forward(loopID string, containerPort int) ([]ports.Forward, error)
+	Stop(loopID string, containerPort int) ([]ports.Forward, error)
+}
+
+// WirePorts gives s port forwarding; changes arrive as "loop:<id>:ports" events. A
+// function, not a method: a LoopService method would be callable from the UI.
+func WirePorts(s *LoopService, pf PortForwarder) { s.pf = pf }
+
+func (s *LoopService) portsFor(id string) (PortForwarder, error) {
+	if _, err := s.m.Get(id); err != nil {
+		return nil, userError(err)
+	}
+	if s.pf == nil {
+		return nil, errors.New("port forwarding is not available in this build")
+	}
+	return s.pf, nil
+}
+
+// Ports lists the ports the loop's processes listen on and where each is forwarded
+// on this computer (http://127.0.0.1:<hostPort>/).
+func (s *LoopService) Ports(id string) ([]ports.Forward, error) {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return nil, err
+	}
+	return pf.Ports(id)
+}
+
+// ForwardPort forwards a container port (detected or typed by hand) until stopped.
+func (s *LoopService) ForwardPort(id string, containerPort int) ([]ports.Forward, error) {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := pf.Forward(id, containerPort)
+	if err != nil {
+		return l, rpc.Invalid(err.Error()+".", "Pick a port between 1 and 65535, or widen [ports] range in Settings.", err)
+	}
+	return l, nil
+}
+
+// StopForwarding closes a port's forward; it is not forwarded again until ForwardPort.
+func (s *LoopService) StopForwarding(id string, containerPort int) ([]ports.Forward, error) {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := pf.Stop(id, containerPort)
+	if err != nil {
+		return l, rpc.Invalid(err.Error()+".", "", err)
+	}
+	return l, nil
+}

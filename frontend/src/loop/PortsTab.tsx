@@ -1,0 +1,222 @@
+import { useEffect, useRef, useState } from 'react';
+import { call } from '../api/rpc';
+import { InlineError, useAction, useEvent, useLoad, useToasts } from '../ui';
+
+/** One port of a loop (ports.Forward in Go). */
+export interface PortForward {
+  containerPort: number;
+  hostPort: number;
+  url: string;
+  process?: string;
+  detected: boolean;
+  error?: string;
+}
+
+const list = (p: Promise<PortForward[] | null>) => p.then((x) => x ?? []);
+
+export const PortsApi = {
+  Ports: (id: string) => list(call('LoopService', 'Ports', id)),
+  Forward: (id: string, port: number) => list(call('LoopService', 'ForwardPort', id, port)),
+  Stop: (id: string, port: number) => list(call('LoopService', 'StopForwarding', id, port)),
+};
+
+/** The bus topic of a loop's ports (events.LoopPorts). */
+export const portsTopic = (id: string) => `loop:${id}:ports`;
+
+type Runtime = { BrowserOpenURL?: (url: string) => void };
+
+/** Opens url in the user's browser (Wails: the system browser; served: a new tab). */
+export function openInBrowser(url: string) {
+  const rt = (window as unknown as { runtime?: Runtime }).runtime;
+  if (rt?.BrowserOpenURL) rt.BrowserOpenURL(url);
+  else window.open(url, '_blank', 'noopener,noreferrer');
+}
+
+/**
+ * The ports the loop's processes listen on and where each is forwarded on this
+ * computer (loopback only). New ports raise a toast.
+ */
+export function PortsTab({ loopId }: { loopId: string }) {
+  const ports = useLoad<PortForward[]>(() => PortsApi.Ports(loopId), [loopId]);
+  useEvent(portsTopic(loopId), (p: PortForward[] | null) => ports.update(() => p ?? []));
+  const act = useAction();
+  const [manual, setManual] = useState('');
+  const [preview, setPreview] = useState<string | null>(null);
+  const rows = ports.data ?? [];
+
+  const forward = (port: number) =>
+    act.run(async () => {
+      const l = await PortsApi.Forward(loopId, port);
+      ports.update(() => l);
+    });
+  const stop = (port: number) =>
+    act.run(async () => {
+      const l = await PortsApi.Stop(loopId, port);
+      ports.update(() => l);
+      if (preview && rows.some((r) => r.containerPort === port && r.url === preview)) setPreview(null);
+    });
+
+  return (
+    <div className="ports" data-testid="ports">
+      <InlineError text={ports.error} onRetry={() => ports.reload()} />
+      {ports.data && rows.length === 0 && (
+        <div className="empty" data-testid="ports-empty">
+          <div className="empty-title">No ports yet</div>
+          <p>
+            When something in this loop listens on a TCP port (<code>npm run dev</code>, <code>python3 -m http.server</code>), it
+            shows up here and is forwarded to <code>127.0.0.1</code> on this computer. Only this computer can reach it.
+          </p>
+        </div>
+      )}
+      {rows.length > 0 && (
+        <table className="table ports-table">
+          <thead>
+            <tr>
+              <th>Port</th>
+              <th>Process</th>
+              <th>On this computer</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.containerPort} data-testid={`port-${r.containerPort}`}>
+                <td className="num">{r.containerPort}</td>
+                <td>{r.process || (r.detected ? '' : <span className="small">not listening</span>)}</td>
+                <td>
+                  {r.url ? (
+                    <a
+                      href={r.url}
+                      data-testid="port-url"
+                      onClick={(e) => {
+                        e.preventDefault();
+                        openInBrowser(r.url);
+                      }}
+                    >
+                      {r.url}
+                    </a>
+                  ) : (
+                    <span className="small">{r.error || 'not forwarded'}</span>
+                  )}
+                </td>
+                <td className="nowrap">
+                  {r.url ? (
+                    <>
+                      <button className="btn small" onClick={() => void navigator.clipboard?.writeText(r.url)} title="Copy the URL">
+                        Copy
+                      </button>{' '}
+                      <button className="btn small" onClick={() => openInBrowser(r.url)} data-testid="port-open">
+                        Open
+                      </button>{' '}
+                      {canPreview() && (
+                        <>
+                          <button className="btn small" onClick={() => setPreview(r.url)} data-testid="port-preview">
+                            Preview
+                          </button>{' '}
+                        </>
+                      )}
+                      <button className="btn small" disabled={act.busy} onClick={() => stop(r.containerPort)} data-testid="port-stop">
+                        Stop
+                      </button>
+                    </>
+                  ) : (
+                    <button className="btn small" disabled={act.busy} onClick={() => forward(r.containerPort)} data-testid="port-forward">
+                      Forward
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        className="ports-add row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const n = Number(manual);
+          if (Number.isInteger(n) && n >= 1 && n <= 65535) {
+            forward(n);
+            setManual('');
+          }
+        }}
+      >
+        <input
+          className="input small"
+          inputMode="numeric"
+          placeholder="Forward another port, e.g. 8080"
+          value={manual}
+          onChange={(e) => setManual(e.target.value.replace(/[^0-9]/g, '').slice(0, 5))}
+          data-testid="port-add"
+        />
+        <button className="btn small" type="submit" disabled={!manual || act.busy}>
+          Forward
+        </button>
+      </form>
+      {preview && <Preview url={preview} onClose={() => setPreview(null)} />}
+    </div>
+  );
+}
+
+/**
+ * The in-app preview is offered only when the UI runs in a browser (`loopat serve`):
+ * there the agent's page is another origin and gets nothing from the app. Inside the
+ * desktop webview a frame could reach the native bridge, so the desktop opens the
+ * system browser instead.
+ */
+function canPreview(): boolean {
+  return !(window as unknown as { runtime?: Runtime }).runtime;
+}
+
+function Preview({ url, onClose }: { url: string; onClose: () => void }) {
+  const frame = useRef<HTMLIFrameElement>(null);
+  const [n, setN] = useState(0);
+  useEffect(() => setN(0), [url]);
+  return (
+    <div className="ports-preview" data-testid="ports-preview">
+      <div className="row">
+        <button className="btn small" onClick={() => frame.current?.contentWindow?.history.back()} title="Back">
+          ←
+        </button>
+        <button className="btn small" onClick={() => frame.current?.contentWindow?.history.forward()} title="Forward">
+          →
+        </button>
+        <button className="btn small" onClick={() => setN((x) => x + 1)} data-testid="preview-reload">
+          Reload
+        </button>
+        <code className="small">{url}</code>
+        <button className="btn small" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <iframe
+        key={n}
+        ref={frame}
+        src={url}
+        title="Preview"
+        sandbox="allow-scripts allow-forms"
+        referrerPolicy="no-referrer"
+        style={{ width: '100%', height: '60vh', border: '1px solid var(--border, #ccc)', background: '#fff' }}
+      />
+    </div>
+  );
+}
+
+/** Toasts when a loop gets a new port (mounted by the loop page for the open loop). */
+export function usePortToasts(loopId: string) {
+  const toasts = useToasts();
+  const known = useRef<Set<number> | null>(null);
+  useEffect(() => {
+    known.current = null;
+    void PortsApi.Ports(loopId)
+      .then((l) => (known.current = new Set(l.filter((p) => p.hostPort).map((p) => p.containerPort))))
+      .catch(() => (known.current = new Set()));
+  }, [loopId]);
+  useEvent(portsTopic(loopId), (p: PortForward[] | null) => {
+    const now = (p ?? []).filter((x) => x.hostPort);
+    if (known.current) {
+      for (const x of now) if (!known.current.has(x.containerPort)) toasts.info(`Port ${x.containerPort} is open: ${x.url}`);
+    }
+    known.current = new Set(now.map((x) => x.containerPort));
+  });
+}

@@ -17,6 +17,9 @@ const loopUsage = `usage:
   loopat loop ls                                        list loops
   loopat loop send ID TEXT...                           send TEXT ("-": read stdin), wait for the turn, print the reply
   loopat loop rm ID                                     delete a loop, its container and its folder
+  loopat loop pending ID                                list what the loop's agent waits for (prompts of agents this process runs)
+  loopat loop answer ID PENDING allow|always [RULE]|deny [NOTE]|answer TEXT
+                                                        answer one; during 'send' prompts are shown and answered on stdin
 An ID may be shortened to any unique prefix.
   --repo PATH    local git repository to work on (cloned on a new branch)
   --vault NAME   vault whose secrets the loop gets (default: default)
@@ -69,7 +72,7 @@ func runLoop(ctx context.Context, args []string, env Env) int {
 	return l.run(ctx, args, env)
 }
 
-var loopCommands = map[string]bool{"new": true, "ls": true, "send": true, "rm": true}
+var loopCommands = map[string]bool{"new": true, "ls": true, "send": true, "rm": true, "pending": true, "answer": true}
 
 // run runs `loopat loop CMD ...` (args start at CMD).
 func (l loopCLI) run(ctx context.Context, args []string, env Env) int {
@@ -136,6 +139,8 @@ func (l loopCLI) run(ctx context.Context, args []string, env Env) int {
 		}
 		fmt.Fprintln(env.Stdout, "deleted", id)
 		return exitOK
+	case "pending", "answer":
+		return l.runPending(args[0], name, pos, env) // loop_answer.go
 	}
 	return usageError(env, "loopat loop", fmt.Sprintf("unknown command %q", args[0]), loopUsage)
 }
@@ -147,7 +152,9 @@ func (l loopCLI) send(ctx context.Context, name, prefix, text string, env Env) i
 	if err != nil {
 		return fail(env, name, err)
 	}
+	answers := env.Stdin // prompts of the turn are answered on stdin (loop_answer.go)
 	if text == "-" {
+		answers = strings.NewReader("") // stdin is the message: prompts are denied
 		b, err := io.ReadAll(env.Stdin)
 		if err != nil {
 			return fail(env, name, fmt.Errorf("read stdin: %w", err))
@@ -158,7 +165,7 @@ func (l loopCLI) send(ctx context.Context, name, prefix, text string, env Env) i
 	if _, err := l.svc.Send(id, text); err != nil {
 		return fail(env, name, err)
 	}
-	if err := l.wait(ctx, id); err != nil {
+	if err := l.waitAnswering(ctx, id, answers, env); err != nil {
 		return fail(env, name, fmt.Errorf("waiting for the reply: %w", err))
 	}
 	all, err := l.svc.Messages(id)

@@ -369,6 +369,25 @@ export interface Network {
   id: string;
 }
 
+/** Go loops.Pending. */
+export interface Pending {
+  id: string;
+  kind: string;
+  tool: string;
+  input: JSONValue;
+  rule: string;
+  created: string;
+}
+
+/** Go loops.PendingAnswer. */
+export interface PendingAnswer {
+  allow: boolean;
+  always: boolean;
+  rule: string;
+  message: string;
+  answers: Record<string, string> | null;
+}
+
 /** Go engine.Phase. */
 export type Phase = 'absent' | 'machine-stopped' | 'starting' | 'ready' | 'error';
 
@@ -700,6 +719,7 @@ export interface Methods {
     UpdateCard: { params: [string, string, string, Card]; result: Card };
   };
   LoopService: {
+    Answer: { params: [string, string, PendingAnswer]; result: void };
     Archive: { params: [string, boolean]; result: void };
     Create: { params: [CreateRequest]; result: Meta };
     Delete: { params: [string]; result: void };
@@ -710,8 +730,11 @@ export interface Methods {
     List: { params: []; result: Meta[] | null };
     Messages: { params: [string]; result: JSONValue[] | null };
     MessagesPage: { params: [string, number, number]; result: TranscriptPage };
+    Pending: { params: [string]; result: Pending[] | null };
+    PermissionRules: { params: [string]; result: string[] | null };
     Ports: { params: [string]; result: Forward[] | null };
     Queue: { params: [string]; result: QueuedMessage[] | null };
+    RemovePermissionRule: { params: [string, string]; result: void };
     Rename: { params: [string, string]; result: void };
     Send: { params: [string, string]; result: SendResult };
     SetPermissionMode: { params: [string, string]; result: void };
@@ -744,7 +767,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Ports', 'Queue', 'Rename', 'Send', 'SetPermissionMode', 'StopForwarding', 'Unqueue'],
+  LoopService: ['Answer', 'Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SetPermissionMode', 'StopForwarding', 'Unqueue'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

@@ -1,0 +1,167 @@
+// `loopat loop pending|answer`, and answering the agent's prompts during `loop send`.
+//
+// A prompt lives in the process that runs the loop's agent: the app, or the `loopat
+// loop send` that started it. So `send` shows each prompt and reads the answer from
+// its stdin; `pending` and `answer` reach the prompts of this process's agents.
+
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/loopat/desktop/backend/loops"
+)
+
+const answerUsage = `answers: allow | always [RULE] | deny [NOTE...] | answer TEXT (to a question)`
+
+// pendingAPI is the part of services.LoopService that answers prompts.
+type pendingAPI interface {
+	Pending(id string) ([]loops.Pending, error)
+	Answer(id, pendingID string, answer loops.PendingAnswer) error
+}
+
+// parseAnswer reads "allow", "always [RULE]", "deny [NOTE]" or "answer TEXT" for p.
+func parseAnswer(p loops.Pending, words []string) (loops.PendingAnswer, error) {
+	if len(words) == 0 {
+		return loops.PendingAnswer{}, fmt.Errorf("no answer; %s", answerUsage)
+	}
+	rest := strings.Join(words[1:], " ")
+	switch strings.ToLower(words[0]) {
+	case "allow", "approve", "yes", "y":
+		return loops.PendingAnswer{Allow: true}, nil
+	case "always":
+		return loops.PendingAnswer{Allow: true, Always: true, Rule: rest}, nil
+	case "deny", "no", "n":
+		return loops.PendingAnswer{Message: rest}, nil
+	case "answer":
+		if p.Kind != loops.PendingQuestion || rest == "" {
+			return loops.PendingAnswer{}, fmt.Errorf("'answer TEXT' answers a question")
+		}
+		answers := map[string]string{}
+		for _, q := range questionsOf(p) {
+			answers[q] = rest
+		}
+		return loops.PendingAnswer{Allow: true, Answers: answers}, nil
+	}
+	return loops.PendingAnswer{}, fmt.Errorf("unknown answer %q; %s", words[0], answerUsage)
+}
+
+func questionsOf(p loops.Pending) []string {
+	var in struct {
+		Questions []struct {
+			Question string `json:"question"`
+		} `json:"questions"`
+	}
+	_ = json.Unmarshal(p.Input, &in)
+	var out []string
+	for _, q := range in.Questions {
+		out = append(out, q.Question)
+	}
+	return out
+}
+
+// describePending is one prompt as the terminal shows it (input shortened).
+func describePending(p loops.Pending) string {
+	in := string(p.Input)
+	if len(in) > 400 {
+		in = in[:400] + "…"
+	}
+	s := fmt.Sprintf("needs input [%s] %s %s", p.Kind, p.Tool, in)
+	if p.Rule != "" {
+		s += fmt.Sprintf(" (always: %s)", p.Rule)
+	}
+	return s
+}
+
+// runPending is `loopat loop pending ID` and `loopat loop answer ID PENDING ANSWER...`.
+func (l loopCLI) runPending(cmd, name string, pos []string, env Env) int {
+	api, ok := l.svc.(pendingAPI)
+	if !ok {
+		return fail(env, name, fmt.Errorf("this loop service cannot answer prompts"))
+	}
+	if len(pos) < 1 || (cmd == "answer" && len(pos) < 3) || (cmd == "pending" && len(pos) != 1) {
+		return usageError(env, name, "wrong arguments", loopUsage)
+	}
+	id, err := l.resolveID(pos[0])
+	if err != nil {
+		return fail(env, name, err)
+	}
+	list, err := api.Pending(id)
+	if err != nil {
+		return fail(env, name, err)
+	}
+	if cmd == "pending" {
+		for _, p := range list {
+			fmt.Fprintf(env.Stdout, "%s\t%s\n", p.ID, describePending(p))
+		}
+		return exitOK
+	}
+	for _, p := range list {
+		if p.ID == pos[1] || (len(pos[1]) >= 4 && strings.HasPrefix(p.ID, pos[1])) {
+			a, err := parseAnswer(p, pos[2:])
+			if err != nil {
+				return usageError(env, name, err.Error(), loopUsage)
+			}
+			if err := api.Answer(id, p.ID, a); err != nil {
+				return fail(env, name, err)
+			}
+			return exitOK
+		}
+	}
+	return fail(env, name, fmt.Errorf("nothing waits with id %q in this process (a prompt is answered where its agent runs: the app, or the `loop send` that started it)", pos[1]))
+}
+
+// waitAnswering waits for the turn like wait, and meanwhile shows each prompt on stderr
+// and reads its answer from in, one line each. Without an answer (in ended) the prompt
+// is denied, so a turn never waits on a terminal nobody reads.
+func (l loopCLI) waitAnswering(ctx context.Context, id string, in io.Reader, env Env) error {
+	api, ok := l.svc.(pendingAPI)
+	if !ok {
+		return l.wait(ctx, id)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.wait(ctx, id) }()
+	lines := bufio.NewScanner(in)
+	seen := map[string]bool{}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		}
+		list, err := api.Pending(id)
+		if err != nil {
+			continue
+		}
+		for _, p := range list {
+			if seen[p.ID] {
+				continue
+			}
+			seen[p.ID] = true
+			fmt.Fprintf(env.Stderr, "%s\n%s\n> ", describePending(p), answerUsage)
+			for {
+				if !lines.Scan() {
+					_ = api.Answer(id, p.ID, loops.PendingAnswer{Message: "No answer came from the terminal."})
+					fmt.Fprintln(env.Stderr, "\nno answer (stdin ended): denied")
+					break
+				}
+				a, err := parseAnswer(p, strings.Fields(lines.Text()))
+				if err == nil {
+					err = api.Answer(id, p.ID, a)
+				}
+				if err == nil {
+					break
+				}
+				fmt.Fprintf(env.Stderr, "%v\n> ", err)
+			}
+		}
+	}
+}

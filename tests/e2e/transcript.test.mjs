@@ -1,0 +1,118 @@
+// The chat of a long loop (issue 16) and the chat polish of issue 15, in Chromium against
+// `loopat serve`: a 3,000-line transcript opens at its last reply with a bounded DOM,
+// older lines load on scroll-up, "Session started" shows once per session, replies carry
+// a time, and streamed deltas show token by token. Events are injected on the page's own
+// event socket (Playwright routeWebSocket), so no agent or container is needed.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { launchBrowser, screenshot, startServe, tempDir } from './lib.mjs';
+
+const LINES_PER_TURN = 6;
+
+// A transcript as the app stores it: our user_input lines, the CLI's stream-json lines.
+function writeLoop(home, turns) {
+  const id = randomUUID();
+  const dir = join(home, 'loops', id);
+  mkdirSync(join(dir, 'home'), { recursive: true });
+  mkdirSync(join(dir, 'workdir'), { recursive: true });
+  writeFileSync(
+    join(dir, 'meta.json'),
+    JSON.stringify({ id, title: 'Long loop', created: new Date().toISOString(), status: 'idle', vault: 'default', usage: { byModel: {} } }),
+  );
+  const lines = [];
+  for (let t = 0; t < turns; t++) {
+    const ts = new Date(Date.UTC(2026, 10, 30, 9, 0, t)).toISOString();
+    lines.push(
+      { type: 'user_input', text: `question ${t}`, ts },
+      { type: 'system', subtype: 'init', session_id: 'sess-1', model: 'claude-sonnet-4-5', permissionMode: 'bypassPermissions' },
+      { ts, type: 'assistant', message: { content: [{ type: 'tool_use', id: `tu-${t}`, name: 'Bash', input: { command: `echo ${t}` } }] } },
+      { type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: `tu-${t}`, content: `out-${t}` }] } },
+      { ts, type: 'assistant', message: { content: [{ type: 'text', text: `answer number ${t}` }] } },
+      { ts, type: 'result', subtype: 'success', duration_ms: 1200, usage: { input_tokens: 10, output_tokens: 5 } },
+    );
+  }
+  writeFileSync(join(dir, 'messages.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return id;
+}
+
+describe('long transcript chat', () => {
+  let serve, browser, loop, socket;
+  const turns = 500; // 3,000 lines
+
+  before(async () => {
+    const home = join(tempDir('loopat-e2e-transcript-'), 'ws');
+    mkdirSync(home, { recursive: true });
+    loop = writeLoop(home, turns);
+    serve = await startServe({ home });
+    browser = await launchBrowser();
+    await browser.page.routeWebSocket(/\/api\/events/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => ws.send(m));
+      socket = ws;
+    });
+    await browser.page.goto(serve.url);
+  });
+  after(async () => {
+    await browser?.close();
+    await serve?.close();
+  });
+
+  it('opens at the last reply with a bounded DOM, one session pill, reply times', async () => {
+    const { page } = browser;
+    await page.goto(`${serve.origin}/#/loops/${loop}`);
+    const messages = page.getByTestId('messages');
+    await messages.getByText(`answer number ${turns - 1}`).waitFor({ timeout: 60_000 });
+    assert.ok(await messages.getByText(`answer number ${turns - 1}`).isVisible(), 'the last reply is in view');
+    const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
+    assert.ok(nodes < 3000, `DOM nodes ${nodes}: the list is virtualised`);
+    // Every turn reports the same session: its pill shows once (in the oldest loaded page
+    // at most), never once per turn.
+    assert.ok((await messages.getByTestId('session-started').count()) <= 1);
+    const times = await messages.getByTestId('msg-time').allInnerTexts();
+    assert.ok(times.length > 0 && times.every((t) => /2026/.test(t)), `reply times: ${times}`);
+    // The tool card got its result from a later line.
+    assert.match(await messages.locator('[data-testid="tool-card"]').last().innerText(), new RegExp(`out-${turns - 1}`));
+  });
+
+  it('loads older lines when scrolled to the top', async () => {
+    const { page } = browser;
+    const messages = page.getByTestId('messages');
+    assert.equal(await messages.getByText('question 400', { exact: true }).count(), 0, 'only the newest page is loaded at first');
+    // Scroll as a user does (the wheel): the list stops following the bottom.
+    const box = await messages.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let i = 0; i < 60 && (await messages.getByText('question 400', { exact: true }).count()) === 0; i++) {
+      await page.mouse.wheel(0, -4000);
+      await page.waitForTimeout(250);
+    }
+    assert.equal(await messages.getByText('question 400', { exact: true }).count(), 1, 'an older page came in on scroll-up');
+  });
+
+  it('streams a reply token by token and keeps it once the whole line arrives', async () => {
+    const { page } = browser;
+    await page.reload();
+    const messages = page.getByTestId('messages');
+    await messages.getByText(`answer number ${turns - 1}`).waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(1500); // the new page's event socket is open
+    const seen = [];
+    for (const token of ['Stream', 'ing ', 'one ', 'token ', 'at a time']) {
+      socket.send(JSON.stringify({ topic: `loop:${loop}:delta`, data: { kind: 'text', text: token } }));
+      seen.push(token);
+      // Each delta shows on its own: the text grows token by token (markdown trims the end).
+      await page.waitForFunction((want) => (document.querySelector('[data-testid="streaming"]')?.textContent ?? '').trim() === want, seen.join('').trim());
+      assert.equal((await page.getByTestId('streaming').innerText()).trim(), seen.join('').trim());
+    }
+    await screenshot(page, 'e2e-transcript-streaming.png');
+    const line = { type: 'assistant', message: { content: [{ type: 'text', text: 'Streaming one token at a time' }] } };
+    socket.send(JSON.stringify({ topic: `loop:${loop}:message`, data: line }));
+    await messages.getByText('Streaming one token at a time').waitFor();
+    assert.equal(await page.getByTestId('streaming').count(), 0, 'the whole line replaced the partial text');
+    // A live line without a stored time shows the time it arrived.
+    const last = messages.locator('[data-testid="msg-assistant"]').last();
+    assert.match(await last.getByTestId('msg-time').innerText(), /\d/);
+  });
+});

@@ -90,7 +90,7 @@ function LoopItem({ loop }: { loop: LoopMeta }) {
       <span className="loop-item-text">
         <span className="loop-item-title">{loop.title || 'Untitled loop'}</span>
         <span className="loop-item-sub" data-testid="loop-item-sub">
-          {status}
+          {status === 'waiting' ? 'needs input' : status}
           {loop.repo && <span className="loop-item-repo"> · {repoName(loop.repo)}</span>}
         </span>
       </span>

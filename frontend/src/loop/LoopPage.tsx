@@ -4,6 +4,7 @@ import { RECONNECTED } from '../api/client';
 import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type QueueItem } from '../api/services';
 import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { Transcript } from './Transcript';
+import { PendingCards } from './PendingCard';
 import { withQueuedText } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
@@ -68,6 +69,7 @@ function Loop({ id }: { id: string }) {
             </div>
           }
         />
+        <PendingCards loopId={id} />
         <QueueView id={id} items={queue.data ?? []} onChange={(q) => queue.set(q)} />
         <Composer
           meta={m}

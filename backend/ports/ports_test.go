@@ -224,3 +224,14 @@ func TestStopAndForwardByHand(t *testing.T) {
 		t.Fatalf("stopped forward still listed: %+v", l)
 	}
 }
+
+func TestParsePortRange(t *testing.T) {
+	if lo, hi, err := config.ParsePortRange(" 10000 - 20000 "); err != nil || lo != 10000 || hi != 20000 {
+		t.Fatalf("%d %d %v", lo, hi, err)
+	}
+	for _, bad := range []string{"", "10000", "0-10", "20000-10000", "1-70000", "a-b", "-5-10"} {
+		if _, _, err := config.ParsePortRange(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

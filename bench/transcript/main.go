@@ -9,6 +9,13 @@
 //
 // It needs a built binary (LOOPAT_BIN, default build/bin/loopat: `make build`) and the
 // e2e node modules (tests/e2e: npm ci). Rows go into artifacts/bench.json.
+//
+// The baseline beside it is the same app built with the chat before the virtualised list
+// (whole transcript fetched, every line in the DOM), given as -baseline-bin or
+// LOOPAT_BASELINE_BIN; without one the open time is compared with the app shell only:
+//
+//	git worktree add /tmp/old 7f0fbbd && ln -s $PWD/frontend/node_modules /tmp/old/frontend/
+//	(cd /tmp/old/frontend && npx vite build) && (cd /tmp/old && go build -tags remote,exclude_graphdriver_btrfs,containers_image_openpgp -o /tmp/loopat-old .)
 package main
 
 import (

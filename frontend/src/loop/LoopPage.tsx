@@ -5,6 +5,7 @@ import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, 
 import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { Transcript } from './Transcript';
 import { PendingCards } from './PendingCard';
+import { PermissionRules } from './PermissionRules';
 import { withQueuedText } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
@@ -371,6 +372,7 @@ function Composer({
             ))}
           </select>
         </label>
+        <PermissionRules loopId={meta.id} />
         <span className="grow" />
         {working && queued > 0 && (
           <button

@@ -63,8 +63,9 @@ type Options struct {
 // Manager keeps every loop's forwards.
 type Manager struct {
 	o     Options
-	mu    sync.Mutex
-	loops map[string]*loopPorts
+	mu     sync.Mutex
+	loops  map[string]*loopPorts
+	shares map[string]*shareState // static shares (share.go)
 }
 
 type loopPorts struct {
@@ -406,10 +407,14 @@ func (m *Manager) setUser(loopID string, cp int, stop bool) ([]Forward, error) {
 	return list, nil
 }
 
-// Close stops every forward.
+// Close stops every forward and share.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for id, st := range m.shares {
+		_ = st.stop()
+		delete(m.shares, id)
+	}
 	for _, lp := range m.loops {
 		for cp, f := range lp.fwd {
 			f.ln.Close()

@@ -12,6 +12,9 @@ type PortForwarder interface {
 	Ports(loopID string) ([]ports.Forward, error)
 	Forward(loopID string, containerPort int) ([]ports.Forward, error)
 	Stop(loopID string, containerPort int) ([]ports.Forward, error)
+	Share(loopID, dir, sub string) (ports.Shared, error)
+	SharedOf(loopID string) (ports.Shared, bool)
+	StopShare(loopID string)
 }
 
 // WirePorts gives s port forwarding; changes arrive as "loop:<id>:ports" events. A
@@ -62,4 +65,39 @@ func (s *LoopService) StopForwarding(id string, containerPort int) ([]ports.Forw
 		return l, rpc.Invalid(err.Error()+".", "", err)
 	}
 	return l, nil
+}
+
+// ShareWorkdir serves the loop's workdir (or its folder sub) read-only on this
+// computer's loopback: never .git, .env*, .ssh, .claude or node_modules, never a
+// symlink; a missing path falls back to index.html.
+func (s *LoopService) ShareWorkdir(id, sub string) (ports.Shared, error) {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return ports.Shared{}, err
+	}
+	sh, err := pf.Share(id, s.m.Store().WorkDir(id), sub)
+	if err != nil {
+		return ports.Shared{}, rpc.Invalid(err.Error()+".", "Pick a folder of the workdir (not a link, not .git, .env, .ssh, .claude or node_modules).", err)
+	}
+	return sh, nil
+}
+
+// WorkdirShare is the loop's static share (empty url: none).
+func (s *LoopService) WorkdirShare(id string) (ports.Shared, error) {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return ports.Shared{}, err
+	}
+	sh, _ := pf.SharedOf(id)
+	return sh, nil
+}
+
+// StopWorkdirShare ends the loop's static share.
+func (s *LoopService) StopWorkdirShare(id string) error {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return err
+	}
+	pf.StopShare(id)
+	return nil
 }

@@ -60,7 +60,7 @@ forwarder:
 	  -o backend/images/bin/loopat-host ./cmd/loopat-host
 
 ## test: install what the tests need, then run every suite
-test: test-deps test-unit test-setup test-integration test-e2e test-gui test-rootless bench
+test: test-deps test-unit test-setup test-integration test-race test-e2e test-gui test-rootless bench
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -91,6 +91,17 @@ test-integration: forwarder
 	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" \
 	  scripts/test/with-keyring.sh $(GO) test -count=1 -p 1 -timeout $(ITEST_TIMEOUT) \
 	  -tags integration,$(GO_TAGS) ./...
+
+## test-race: the race detector (needs cgo and gcc) over the unit tests of loops, engine,
+## hostexec and events, and the loops' lifetime race tests with real containers
+## (delete during start, archive during a turn, close during re-link)
+.PHONY: test-race
+test-race: forwarder test-setup
+	CGO_ENABLED=1 $(GO) test -race -count=1 -p 1 -tags $(GO_TAGS) \
+	  ./backend/loops/... ./backend/engine/... ./backend/hostexec/... ./backend/events/...
+	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" CGO_ENABLED=1 \
+	  scripts/test/with-keyring.sh $(GO) test -race -count=1 -p 1 -timeout 20m \
+	  -tags integration,$(GO_TAGS) -run '^TestRace' ./backend/loops/
 
 ## test-e2e: Playwright (playwright-core + Debian Chromium) against `loopat serve`
 test-e2e: build test-setup

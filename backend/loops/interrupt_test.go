@@ -34,7 +34,7 @@ type fakeCLI struct {
 	once     sync.Once
 	mu       sync.Mutex
 	killed   bool
-	finished []string // texts of turns that ended with success
+	finished []string    // texts of turns that ended with success
 	started  chan string // text of each user message, once the fake runs its turn
 }
 

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && race
 
 package loops
 
@@ -12,7 +12,8 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 )
 
-// Race tests of a loop's lifetime with real containers (run with -race in make test).
+// Race tests of a loop's lifetime with real containers: built only with -race
+// (make test-race), so the plain integration run does not repeat them.
 
 func containerExists(t *testing.T, h *harness, name string) bool {
 	t.Helper()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/procgroup"
 )
 
 // CLI is the Provider backed by the podman executable.
@@ -237,8 +238,8 @@ func (c *CLI) run(ctx context.Context, progress Progress, args ...string) (outpu
 	}
 	// Kill the whole group on cancel: a hung start leaves helpers (gvproxy, sleep) behind,
 	// and WaitDelay stops us waiting on pipes such helpers may still hold.
-	setProcessGroup(cmd)
-	cmd.Cancel = func() error { killProcessGroup(cmd); return nil }
+	procgroup.Own(cmd)
+	cmd.Cancel = func() error { _ = procgroup.Stop(cmd); return nil }
 	cmd.WaitDelay = 3 * time.Second
 	var mu sync.Mutex
 	stdout := &lineWriter{mu: &mu, progress: progress}

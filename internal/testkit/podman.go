@@ -17,6 +17,8 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	nettypes "go.podman.io/common/libnetwork/types"
+
+	"github.com/loopat/desktop/backend/procgroup"
 )
 
 // StartPodmanService starts a private `podman system service --time=0` on a fresh unix
@@ -41,7 +43,7 @@ func StartPodmanService(t testing.TB) string {
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 	// Its own process group, so stopping it also stops helpers it spawned (conmon is
 	// detached by podman itself and keeps running containers alive either way).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procgroup.Own(cmd)
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		t.Fatalf("start podman service: %v", err)
@@ -49,11 +51,11 @@ func StartPodmanService(t testing.TB) string {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = procgroup.Signal(cmd, syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = procgroup.Stop(cmd)
 			<-exited
 		}
 		os.RemoveAll(dir)

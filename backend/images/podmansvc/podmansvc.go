@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings"
+
+	"github.com/loopat/desktop/backend/procgroup"
 )
 
 // Service is a running podman API service owned by this process.
@@ -44,7 +46,7 @@ func Start(ctx context.Context) (*Service, error) {
 	sock := filepath.Join(dir, "podman.sock")
 	uri := "unix://" + sock
 	cmd := exec.Command("podman", "system", "service", "--time=0", uri)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procgroup.Own(cmd) // Stop ends the helpers podman spawns too
 	logf, _ := os.Create(filepath.Join(dir, "service.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -79,15 +81,13 @@ func (s *Service) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	// The whole process group (Setpgid at start): helpers podman spawned stop too.
-	pgid := s.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	_ = procgroup.Signal(s.cmd, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		_ = procgroup.Stop(s.cmd)
 		<-done
 	}
 	os.RemoveAll(s.dir)

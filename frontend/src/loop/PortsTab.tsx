@@ -18,6 +18,9 @@ export const PortsApi = {
   Ports: (id: string) => list(call('LoopService', 'Ports', id)),
   Forward: (id: string, port: number) => list(call('LoopService', 'ForwardPort', id, port)),
   Stop: (id: string, port: number) => list(call('LoopService', 'StopForwarding', id, port)),
+  Share: (id: string, sub: string) => call('LoopService', 'ShareWorkdir', id, sub),
+  Shared: (id: string) => call('LoopService', 'WorkdirShare', id),
+  StopShare: (id: string) => call('LoopService', 'StopWorkdirShare', id),
 };
 
 /** The bus topic of a loop's ports (events.LoopPorts). */
@@ -153,7 +156,77 @@ export function PortsTab({ loopId }: { loopId: string }) {
           Forward
         </button>
       </form>
+      <WorkdirShare loopId={loopId} onPreview={canPreview() ? setPreview : undefined} />
       {preview && <Preview url={preview} onClose={() => setPreview(null)} />}
+    </div>
+  );
+}
+
+/** Serve the workdir (or a folder of it) read-only on this computer. */
+function WorkdirShare({ loopId, onPreview }: { loopId: string; onPreview?: (url: string) => void }) {
+  const shared = useLoad(() => PortsApi.Shared(loopId), [loopId]);
+  const act = useAction();
+  const [sub, setSub] = useState('');
+  const url = shared.data?.url;
+  return (
+    <div className="ports-share" data-testid="ports-share">
+      <div className="empty-title">Static share</div>
+      <p className="small">
+        Serves the workdir's files read-only on this computer, never <code>.git</code>, <code>.env</code> files, <code>.ssh</code>,{' '}
+        <code>.claude</code> or <code>node_modules</code>, and never through a link.
+      </p>
+      {url ? (
+        <div className="row">
+          <a
+            href={url}
+            data-testid="share-url"
+            onClick={(e) => {
+              e.preventDefault();
+              openInBrowser(url);
+            }}
+          >
+            {url}
+          </a>{' '}
+          <code className="small">{shared.data?.sub === '.' ? 'workdir' : shared.data?.sub}</code>{' '}
+          <button className="btn small" onClick={() => void navigator.clipboard?.writeText(url)}>
+            Copy
+          </button>{' '}
+          {onPreview && (
+            <button className="btn small" onClick={() => onPreview(url)}>
+              Preview
+            </button>
+          )}{' '}
+          <button
+            className="btn small"
+            disabled={act.busy}
+            onClick={() =>
+              act.run(async () => {
+                await PortsApi.StopShare(loopId);
+                shared.reload();
+              })
+            }
+            data-testid="share-stop"
+          >
+            Stop sharing
+          </button>
+        </div>
+      ) : (
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            act.run(async () => {
+              const sh = await PortsApi.Share(loopId, sub.trim());
+              shared.set(sh);
+            });
+          }}
+        >
+          <input className="input small" placeholder="Folder (empty: the whole workdir), e.g. dist" value={sub} onChange={(e) => setSub(e.target.value)} data-testid="share-sub" />
+          <button className="btn small" type="submit" disabled={act.busy} data-testid="share-start">
+            Share
+          </button>
+        </form>
+      )}
     </div>
   );
 }

@@ -91,6 +91,16 @@ func run() error {
 		return err
 	}
 
+	// LOOPAT_NOCGO_BIN: the same app built CGO_ENABLED=0, to show what linking WebKit
+	// costs a serve process that never opens a window.
+	if nocgo := os.Getenv("LOOPAT_NOCGO_BIN"); nocgo != "" {
+		var other footprintbench.Result
+		if err := measureServe(nocgo, filepath.Join(tmp, "ws-serve-nocgo"), &other); err != nil {
+			return fmt.Errorf("serve without cgo: %w", err)
+		}
+		r.NoCgoServeKiB = other.Serve.RSS
+	}
+
 	if _, err := exec.LookPath("xvfb-run"); err == nil {
 		self, _ := os.Executable()
 		cmd := exec.Command("xvfb-run", "-a", "-s", "-screen 0 1280x900x24", "dbus-run-session", "--", self, "-desktop-inner", bin)

@@ -22,6 +22,9 @@ type Result struct {
 	ServeCPUPercent  float64 `json:"serve_cpu_percent"`
 	ServeCPUSeconds  float64 `json:"serve_cpu_window_s"`
 	VersionMaxRSSKiB int64   `json:"version_max_rss_kib"`
+	// NoCgoServeKiB: the same app built CGO_ENABLED=0 (no WebKit/GTK linked), serve idle;
+	// 0 when the bench was not given such a build.
+	NoCgoServeKiB int64 `json:"nocgo_serve_rss_kib,omitempty"`
 	// Desktop: zero when no display could be made (no Xvfb): then no desktop rows.
 	WindowMs      float64 `json:"window_ms"`
 	DesktopGoKiB  int64   `json:"desktop_go_rss_kib"`
@@ -56,9 +59,12 @@ func Rows(r Result) []benchkit.Row {
 			map[string]float64{"same binary stripped": float64(r.StrippedBytes) / (1 << 20)}, "same binary stripped", 1).
 			WithGoal(fmt.Sprintf("<= %d MB", GoalBinaryMB), size <= GoalBinaryMB),
 	}
+	idleBase := map[string]float64{"loopat version (process start and package init only)": mb(r.VersionMaxRSSKiB)}
+	if r.NoCgoServeKiB > 0 {
+		idleBase["same app built without cgo (no WebKit linked), serve idle"] = mb(r.NoCgoServeKiB)
+	}
 	idle := benchkit.NewRow("footprint: loopat serve idle RSS, empty workspace", "MB", mb(r.Serve.RSS),
-		map[string]float64{"loopat version (process start and package init only)": mb(r.VersionMaxRSSKiB)},
-		"loopat version (process start and package init only)", 1).
+		idleBase, "loopat version (process start and package init only)", 1).
 		WithGoal(fmt.Sprintf("<= %d MB", GoalIdleRSSMB), mb(r.Serve.RSS) <= GoalIdleRSSMB)
 	idle.Note = fmt.Sprintf("executable pages %.1f MB, shared libraries %.1f MB, heap and stacks %.1f MB",
 		mb(r.Serve.Binary), mb(r.Serve.Libs), mb(r.Serve.Anon))

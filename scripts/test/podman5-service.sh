@@ -11,6 +11,8 @@
 #                                                 # put it first on PATH for tests that run `podman`
 #   scripts/test/podman5-service.sh load-images   # copy the test images from podman 4 (cached)
 #   scripts/test/podman5-service.sh versions      # conmon/runc/netavark/... against podman 5's needs
+#   scripts/test/podman5-service.sh events-log    # the events file every podman 5 process writes
+# The app itself against podman 5: CONTAINER_HOST=$(scripts/test/podman5-service.sh start) loopat serve
 set -Eeuo pipefail
 trap 'echo "podman5-service: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/../.."
@@ -83,7 +85,8 @@ start() {
   stop_service
   rm -f "$sock"
   # Its own session and process group: it outlives this script and stop ends it by its pid.
-  setsid "$bindir/podman" system service --time=0 "$url" >"$run/service.log" 2>&1 </dev/null &
+  # 9>&-: not the suite's lock (podman5-suite.sh), which the service would hold forever.
+  setsid "$bindir/podman" system service --time=0 "$url" >"$run/service.log" 2>&1 </dev/null 9>&- &
   echo $! >"$pidfile"
   for _ in $(seq 1 300); do
     if alive; then echo "$url"; return; fi
@@ -157,8 +160,9 @@ case "${1:-start}" in
   start) start ;;
   stop) stop_service ;;
   url) echo "$url" ;;
+  events-log) echo "$run/events.log" ;;
   bindir) setup; echo "$bindir" ;;
   load-images) load_images ;;
   versions) versions ;;
-  *) echo "usage: $0 start|stop|url|bindir|load-images|versions" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|url|bindir|load-images|versions|events-log" >&2; exit 2 ;;
 esac

@@ -137,19 +137,23 @@ function clip(s: string): string {
 }
 
 /** A line diff: the removed lines, then the added ones (an edit's old and new text). */
-function Diff({ before, after }: { before: string; after: string }) {
+export function diffRows(before: string, after: string): { sign: ' ' | '-' | '+'; text: string }[] {
   const old = before === '' ? [] : before.split('\n');
   const neu = after === '' ? [] : after.split('\n');
   let pre = 0;
   while (pre < old.length && pre < neu.length && old[pre] === neu[pre]) pre++;
   let post = 0;
   while (post < old.length - pre && post < neu.length - pre && old[old.length - 1 - post] === neu[neu.length - 1 - post]) post++;
-  const rows: { sign: string; text: string }[] = [
-    ...old.slice(0, pre).map((t) => ({ sign: ' ', text: t })),
-    ...old.slice(pre, old.length - post).map((t) => ({ sign: '-', text: t })),
-    ...neu.slice(pre, neu.length - post).map((t) => ({ sign: '+', text: t })),
-    ...old.slice(old.length - post).map((t) => ({ sign: ' ', text: t })),
+  return [
+    ...old.slice(0, pre).map((t) => ({ sign: ' ' as const, text: t })),
+    ...old.slice(pre, old.length - post).map((t) => ({ sign: '-' as const, text: t })),
+    ...neu.slice(pre, neu.length - post).map((t) => ({ sign: '+' as const, text: t })),
+    ...old.slice(old.length - post).map((t) => ({ sign: ' ' as const, text: t })),
   ];
+}
+
+function Diff({ before, after }: { before: string; after: string }) {
+  const rows = diffRows(before, after);
   const shown = rows.slice(0, MAX_LINES);
   return (
     <pre className="pending-diff" data-testid="pending-diff">

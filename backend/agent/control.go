@@ -174,3 +174,9 @@ func (c *ControlRequest) respond(response map[string]any) error {
 	}
 	return c.sess.writeLine(b)
 }
+
+// SetModel switches the running CLI's model for the next turns (the SDKs' set_model
+// control request); the conversation is kept.
+func (s *Session) SetModel(model string) error {
+	return s.writeLine(ControlLine(s.nextID(), map[string]any{"subtype": "set_model", "model": model}))
+}

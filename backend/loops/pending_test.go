@@ -334,3 +334,20 @@ func TestPendingQuestionAnswers(t *testing.T) {
 		t.Fatalf("response = %+v", resp)
 	}
 }
+
+// The model is kept in meta.json; a model id that is not a name is refused and
+// changes nothing.
+func TestSetModelKeepsTheChoice(t *testing.T) {
+	m, id, _, _ := managerWithAskingAgent(t)
+	if err := m.SetModel(id, "claude-opus-4-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "--dangerously-skip-permissions", "a b", strings.Repeat("x", 200)} {
+		if err := m.SetModel(id, bad); err == nil {
+			t.Fatalf("model %q accepted", bad)
+		}
+	}
+	if meta, _ := m.Get(id); meta.Model != "claude-opus-4-1" {
+		t.Fatalf("model = %q", meta.Model)
+	}
+}

@@ -43,3 +43,7 @@ func pendingError(err error) error {
 	}
 	return userError(err)
 }
+
+// SetModel picks the loop's model (kept in meta.json); a running agent switches at
+// once and keeps the conversation.
+func (s *LoopService) SetModel(id, model string) error { return userError(s.m.SetModel(id, model)) }

@@ -737,6 +737,7 @@ export interface Methods {
     RemovePermissionRule: { params: [string, string]; result: void };
     Rename: { params: [string, string]; result: void };
     Send: { params: [string, string]; result: SendResult };
+    SetModel: { params: [string, string]; result: void };
     SetPermissionMode: { params: [string, string]; result: void };
     StopForwarding: { params: [string, number]; result: Forward[] | null };
     Unqueue: { params: [string, string]; result: void };
@@ -767,7 +768,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Answer', 'Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SetPermissionMode', 'StopForwarding', 'Unqueue'],
+  LoopService: ['Answer', 'Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SetModel', 'SetPermissionMode', 'StopForwarding', 'Unqueue'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

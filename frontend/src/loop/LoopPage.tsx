@@ -6,6 +6,7 @@ import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useT
 import { Transcript } from './Transcript';
 import { PendingCards } from './PendingCard';
 import { PermissionRules } from './PermissionRules';
+import { ModelPicker } from './ModelPicker';
 import { withQueuedText } from './transcript';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
@@ -373,6 +374,7 @@ function Composer({
           </select>
         </label>
         <PermissionRules loopId={meta.id} />
+        <ModelPicker loopId={meta.id} model={meta.model} onChange={(model) => onMeta({ ...meta, model })} />
         <span className="grow" />
         {working && queued > 0 && (
           <button

@@ -78,12 +78,14 @@ func (f *askingCLI) got() []map[string]any {
 	return append([]map[string]any(nil), f.responses...)
 }
 
-func (f *askingCLI) ID() string                                                         { return "asking" }
-func (f *askingCLI) Stdin() io.WriteCloser                                              { return f.stdinW }
-func (f *askingCLI) Stdout() io.Reader                                                  { return f.stdoutR }
-func (f *askingCLI) Stderr() io.Reader                                                  { return f.stderrR }
-func (f *askingCLI) Wait() (int, error)                                                 { <-f.exited; return 137, nil }
-func (f *askingCLI) StartProcess(context.Context, agent.Command) (agent.Process, error) { return f, nil }
+func (f *askingCLI) ID() string            { return "asking" }
+func (f *askingCLI) Stdin() io.WriteCloser { return f.stdinW }
+func (f *askingCLI) Stdout() io.Reader     { return f.stdoutR }
+func (f *askingCLI) Stderr() io.Reader     { return f.stderrR }
+func (f *askingCLI) Wait() (int, error)    { <-f.exited; return 137, nil }
+func (f *askingCLI) StartProcess(context.Context, agent.Command) (agent.Process, error) {
+	return f, nil
+}
 func (f *askingCLI) Kill(context.Context) error {
 	f.once.Do(func() {
 		close(f.exited)

@@ -70,6 +70,7 @@ type Manager struct {
 
 type loopPorts struct {
 	gen      int
+	stream   net.Conn // the report stream in force; a newer one closes it
 	detected map[int]string // container port -> process
 	fwd      map[int]*forward
 	errs     map[int]string
@@ -125,7 +126,12 @@ func (m *Manager) ServeConn(loopID string, c net.Conn) {
 	lp := m.loop(loopID)
 	lp.gen++
 	gen := lp.gen
+	old := lp.stream
+	lp.stream = c
 	m.mu.Unlock()
+	if old != nil {
+		old.Close() // the newest report stream wins; the old one frees its slot
+	}
 	br := portwire.NewReader(c)
 	for {
 		u, truncated, err := portwire.ReadUpdate(br)

@@ -157,6 +157,66 @@ describe('first hour', { skip }, () => {
     });
   });
 
+  it('Host calls say how to allow a CLI; the terminal has no frame and follows the app theme', async () => {
+    await explained('hostcalls-terminal', async (page) => {
+      await page.getByTestId('tab-host').click();
+      const empty = page.getByTestId('hostcalls-empty');
+      await empty.waitFor({ timeout: 20_000 });
+      const text = await empty.innerText();
+      assert.match(text, /mise\.toml/);
+      assert.match(text, /\[host\]\s*clis = \["gh"\]/);
+      assert.match(text, /with your rights/);
+
+      await page.getByTestId('tab-terminal').click();
+      await page.locator('[data-testid="terminal"][data-state="open"]').waitFor({ timeout: 60_000 });
+      await page.locator('[data-testid="terminal"] .xterm-rows').waitFor({ timeout: 20_000 });
+      // xterm's text colour is the app's, in light and after a switch to dark (no reload).
+      const colours = () =>
+        page.evaluate(() => ({
+          app: getComputedStyle(document.body).color,
+          term: getComputedStyle(document.querySelector('[data-testid="terminal"] .xterm-rows')).color,
+          frame: getComputedStyle(document.querySelector('.terminal-tab')).backgroundColor,
+          panel: getComputedStyle(document.querySelector('.side-panel')).backgroundColor,
+        }));
+      const before = await colours();
+      assert.equal(before.term, before.app, 'terminal text uses the app colour');
+      assert.equal(before.frame, before.panel, 'no dark frame around the terminal');
+      await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'dark'));
+      await page.waitForFunction(
+        () => getComputedStyle(document.querySelector('[data-testid="terminal"] .xterm-rows')).color === getComputedStyle(document.body).color,
+        null,
+        { timeout: 5_000 },
+      );
+      const dark = await colours();
+      assert.notEqual(dark.app, before.app, 'the app switched theme');
+      await screenshot(page, 'e2e-firsthour-terminal-dark.png');
+      await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'system'));
+
+      // Files: the viewer numbers lines; the tree is resizable.
+      await page.getByTestId('terminal').click();
+      await page.keyboard.type("printf 'one\\ntwo\\nthree\\n' > three.txt\n");
+      await page.getByTestId('tab-files').click();
+      const entry = page.getByTestId('tree-three.txt');
+      for (let i = 0; i < 20 && !(await entry.count()); i++) {
+        await page.getByTestId('files-refresh').click();
+        await page.waitForTimeout(500);
+      }
+      await entry.click();
+      await page.getByTestId('file-content').waitFor({ timeout: 20_000 });
+      assert.equal(await page.getByTestId('file-content-lines').innerText(), '1\n2\n3');
+      const tree = page.getByTestId('file-tree');
+      const w0 = (await tree.boundingBox()).width;
+      const split = await page.getByTestId('files-splitter').boundingBox();
+      await page.mouse.move(split.x + split.width / 2, split.y + 40);
+      await page.mouse.down();
+      await page.mouse.move(split.x + split.width / 2 + 80, split.y + 40, { steps: 5 });
+      await page.mouse.up();
+      const w1 = (await tree.boundingBox()).width;
+      assert.ok(Math.abs(w1 - w0 - 80) <= 4, `tree width ${w0} -> ${w1}, want +80`);
+      await screenshot(page, 'e2e-firsthour-files.png');
+    });
+  });
+
   it('the loop header stays in two rows at 1280 px, a long title is readable in full, the promote result adds no row', async () => {
     await explained('header', async (page) => {
       const loopId = page.url().split('/loops/')[1];
@@ -262,7 +322,7 @@ describe('first hour', { skip }, () => {
   it('an archived loop takes no input and says how to continue', async () => {
     await explained('archived', async (page) => {
       await page.getByTestId('loop-archive').click();
-      await page.getByTestId('unarchive').waitFor({ timeout: 20_000 });
+      await page.getByTestId('unarchive').waitFor({ timeout: 90_000 }); // archiving stops the sandbox (the terminal's shell too)
       const input = page.getByTestId('composer-input');
       assert.equal(await input.isDisabled(), true, 'composer disabled');
       assert.match(await input.getAttribute('placeholder'), /Unarchive to continue/);

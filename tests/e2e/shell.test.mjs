@@ -105,7 +105,7 @@ describe('loopat serve: UI shell', () => {
     const { page, consoleErrors } = browser;
     await page.getByTestId('settings-link').click();
     const editor = page.getByTestId('config-editor');
-    await editor.waitFor();
+    await editor.waitFor({ state: 'attached' }); // inside the folded Advanced view
     await page.waitForFunction(() => (document.querySelector('[data-testid="config-editor"]')?.value ?? '').includes('[engine]'), null, { timeout: 10_000 });
     await page.getByTestId('settings-about').click();
     const version = page.getByTestId('about-version');

@@ -72,8 +72,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 		usage(env.Stderr)
 		return exitUsage
 	}
-	// `loopat CMD --help` (or help, -h) answers without opening the workspace.
-	if len(args) > 1 && isHelp(args[1]) {
+	// `loopat CMD help`, or -h/--help anywhere before "--" (`loopat image build --help`),
+	// answers without opening the workspace or waiting for the engine.
+	if wantsHelp(args[1:]) {
 		cmd.help(env.Stdout)
 		return exitOK
 	}
@@ -89,6 +90,22 @@ func helpFor(name string, env Env) int {
 	}
 	cmd.help(env.Stdout)
 	return exitOK
+}
+
+// wantsHelp: "help" as the first argument, or a help flag before "--".
+func wantsHelp(args []string) bool {
+	if len(args) > 0 && args[0] == "help" {
+		return true
+	}
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a != "help" && isHelp(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func isHelp(a string) bool { return a == "help" || a == "-h" || a == "--help" || a == "-help" }

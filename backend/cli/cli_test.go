@@ -66,6 +66,13 @@ func TestHelpForEveryCommand(t *testing.T) {
 			}
 		}
 	}
+	// Help of a subcommand is the command's help, also before the workspace is opened.
+	for _, args := range [][]string{{"image", "build", "--help"}, {"loop", "send", "x", "-h"}, {"vault", "set", "--help"}, {"uninstall", "--yes", "-h"}} {
+		code, out, errOut := run(t, args...)
+		if code != 0 || !strings.Contains(out, "loopat "+args[0]) || errOut != "" {
+			t.Errorf("%v: code %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
 	if code, _, errOut := run(t, "help", "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("help of an unknown command: %d %q", code, errOut)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,7 +113,9 @@ func TestForwarderThroughRelay(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Signal once the host runs the command: by then the forwarder listens for signals
+	// (a fixed sleep raced a slow start on a loaded machine and killed it outright).
+	waitForHostChild(t, "sleep\x0030\x00")
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
@@ -175,4 +178,31 @@ func TestForwarderShowsCapRefusalOfAHugeRequest(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("refusal took %s", d)
 	}
+}
+
+// waitForHostChild waits until a child of this test process (the host side of the link
+// runs in it) has the given NUL-separated command line.
+func waitForHostChild(t *testing.T, cmdline string) {
+	t.Helper()
+	me := strconv.Itoa(os.Getpid())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if err != nil {
+				continue
+			}
+			// stat: pid (comm) state ppid ...; comm may hold spaces, so split after ')'.
+			rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+			if f := strings.Fields(rest); len(f) < 2 || f[1] != me {
+				continue
+			}
+			if cl, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); string(cl) == cmdline {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no host process %q after 60 s", cmdline)
 }

@@ -60,7 +60,7 @@ forwarder:
 	  -o backend/images/bin/loopat-host ./cmd/loopat-host
 
 ## test: install what the tests need, then run every suite
-test: test-deps test-unit test-setup test-integration test-race test-e2e test-gui test-rootless bench
+test: test-deps test-unit test-setup test-integration test-race test-e2e test-gui test-rootless test-podman5 bench
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -119,6 +119,13 @@ test-gui: build
 ## unprivileged user (loopattest, made by scripts/test/rootless-user.sh) on rootless podman
 test-rootless: build test-setup
 	scripts/test/rootless-suite.sh
+
+## test-podman5: integration tests of engine, images, hostexec, terminal, loops and core against
+## podman 5 (built once from the Go module proxy, cached in /var/cache/loopat-test) on a private
+## store beside podman 4 (scripts/test/podman5-suite.sh; LOOPAT_PODMAN5_FULL=1 runs every test)
+.PHONY: test-podman5
+test-podman5: forwarder test-setup
+	scripts/test/podman5-suite.sh
 
 ## package: the Linux .deb (binary, .desktop entry, icons) in build/package/
 package: build

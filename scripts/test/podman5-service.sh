@@ -134,9 +134,10 @@ load_images() {
     echo "podman5-service: copying $ref from podman 4" >&2
     /usr/bin/podman save "$ref" 2>/dev/null | "$p5" load >/dev/null 2>"$run/load.log" || { cat "$run/load.log" >&2; exit 1; }
   done
-  local old
-  for old in $("$p5" images --format '{{.Repository}}:{{.Tag}}' | grep '/loopat-sandbox' | grep -vxF "$sandbox" || true); do
-    "$p5" rmi "$old" >/dev/null 2>&1 || true
+  # By image id, with every tag (tests add ws-* tags): only the current sandbox repo stays.
+  local id repo
+  "$p5" images --format '{{.ID}} {{.Repository}}' | while read -r id repo; do
+    case "$repo" in */loopat-sandbox-*) [ "$repo" = "${sandbox%:*}" ] || "$p5" rmi -f "$id" >/dev/null 2>&1 || true ;; esac
   done
 }
 

@@ -1,4 +1,5 @@
 // The loop's model: the providers' models from config, or any model id typed in.
+import './pending.css';
 // LoopService.SetModel keeps it in meta.json; a running agent switches at once.
 import { useState } from 'react';
 import { call } from '../api/rpc';
@@ -21,7 +22,7 @@ export function ModelPicker({ loopId, model, onChange }: { loopId: string; model
         className="input input-small"
         list={`models-${loopId}`}
         value={text}
-        size={18}
+        size={14}
         disabled={act.busy}
         onChange={(e) => setText(e.target.value)}
         onBlur={apply}

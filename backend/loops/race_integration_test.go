@@ -47,7 +47,7 @@ func (g *startGate) wait(ctx context.Context) error {
 		return ctx.Err()
 	case <-g.open:
 		return nil
-	case <-time.After(2 * time.Minute):
+	case <-time.After(5 * time.Minute):
 		return nil
 	}
 }
@@ -90,7 +90,7 @@ func TestRaceDeleteDuringStart(t *testing.T) {
 			}
 			select {
 			case <-gate.entered:
-			case <-time.After(2 * time.Minute):
+			case <-time.After(5 * time.Minute): // a first container start under load
 				t.Fatal("the start never reached the gate")
 			}
 			if step == "link" && !containerExists(t, h, name) {

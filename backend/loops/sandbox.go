@@ -180,11 +180,22 @@ func (s *Sandbox) ImageID(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("engine: %w", err)
 	}
+	c, done := callCtx(c, ctx)
+	defer done()
 	rep, err := images.GetImage(c, ref, nil)
 	if err != nil {
 		return "", fmt.Errorf("inspect image %s: %w", ref, err)
 	}
 	return rep.ID, nil
+}
+
+// callCtx is conn (the engine connection's context: the bindings read the connection
+// from it) also cancelled when ctx ends, so a cancelled start (Delete, Archive, Close)
+// stops waiting on the engine instead of running on under the connection's lifetime.
+func callCtx(conn, ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(conn)
+	stop := context.AfterFunc(ctx, cancel)
+	return c, func() { stop(); cancel() }
 }
 
 // Ensure makes the loop's container exist with spec and run. A container whose config
@@ -194,6 +205,8 @@ func (s *Sandbox) Ensure(ctx context.Context, loopID string, cs ContainerSpec) (
 	if err != nil {
 		return false, fmt.Errorf("engine: %w", err)
 	}
+	c, done := callCtx(c, ctx)
+	defer done()
 	name := s.ContainerName(loopID)
 	hash := cs.Hash()
 	exists, err := containers.Exists(c, name, nil)

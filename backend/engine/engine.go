@@ -383,20 +383,48 @@ func (e *Engine) rediscoverLocked(ctx context.Context) {
 
 // readHostInfo adds the server's HostInfo to the ready state of sess. A server that
 // cannot say stays usable (Host.Known false; doctor says so).
+// A failed `podman info` (a busy host can take longer than its timeout: podman looks up
+// each helper's package) is tried again a few times, so doctor does not say "unknown"
+// until the next reconnect.
 func (e *Engine) readHostInfo(ctx context.Context, sess *session) {
-	h, err := QueryHostInfo(ctx, sess.conn)
-	if err != nil {
+	for _, wait := range []time.Duration{5 * time.Second, 15 * time.Second, 45 * time.Second, 0} {
+		h, err := QueryHostInfo(ctx, sess.conn)
+		if err == nil {
+			e.setHostInfo(sess, h)
+			return
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		e.log.Warn("podman info failed; rootless or rootful is unknown", "uri", sess.uri, "err", err)
-		h = HostInfo{Error: err.Error()}
+		if !e.setHostInfo(sess, HostInfo{Error: err.Error()}) && !e.isCurrent(sess) {
+			return
+		}
+		if wait == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
+}
+
+// isCurrent says whether sess is still the engine's ready session.
+func (e *Engine) isCurrent(sess *session) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sess == sess && e.state.Phase == PhaseReady
+}
+
+// setHostInfo records h on the ready state of sess and reports whether it changed it.
+func (e *Engine) setHostInfo(sess *session, h HostInfo) bool {
 	// Checked and set under one lock: the engine may have moved on meanwhile.
 	e.mu.Lock()
 	if e.sess != sess || e.state.Phase != PhaseReady || e.state.Host == h {
 		e.mu.Unlock()
-		return
+		return false
 	}
 	st := e.state
 	st.Host = h
@@ -408,6 +436,7 @@ func (e *Engine) readHostInfo(ctx context.Context, sess *session) {
 	if e.bus != nil {
 		e.bus.Publish(TopicState, st)
 	}
+	return true
 }
 
 // HostInfo waits (within ctx) for the connected server's HostInfo; one whose `podman info`

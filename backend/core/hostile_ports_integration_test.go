@@ -97,6 +97,9 @@ for p in /run/loopat/host.pid /tmp/loopat/host.pid; do [ -f $p ] && kill $(cat $
 		if p.ContainerPort != 22 && (p.ContainerPort < 20001 || p.ContainerPort > 20200) {
 			t.Errorf("forged port kept: %+v", p)
 		}
+		if p.ContainerPort < 1024 && p.HostPort == p.ContainerPort {
+			t.Errorf("a loop took privileged host port %d", p.HostPort)
+		}
 		if strings.ContainsAny(p.Process, "\x1b\x00\n") {
 			t.Errorf("control characters in a process name reached the UI: %q", p.Process)
 		}

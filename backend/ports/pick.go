@@ -54,14 +54,19 @@ func rangeStart(loopID string, containerPort, lo, hi int) int {
 	return int(h.Sum64() % uint64(hi-lo+1))
 }
 
+// minSameNumber: below it a container port never keeps its number on the host. A
+// loop must not take a privileged port (22, 53, 80, 443...) on the host's loopback
+// when the app runs as root and the port happens to be free.
+const minSameNumber = 1024
+
 // Pick chooses the host port for loopID's containerPort: prev (the persisted mapping)
-// if it is still usable, else the container's own number, else the first usable port
-// of [lo, hi] from a per-loop, per-port start, walking forward.
+// if it is still usable, else the container's own number (1024 and up), else the
+// first usable port of [lo, hi] from a per-loop, per-port start, walking forward.
 func Pick(loopID string, containerPort, prev, lo, hi int, usable func(int) bool) (int, error) {
-	if prev > 0 && usable(prev) {
+	if prev >= minSameNumber && usable(prev) {
 		return prev, nil
 	}
-	if usable(containerPort) {
+	if containerPort >= minSameNumber && usable(containerPort) {
 		return containerPort, nil
 	}
 	n := hi - lo + 1

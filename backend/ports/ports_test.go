@@ -66,6 +66,11 @@ func TestPickSkipsTakenPortsDeterministically(t *testing.T) {
 	if other, _ := Pick("loop-other", cp, 0, lo, hi, func(int) bool { return true }); other != cp {
 		t.Fatalf("a free container port keeps its number: got %d", other)
 	}
+	for _, priv := range []int{22, 80, 443} {
+		if p, _ := Pick(loop, priv, priv, lo, hi, func(int) bool { return true }); p < lo || p > hi {
+			t.Errorf("privileged container port %d mapped to host port %d, want one from the range", priv, p)
+		}
+	}
 	if _, err := Pick(loop, cp, 0, lo, hi, func(int) bool { return false }); err == nil {
 		t.Fatal("a full range must be an error")
 	}

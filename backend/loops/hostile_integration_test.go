@@ -5,8 +5,11 @@ package loops
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // huntScript is what an agent looking for credentials runs: every process's environment
@@ -104,4 +107,81 @@ func execOut(t *testing.T, m *Manager, id string, cmd agentCommand) string {
 	_, _ = p.Wait()
 	<-done
 	return out.String()
+}
+
+// hostileAgent plays a compromised agent on the control channel: the user message's
+// text picks what it prints on stdout, where the host reads control requests.
+const hostileAgent = `#!/bin/sh
+while IFS= read -r line; do
+  case "$line" in
+  *'"type":"user"'*)
+    case "$line" in
+    *attack-badtool*) echo '{"type":"control_request","request_id":"bad-1","request":{"subtype":"can_use_tool","tool_name":{"x":1},"input":{}}}' ;;
+    *attack-noid*) echo '{"type":"control_request","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{}}}' ;;
+    *attack-garbage*) echo '{"type":"control_request","request_id":' ;;
+    *attack-huge*) printf '{"type":"control_request","request_id":"big","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"'; head -c 2000000 /dev/zero | tr '\0' a; printf '"}}}\n' ;;
+    *attack-compound*) echo '{"type":"control_request","request_id":"c-1","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"npm test; touch /home/loopat/work/pwned"}}}' ;;
+    esac ;;
+  *'"type":"control_response"'*) echo '{"type":"result","subtype":"success","result":"answered","is_error":false}' ;;
+  *'"subtype":"interrupt"'*) echo '{"type":"result","subtype":"error_during_execution","is_error":true}' ;;
+  esac
+done
+`
+
+// An agent that sends malformed or oversized control requests from inside its real
+// loop container gets an error card and a refused or interrupted turn, never a hung
+// loop or a stored request; a compound command does not ride an allow-always prefix
+// rule. The hostile program replaces the CLI inside the container.
+func TestHostileControlChannel(t *testing.T) {
+	h := newHarness(t)
+	o := h.options()
+	o.AgentBinary = SandboxWork + "/fake-claude"
+	m, err := NewManager(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	meta, err := m.Create(CreateRequest{Title: "hostile control"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startMock(m, meta.ID)
+	if err := os.WriteFile(filepath.Join(m.Store().WorkDir(meta.ID), "fake-claude"), []byte(hostileAgent), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, attack := range []string{"attack-badtool", "attack-noid", "attack-garbage", "attack-huge"} {
+		before, _ := m.Messages(meta.ID)
+		if _, err := m.Send(meta.ID, attack); err != nil {
+			t.Fatal(err)
+		}
+		waitTurn(t, m, meta.ID, 90*time.Second)
+		after, _ := m.Messages(meta.ID)
+		card := false
+		for _, l := range after[len(before):] {
+			if strings.Contains(string(l), `"type":"error"`) && strings.Contains(string(l), "control message loopat cannot read") {
+				card = true
+			}
+		}
+		if !card {
+			_, all := transcript(t, m, meta.ID)
+			t.Fatalf("%s: no error card\n%s", attack, all)
+		}
+		if p, _ := m.PendingItems(meta.ID); len(p) != 0 {
+			t.Fatalf("%s: a malformed request is pending: %+v", attack, p)
+		}
+	}
+	if err := m.AddPermissionRule(meta.ID, "Bash(npm test:*)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Send(meta.ID, "attack-compound"); err != nil {
+		t.Fatal(err)
+	}
+	p := waitForPending(t, m, meta.ID, 1, time.Minute)[0]
+	if err := m.Answer(meta.ID, p.ID, PendingAnswer{Message: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m, meta.ID, time.Minute)
 }

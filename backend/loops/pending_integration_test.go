@@ -3,11 +3,14 @@
 package loops
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
 
 // waitForPending waits for n open items of the loop (the real CLI's can_use_tool).
@@ -128,5 +131,115 @@ func TestPermissionPromptsWithTheRealCLI(t *testing.T) {
 	}
 	if p, _ := m.PendingItems(meta.ID); len(p) != 0 {
 		t.Fatalf("a call covered by the rule still asked: %+v", p)
+	}
+}
+
+// startPromptMock is startMock with scenarios that call AskUserQuestion ([[ask]]) and
+// ExitPlanMode ([[plan]]), then echo the tool results they got.
+func (h *harness) startPromptMock(m *Manager, loopID string) *mockapi.Server {
+	h.t.Helper()
+	if err := m.EnsureContainer(context.Background(), loopID); err != nil {
+		h.t.Fatalf("ensure container: %v", err)
+	}
+	echoResults := func(c mockapi.Conversation) mockapi.Reply {
+		var parts []string
+		for _, r := range c.ToolResults {
+			prefix := "tool result: "
+			if r.IsError {
+				prefix = "tool error: "
+			}
+			parts = append(parts, prefix+r.Text)
+		}
+		return mockapi.Reply{Content: []mockapi.Block{mockapi.Text(strings.Join(parts, "\n"))}}
+	}
+	srv := mockapi.New(mockapi.Options{Scenarios: map[string]mockapi.Scenario{
+		"ask": func(c mockapi.Conversation) mockapi.Reply {
+			if c.Step > 0 {
+				return echoResults(c)
+			}
+			return mockapi.Reply{Content: []mockapi.Block{mockapi.ToolUse("AskUserQuestion", map[string]any{"questions": []any{
+				map[string]any{"question": "Which database?", "header": "DB", "multiSelect": false, "options": []any{
+					map[string]any{"label": "Postgres", "description": "a server"},
+					map[string]any{"label": "SQLite", "description": "a file"},
+				}},
+			}})}}
+		},
+		"plan": func(c mockapi.Conversation) mockapi.Reply {
+			if c.Step > 0 {
+				return echoResults(c)
+			}
+			return mockapi.Reply{Content: []mockapi.Block{mockapi.ToolUse("ExitPlanMode", map[string]any{"plan": "# Plan\n1. Add the table\n2. Test it"})}}
+		},
+	}})
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { srv.Close() })
+	h.mu.Lock()
+	h.mock = srv
+	h.mu.Unlock()
+	return srv
+}
+
+// AskUserQuestion and ExitPlanMode reach the user as question and plan items; the
+// answers go back to the real CLI and resume the turn.
+func TestQuestionAndPlanWithTheRealCLI(t *testing.T) {
+	h := newHarness(t)
+	m := h.manager()
+	meta, err := m.Create(CreateRequest{Title: "questions"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetPermissionMode(meta.ID, "plan"); err != nil {
+		t.Fatal(err)
+	}
+	h.startPromptMock(m, meta.ID)
+	if _, err := m.Send(meta.ID, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m, meta.ID, 2*time.Minute)
+
+	if _, err := m.Send(meta.ID, "[[ask]]"); err != nil {
+		t.Fatal(err)
+	}
+	p := waitForPending(t, m, meta.ID, 1, time.Minute)[0]
+	if p.Kind != PendingQuestion || p.Rule != "" || !strings.Contains(string(p.Input), "Which database?") {
+		t.Fatalf("question = %+v", p)
+	}
+	if err := m.Answer(meta.ID, p.ID, PendingAnswer{Allow: true, Answers: map[string]string{"Which database?": "SQLite"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m, meta.ID, time.Minute)
+	if res, all := lastResult(t, m, meta.ID); !strings.Contains(res, "tool result: ") || !strings.Contains(res, "SQLite") {
+		t.Fatalf("the answer did not reach the model: %q\n%s", res, all)
+	}
+
+	// Keep planning (deny with a note), then approve.
+	if _, err := m.Send(meta.ID, "[[plan]]"); err != nil {
+		t.Fatal(err)
+	}
+	p = waitForPending(t, m, meta.ID, 1, time.Minute)[0]
+	// CLI 2.1.328 asks with an empty input: it keeps the plan in its own plan file, and
+	// the model's plan text is in the transcript before the request.
+	if p.Kind != PendingPlan || p.Tool != "ExitPlanMode" {
+		t.Fatalf("plan = %+v", p)
+	}
+	if err := m.Answer(meta.ID, p.ID, PendingAnswer{Message: "also add an index"}); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m, meta.ID, time.Minute)
+	if res, all := lastResult(t, m, meta.ID); !strings.Contains(res, "tool error: ") || !strings.Contains(res, "also add an index") {
+		t.Fatalf("keep planning did not reach the model: %q\n%s", res, all)
+	}
+	if _, err := m.Send(meta.ID, "[[plan]]"); err != nil {
+		t.Fatal(err)
+	}
+	p = waitForPending(t, m, meta.ID, 1, time.Minute)[0]
+	if err := m.Answer(meta.ID, p.ID, PendingAnswer{Allow: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m, meta.ID, time.Minute)
+	if res, all := lastResult(t, m, meta.ID); !strings.Contains(res, "tool result: ") {
+		t.Fatalf("the approved plan's result: %q\n%s", res, all)
 	}
 }

@@ -238,7 +238,8 @@ function QuestionCard({ loopId, p, input, onDone }: { loopId: string; p: Pending
 function PlanCard({ loopId, p, input, onDone }: { loopId: string; p: Pending; input: Input; onDone: () => void }) {
   const act = useAction();
   const [note, setNote] = useState('');
-  const plan = typeof input.plan === 'string' ? input.plan : JSON.stringify(input, null, 2);
+  // The pinned CLI keeps the plan in its own file and asks with an empty input.
+  const plan = typeof input.plan === 'string' && input.plan ? input.plan : '_The plan is in the agent’s messages above._';
   return (
     <div className="pending-card" data-testid="pending-card" data-kind="plan">
       <div className="pending-head">

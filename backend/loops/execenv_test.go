@@ -254,3 +254,43 @@ func TestEnvWrapperLoadsTheEnvFile(t *testing.T) {
 		t.Fatalf("without an env file: %q", got)
 	}
 }
+
+// A result line the agent prints with no turn running (the agent is hostile process
+// output), or a second end of the same turn, must not panic or start anything.
+func TestStrayResultOutsideATurnIsIgnored(t *testing.T) {
+	ws, err := config.NewWorkspace(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Workspace: ws, Conn: downConn{}, Scrub: secrets.New(), Events: events.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := m.Create(CreateRequest{Title: "stray"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.runFor(meta.ID)
+	result := `{"type":"result","subtype":"success","is_error":false,"result":"x","session_id":"s"}`
+	for i := 0; i < 3; i++ {
+		l, err := agentpkg.ParseLine([]byte(result), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.onLine(meta.ID, r, l) // no turn: ignored
+	}
+	r.mu.Lock()
+	r.busy, r.idle = true, make(chan struct{})
+	r.mu.Unlock()
+	m.endTurn(meta.ID, r, false)
+	m.endTurn(meta.ID, r, false) // a second end of the same turn is a no-op
+	r.mu.Lock()
+	busy := r.busy
+	r.mu.Unlock()
+	if busy {
+		t.Fatal("turn still busy after endTurn")
+	}
+}

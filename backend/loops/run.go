@@ -243,6 +243,10 @@ func (m *Manager) fail(id string, r *run, message, hint string) {
 func (m *Manager) endTurn(id string, r *run, drain bool) {
 	m.dropPending(id, r) // a question of the ended turn cannot be answered anymore
 	r.mu.Lock()
+	if !r.busy { // already ended (e.g. a result and the agent's exit racing): idle is closed
+		r.mu.Unlock()
+		return
+	}
 	r.interrupting, r.cancelStart = false, false
 	r.lastActive = time.Now()
 	if r.turnDone != nil {
@@ -454,6 +458,15 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 		return
 	}
 	res := l.Result
+	r.mu.Lock()
+	busy := r.busy
+	r.mu.Unlock()
+	if !busy {
+		// The agent is process output, hence hostile: a result with no turn running
+		// ends nothing (ending a turn twice would close its idle channel twice).
+		m.log.Warn("agent result outside a turn ignored", "loop", id)
+		return
+	}
 	if _, err := m.store.Update(id, func(x *Meta) { x.Usage.Add(res.Usage) }); err != nil {
 		m.log.Warn("save usage", "loop", id, "err", err)
 	}

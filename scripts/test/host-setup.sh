@@ -16,8 +16,6 @@ if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
   echo "host-setup: wrote $conf"
 fi
 
-# Each test workspace gets its own network (loopat-<workspace id>); tests that end without
-# the app's uninstall leave it behind, and CNI's 10.89.0.0/16 pool holds 256 of them. A
-# network no container uses is recreated on demand by the app, so pruning unused ones is
-# safe; only networks with the app's label are touched.
-$SUDO podman network prune --force --filter label=loopat.workspace >/dev/null 2>&1 || true
+# Containers and networks of deleted test workspaces (tests killed before their clean-up,
+# earlier runs): they keep running and load the machine. See prune-orphans.sh.
+$SUDO "$(dirname "$0")/prune-orphans.sh"

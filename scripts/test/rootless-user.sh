@@ -106,8 +106,8 @@ if [ "$driver" != overlay ]; then
   driver=$(as_user podman info --format "{{.Store.GraphDriverName}}" 2>/tmp/loopat-rootless-info.log) ||
     { echo "rootless-user: podman info as $user failed:" >&2; tail -5 /tmp/loopat-rootless-info.log >&2; exit 1; }
 fi
-# Unused workspace networks left by earlier runs (see host-setup.sh).
-as_user podman network prune --force --filter label=loopat.workspace >/dev/null 2>&1 || true
+# Containers and networks of deleted test workspaces left by earlier runs.
+as_user "$(pwd)/scripts/test/prune-orphans.sh"
 [ "$driver" = overlay ] || { echo "rootless-user: $user's storage driver is $driver, want overlay" >&2; exit 1; }
 
 # Go: the integration tests build the forwarder with `go build`; root's module cache is

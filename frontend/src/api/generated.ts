@@ -520,6 +520,12 @@ export interface Service {
   managed: boolean;
 }
 
+/** Go ports.Shared. */
+export interface Shared {
+  sub: string;
+  url: string;
+}
+
 /** Go engine.State. */
 export interface State {
   phase: Phase;
@@ -739,8 +745,11 @@ export interface Methods {
     Send: { params: [string, string]; result: SendResult };
     SetModel: { params: [string, string]; result: void };
     SetPermissionMode: { params: [string, string]; result: void };
+    ShareWorkdir: { params: [string, string]; result: Shared };
     StopForwarding: { params: [string, number]; result: Forward[] | null };
+    StopWorkdirShare: { params: [string]; result: void };
     Unqueue: { params: [string, string]; result: void };
+    WorkdirShare: { params: [string]; result: Shared };
   };
   TerminalService: {
     Close: { params: [string]; result: void };
@@ -768,7 +777,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Answer', 'Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SetModel', 'SetPermissionMode', 'StopForwarding', 'Unqueue'],
+  LoopService: ['Answer', 'Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SetModel', 'SetPermissionMode', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'WorkdirShare'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

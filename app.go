@@ -16,6 +16,7 @@ import (
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/core"
+	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/notify"
 	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/services"
@@ -64,7 +65,7 @@ func (a *App) showWindow() {
 // openLoop shows the window and asks the frontend to select the loop.
 func (a *App) openLoop(id string) {
 	a.showWindow()
-	a.core.Bus.Publish("app:open-loop", map[string]string{"id": id})
+	a.core.Bus.Publish(events.TopicAppOpenLoop, map[string]string{"id": id})
 }
 
 func (a *App) quit() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/machine"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 // TopicState is the bus topic of every State change.
-const TopicState = "engine:state"
+const TopicState = events.TopicEngineState
 
 // Discovery sources, in the order they are tried.
 const (

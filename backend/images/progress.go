@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/loopat/desktop/backend/events"
 )
 
 // Progress is one update of an image build, published on the bus as "image:progress" and
@@ -20,7 +22,7 @@ type Progress struct {
 }
 
 // ProgressTopic is the bus topic of build progress.
-const ProgressTopic = "image:progress"
+const ProgressTopic = events.TopicImageProgress
 
 var stepLine = regexp.MustCompile(`^STEP (\d+)/(\d+): (.*)$`)
 

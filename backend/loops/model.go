@@ -7,6 +7,8 @@ package loops
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/loopat/desktop/backend/events"
 )
 
 var modelRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@\[\]-]{0,127}$`)
@@ -28,6 +30,6 @@ func (m *Manager) SetModel(id, model string) error {
 			return fmt.Errorf("apply model: %w", err)
 		}
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }

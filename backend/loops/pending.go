@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loopat/desktop/backend/agent"
+	"github.com/loopat/desktop/backend/events"
 )
 
 // Pending kinds.
@@ -190,7 +191,7 @@ func (m *Manager) askUser(id string, r *run, c *agent.ControlRequest) {
 // open, working again when the last one is answered (the turn goes on).
 func (m *Manager) pendingChanged(id string, r *run) {
 	items := r.pend.snapshot()
-	m.publish("loop:"+id+":pending", items)
+	m.publish(events.LoopTopic(id, events.LoopPending), items)
 	r.mu.Lock()
 	busy := r.busy
 	r.mu.Unlock()
@@ -200,7 +201,7 @@ func (m *Manager) pendingChanged(id string, r *run) {
 	case busy:
 		m.setStatus(id, StatusWorking, "")
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 }
 
 // Answer answers one pending item of loop id.
@@ -323,7 +324,7 @@ func (m *Manager) dropPending(id string, r *run) {
 			"message": fmt.Sprintf("The turn ended while %s waited for your answer; the request was dropped.", p.Tool),
 			"hint":    "Send a message to continue; the agent asks again if it still needs it."})
 	}
-	m.publish("loop:"+id+":pending", []Pending{})
+	m.publish(events.LoopTopic(id, events.LoopPending), []Pending{})
 }
 
 // recoverWaiting ends, with a note, a turn a previous run left waiting for the user

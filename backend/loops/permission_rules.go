@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/loopat/desktop/backend/events"
 )
 
 // MaxPermissionRules bounds a loop's rule list.
@@ -138,7 +140,7 @@ func (m *Manager) AddPermissionRule(id, rule string) error {
 	if full {
 		return fmt.Errorf("%w: this loop already has %d rules; remove some first", ErrBadInput, MaxPermissionRules)
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }
 
@@ -158,6 +160,6 @@ func (m *Manager) RemovePermissionRule(id, rule string) error {
 	if !found {
 		return fmt.Errorf("%w: the loop has no rule %q", ErrBadInput, rule)
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/loopat/desktop/backend/events"
 )
 
 // CreateRequest is what the UI sends to create a loop.
@@ -49,7 +51,7 @@ func (m *Manager) Create(req CreateRequest) (Meta, error) {
 			}
 		}
 	}
-	m.publish("loops:changed", map[string]string{"id": meta.ID})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": meta.ID})
 	return meta, nil
 }
 
@@ -68,7 +70,7 @@ func (m *Manager) Rename(id, title string) error {
 	if _, err := m.store.Update(id, func(x *Meta) { x.Title = title }); err != nil {
 		return err
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }
 
@@ -79,7 +81,7 @@ func (m *Manager) Archive(id string, archived bool) error {
 		if _, err := m.store.Update(id, func(x *Meta) { x.Archived = false }); err != nil {
 			return err
 		}
-		m.publish("loops:changed", map[string]string{"id": id})
+		m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 		return nil
 	}
 	r := m.runFor(id)
@@ -95,7 +97,7 @@ func (m *Manager) Archive(id string, archived bool) error {
 		m.log.Warn("archive: the turn did not end", "loop", id, "err", err)
 	}
 	m.stopLoop(ctx, id, StatusStopped)
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }
 
@@ -131,7 +133,7 @@ func (m *Manager) Delete(id string) error {
 	if m.opt.Gateway != nil {
 		m.opt.Gateway.Forget(id)
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }
 
@@ -186,6 +188,6 @@ func (m *Manager) SetPermissionMode(id, mode string) error {
 			return fmt.Errorf("apply permission mode: %w", err)
 		}
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loopat/desktop/backend/agent"
+	"github.com/loopat/desktop/backend/events"
 )
 
 // QueuedMessage waits for the current turn to end.
@@ -55,7 +56,7 @@ func (m *Manager) Send(id, text string) (SendResult, error) {
 		r.queue = append(r.queue, q)
 		snapshot := append([]QueuedMessage(nil), r.queue...)
 		r.mu.Unlock()
-		m.publish("loop:"+id+":queue", snapshot)
+		m.publish(events.LoopTopic(id, events.LoopQueue), snapshot)
 		return SendResult{Queued: true, QueueID: q.ID}, nil
 	}
 	if !m.startTurn(id, r, text) {
@@ -109,7 +110,7 @@ func (m *Manager) Unqueue(id, queueID string) error {
 	if !found {
 		return fmt.Errorf("queued message %q not found (already sent?)", queueID)
 	}
-	m.publish("loop:"+id+":queue", snapshot)
+	m.publish(events.LoopTopic(id, events.LoopQueue), snapshot)
 	return nil
 }
 
@@ -134,7 +135,7 @@ func (m *Manager) Interrupt(id string, keepQueue bool) ([]QueuedMessage, error) 
 	if !r.busy {
 		r.mu.Unlock()
 		if taken != nil {
-			m.publish("loop:"+id+":queue", []QueuedMessage{})
+			m.publish(events.LoopTopic(id, events.LoopQueue), []QueuedMessage{})
 		}
 		return taken, nil
 	}
@@ -146,7 +147,7 @@ func (m *Manager) Interrupt(id string, keepQueue bool) ([]QueuedMessage, error) 
 	}
 	r.mu.Unlock()
 	if taken != nil {
-		m.publish("loop:"+id+":queue", []QueuedMessage{})
+		m.publish(events.LoopTopic(id, events.LoopQueue), []QueuedMessage{})
 	}
 	if s == nil {
 		return taken, nil
@@ -214,7 +215,7 @@ func (m *Manager) setStatus(id, status, detail string) {
 }
 
 func (m *Manager) publishStatus(id, status, detail string) {
-	m.publish("loop:"+id+":status", map[string]string{"status": status, "detail": string(m.scrub([]byte(detail)))})
+	m.publish(events.LoopTopic(id, events.LoopStatus), map[string]string{"status": status, "detail": string(m.scrub([]byte(detail)))})
 }
 
 // appendLine stores a transcript line (secrets masked) and publishes it.
@@ -223,7 +224,7 @@ func (m *Manager) appendLine(id string, line []byte) {
 	if err := m.store.Transcript(id).Append(line); err != nil {
 		m.log.Error("append transcript", "loop", id, "err", err)
 	}
-	m.publish("loop:"+id+":message", json.RawMessage(line))
+	m.publish(events.LoopTopic(id, events.LoopMessage), json.RawMessage(line))
 }
 
 func (m *Manager) appendOwn(id string, v map[string]any) {
@@ -261,7 +262,7 @@ func (m *Manager) endTurn(id string, r *run, drain bool) {
 		r.queue = r.queue[1:]
 		snapshot := append([]QueuedMessage{}, r.queue...)
 		r.mu.Unlock()
-		m.publish("loop:"+id+":queue", snapshot)
+		m.publish(events.LoopTopic(id, events.LoopQueue), snapshot)
 		return
 	}
 	r.busy = false
@@ -449,7 +450,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 		if l.Delta != nil && l.Delta.Text != "" {
 			d := *l.Delta
 			d.Text = string(m.scrub([]byte(d.Text)))
-			m.publish("loop:"+id+":delta", &d)
+			m.publish(events.LoopTopic(id, events.LoopDelta), &d)
 		}
 		return
 	}
@@ -484,7 +485,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 	default:
 		m.setStatus(id, StatusIdle, "")
 	}
-	m.publish("loops:changed", map[string]string{"id": id})
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 	m.endTurn(id, r, true)
 }
 

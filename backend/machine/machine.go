@@ -85,7 +85,7 @@ type ProgressEvent struct {
 }
 
 // TopicProgress carries machine progress lines.
-const TopicProgress = "machine:progress"
+const TopicProgress = events.TopicMachineProgress
 
 // BusProgress publishes each line as a ProgressEvent (bus may be nil).
 func BusProgress(bus events.Publisher, machineName, action string) Progress {

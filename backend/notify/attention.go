@@ -3,8 +3,6 @@
 package notify
 
 import (
-	"strings"
-
 	"github.com/loopat/desktop/backend/events"
 )
 
@@ -17,7 +15,7 @@ const (
 	KindFailed   Kind = "failed"   // the turn ended in an error
 )
 
-// Loop statuses as published on "loop:<id>:status" (see backend/loops).
+// Loop statuses as published on events.LoopTopic(id, events.LoopStatus) (see backend/loops).
 const (
 	statusIdle     = "idle"
 	statusStarting = "starting"
@@ -74,12 +72,8 @@ func IsStatusTopic(topic string) bool {
 }
 
 func statusLoopID(topic string) (string, bool) {
-	rest, ok := strings.CutPrefix(topic, "loop:")
-	if !ok {
-		return "", false
-	}
-	id, ok := strings.CutSuffix(rest, ":status")
-	if !ok || id == "" || strings.Contains(id, ":") {
+	id, what, ok := events.ParseLoopTopic(topic)
+	if !ok || what != events.LoopStatus {
 		return "", false
 	}
 	return id, true

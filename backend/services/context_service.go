@@ -36,7 +36,7 @@ func (s *ContextService) ctx() (context.Context, context.CancelFunc) {
 
 func (s *ContextService) changed(repo string) {
 	if s.pub != nil {
-		s.pub.Publish("context:changed", map[string]string{"repo": repo})
+		s.pub.Publish(events.TopicContextChanged, events.ContextChanged{Repo: repo})
 	}
 }
 

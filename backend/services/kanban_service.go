@@ -25,7 +25,7 @@ func NewKanbanService(st *contextrepo.Store, pub events.Publisher) *KanbanServic
 
 func (s *KanbanService) changed(board string, err error) {
 	if err == nil && s.pub != nil {
-		s.pub.Publish("kanban:changed", map[string]string{"board": board})
+		s.pub.Publish(events.TopicKanbanChanged, map[string]string{"board": board})
 	}
 }
 

@@ -37,7 +37,7 @@ type ConfigView struct {
 }
 
 // TopicConfigChanged is published after a valid config is saved; its data is a ConfigChange.
-const TopicConfigChanged = "config:changed"
+const TopicConfigChanged = events.TopicConfigChanged
 
 // ConfigChange is the data of TopicConfigChanged.
 type ConfigChange struct {

@@ -13,8 +13,8 @@ import (
 
 // Uninstall event topics.
 const (
-	TopicUninstallProgress = "uninstall:progress" // uninstall.Step
-	TopicUninstallDone     = "uninstall:done"     // UninstallDone
+	TopicUninstallProgress = events.TopicUninstallProgress // uninstall.Step
+	TopicUninstallDone     = events.TopicUninstallDone     // UninstallDone
 )
 
 // UninstallDone is the payload of "uninstall:done". Quit tells the desktop shell to exit:

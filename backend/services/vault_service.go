@@ -124,7 +124,7 @@ func (s *VaultService) changed(vaultName, value string) {
 		if vaultName == "" {
 			vaultName = vault.DefaultVault
 		}
-		s.pub.Publish("vault:changed", map[string]string{"vault": vaultName})
+		s.pub.Publish(events.TopicVaultChanged, map[string]string{"vault": vaultName})
 	}
 }
 

@@ -110,7 +110,7 @@ func (m *Manager) pump(id, loopID string, tty TTY) {
 	for {
 		n, err := out.Read(buf)
 		if n > 0 {
-			m.pub.Publish("term:"+id+":data", base64.StdEncoding.EncodeToString(buf[:n]))
+			m.pub.Publish(events.TermTopic(id, events.TermData), base64.StdEncoding.EncodeToString(buf[:n]))
 		}
 		if err != nil {
 			break
@@ -128,7 +128,7 @@ func (m *Manager) pump(id, loopID string, tty TTY) {
 	if open {
 		m.run.TerminalClosed(loopID)
 	}
-	m.pub.Publish("term:"+id+":exit", ex)
+	m.pub.Publish(events.TermTopic(id, events.TermExit), ex)
 }
 
 func (m *Manager) get(id string) (*session, error) {

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/loopat/desktop/backend/engine"
 	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/notify"
 )
@@ -35,7 +34,7 @@ func newPresenter(ctrl Controller, goos string, log *slog.Logger, loopTitle func
 
 // wantsTopic is the bus filter: engine state and loop statuses.
 func wantsTopic(topic string) bool {
-	return topic == engine.TopicState || notify.IsStatusTopic(topic)
+	return topic == events.TopicEngineState || notify.IsStatusTopic(topic)
 }
 
 // refresh rebuilds the menu from the controller's state and renders it.
@@ -59,7 +58,7 @@ func (p *presenter) current() Menu {
 
 // onEvent updates the model from one bus event; it reports whether to re-render.
 func (p *presenter) onEvent(ev events.Event) bool {
-	if ev.Topic == engine.TopicState {
+	if ev.Topic == events.TopicEngineState {
 		return true
 	}
 	id, status, detail, ok := notify.ParseStatus(ev)

@@ -1,5 +1,0 @@
-package vault
-
-import "golang.org/x/sys/unix"
-
-const ioctlGetTermios, ioctlSetTermios = unix.TIOCGETA, unix.TIOCSETA

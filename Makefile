@@ -86,9 +86,10 @@ test-setup: forwarder
 	scripts/test/claude-cli.sh >/dev/null
 	scripts/test/build-sandbox.sh
 
-## test-integration: real podman, real claude, real Secret Service (under a private D-Bus)
-test-integration: forwarder
-	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" \
+## test-integration: real podman, real claude, real Secret Service (under a private D-Bus).
+## Builds first: the .deb test (backend/tray) packages the real build/bin/loopat.
+test-integration: forwarder build
+	LOOPAT_TEST_CLAUDE_BIN="$$(scripts/test/claude-cli.sh)" LOOPAT_DEB_BIN="$(CURDIR)/$(BIN)" \
 	  scripts/test/with-keyring.sh $(GO) test -count=1 -p 1 -timeout $(ITEST_TIMEOUT) \
 	  -tags integration,$(GO_TAGS) ./...
 

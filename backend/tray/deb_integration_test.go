@@ -4,6 +4,7 @@ package tray_test
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -20,22 +21,8 @@ func TestIntegrationDebInstallsInCleanContainer(t *testing.T) {
 	root := repoFile(t, ".")
 	dir := shortDir(t)
 
-	// The shipped binary is build/bin/loopat (make build: cgo + GTK). Without it, a
-	// CGO_ENABLED=0 build of the same main package stands in (same CLI, stub window).
-	bin := filepath.Join(root, "build", "bin", "loopat")
-	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
-		bin = filepath.Join(dir, "loopat")
-		cmd := exec.Command("go", "build", "-tags", "remote,containers_image_openpgp",
-			"-ldflags", "-X github.com/loopat/desktop/backend/version.Version=v0.0.0-debtest", "-o", bin, ".")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build stand-in binary: %v\n%s", err, out)
-		}
-		t.Logf("build/bin/loopat missing: packaging a CGO_ENABLED=0 build")
-	} else {
-		t.Logf("packaging %s", bin)
-	}
+	bin := shippedBinary(t, root)
+	t.Logf("packaging %s", bin)
 
 	out, err := exec.Command(filepath.Join(root, "scripts", "package-deb.sh"), bin, "v0.0.0-debtest", filepath.Join(dir, "deb")).CombinedOutput()
 	if err != nil {
@@ -103,6 +90,39 @@ func TestIntegrationDebInstallsInCleanContainer(t *testing.T) {
 		t.Fatalf("doctor --json lists no checks: %s", doctor)
 	}
 	t.Logf("doctor in the container (exit %s): %d checks", strings.TrimSpace(read("doctor.rc")), len(checks))
+}
+
+// shippedBinary is the binary `make package` ships: LOOPAT_DEB_BIN (make test-integration
+// builds it first and sets it) or build/bin/loopat. It must be the real desktop build (cgo,
+// the wails desktop and production tags), not a stand-in, or the test would pass on a
+// package users never get; a missing or stand-in binary fails with how to build it.
+func shippedBinary(t *testing.T, root string) string {
+	t.Helper()
+	bin := os.Getenv("LOOPAT_DEB_BIN")
+	if bin == "" {
+		bin = filepath.Join(root, "build", "bin", "loopat")
+	}
+	fi, err := os.Stat(bin)
+	if err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("the .deb test packages the real binary: %s is missing or not executable (run make build first): %v", bin, err)
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatalf("%s is not a Go binary: %v", bin, err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	tags := "," + settings["-tags"] + ","
+	if settings["CGO_ENABLED"] != "1" || !strings.Contains(tags, ",desktop,") || !strings.Contains(tags, ",production,") {
+		t.Fatalf("%s is not the desktop build make build makes (CGO_ENABLED=%q, tags %q): run make build first",
+			bin, settings["CGO_ENABLED"], settings["-tags"])
+	}
+	if age := time.Since(fi.ModTime()); age > time.Hour {
+		t.Logf("note: %s was built %s ago", bin, age.Round(time.Minute))
+	}
+	return bin
 }
 
 func debArch(t *testing.T) string {

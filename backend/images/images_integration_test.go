@@ -210,6 +210,8 @@ func TestBaseImageBuildLabelsCacheAndContents(t *testing.T) {
 	if ref != want {
 		t.Fatalf("EnsureBase returned %s, BaseRef says %s", ref, want)
 	}
+	// The base is usually cached here (scripts/test/build-sandbox.sh built it), so these two
+	// fresh-build checks mostly skip; TestFreshBuildReportsProgressAndLabel always builds.
 	if len(steps) > 0 {
 		last := steps[len(steps)-1]
 		if !last.Done || last.Err != "" || last.Percent != 100 || last.Total == 0 {
@@ -244,10 +246,9 @@ func TestBaseImageBuildLabelsCacheAndContents(t *testing.T) {
 		}
 	}
 	slices.Sort(hits)
-	t.Logf("cache-hit ensure: median %s (goal ≤ 150ms)", hits[2])
-	if hits[2] > 150*time.Millisecond {
-		t.Errorf("cache-hit ensure median %s exceeds 150ms", hits[2])
-	}
+	// The ≤ 150 ms goal is bench/images' to judge (measured side by side, not under a loaded
+	// test run); here a hit must only be a hit: no build, no progress, the same image.
+	t.Logf("cache-hit ensure: median %s", hits[2])
 	if after := inspect(t, ref); after.ID != info.ID {
 		t.Errorf("cache hit changed the image: %s -> %s", info.ID, after.ID)
 	}
@@ -296,6 +297,71 @@ func TestBaseImageBuildLabelsCacheAndContents(t *testing.T) {
 	}
 	if st := b.BuildState(); st.Building || st.LastError != "" {
 		t.Errorf("background ensure: %+v", st)
+	}
+}
+
+// A build that really runs (a throwaway variant of the small test base image, unique per
+// run so the layer cache cannot answer it) reports its steps to the caller and the bus, ends
+// with a done 100% update, and labels and tags the image for the building workspace; the
+// next ensure of it is a hit with no progress.
+func TestFreshBuildReportsProgressAndLabel(t *testing.T) {
+	bus := events.New()
+	b := itBuilder(t, bus)
+	ctx := ctxT(t, 5*time.Minute)
+	c := &buildContext{}
+	c.addFile("Containerfile", 0o644, []byte("FROM "+b.baseImage()+"\nRUN echo variant-"+uuid.NewString()+" > /variant\n"))
+	ref := RefForHash(c.hash())
+	removeNewDangling(t) // registered first, so it runs after removeImage has freed the layers
+	removeImage(t, ref)
+	ch, cancel := bus.Subscribe(4096, func(topic string) bool { return topic == ProgressTopic })
+	defer cancel()
+
+	var steps []Progress
+	if err := b.ensure(ctx, svc.Conn, ref, c, buildahDefine.PullIfMissing, false, func(p Progress) { steps = append(steps, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) == 0 {
+		t.Fatal("a fresh build reported no progress")
+	}
+	sawStep := false
+	for _, p := range steps {
+		if p.Image != ref {
+			t.Errorf("progress for %q, want %q: %+v", p.Image, ref, p)
+		}
+		sawStep = sawStep || strings.HasPrefix(p.Line, "STEP 2/")
+	}
+	if !sawStep {
+		t.Errorf("no progress for the RUN step: %+v", steps)
+	}
+	// FROM, RUN and the LABEL step buildah appends.
+	if last := steps[len(steps)-1]; !last.Done || last.Err != "" || last.Percent != 100 || last.Total != 3 {
+		t.Errorf("last progress of a fresh build: %+v", last)
+	}
+	// The bus carries the same updates, the final one included (it was published before ensure returned).
+	for final := false; !final; {
+		select {
+		case ev := <-ch:
+			p, ok := ev.Data.(Progress)
+			final = ok && p.Image == ref && p.Done && p.Err == ""
+		case <-time.After(10 * time.Second):
+			t.Fatal("no final progress event on the bus")
+		}
+	}
+
+	info := inspect(t, ref)
+	if got := info.Labels[config.LabelKey]; got != b.ws.Label() {
+		t.Errorf("label %s=%q, want the building workspace %q", config.LabelKey, got, b.ws.Label())
+	}
+	if !slices.Contains(info.RepoTags, workspaceRef(ref, b.ws.Label())) {
+		t.Errorf("workspace tag missing: %v", info.RepoTags)
+	}
+	if err := b.ensure(ctx, svc.Conn, ref, c, buildahDefine.PullIfMissing, false, func(p Progress) {
+		t.Errorf("ensure of a built variant reported progress %+v", p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if again := inspect(t, ref); again.ID != info.ID {
+		t.Errorf("second ensure changed the image: %s -> %s", info.ID, again.ID)
 	}
 }
 

@@ -1,10 +1,9 @@
 //go:build linux && !integration
 
-package vault
+package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loopat/desktop/backend/vault"
 )
 
 type syncBuffer struct {
@@ -55,14 +56,14 @@ func openPTY(t *testing.T) (*os.File, *os.File) {
 	return master, slave
 }
 
-// On a terminal, `set` prompts with echo off, and restores the terminal afterwards.
-func TestCLIPromptsWithoutEcho(t *testing.T) {
-	v, _ := newTestVault(t, "ws")
+// On a terminal, `vault set` prompts with echo off, and restores the terminal afterwards.
+func TestVaultCLIPromptsWithoutEcho(t *testing.T) {
+	v, svc := newTestVaultService(t)
 	master, slave := openPTY(t)
 	var errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- RunCLI(context.Background(), []string{"set", "PROMPTED_TOKEN"}, slave, &bytes.Buffer{}, &errOut, v)
+		done <- runVaultCLI(svc, Env{Stdin: slave, Stdout: &bytes.Buffer{}, Stderr: &errOut}, "set", "PROMPTED_TOKEN")
 	}()
 
 	deadline := time.Now().Add(5 * time.Second)
@@ -72,12 +73,19 @@ func TestCLIPromptsWithoutEcho(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tio.Lflag&unix.ECHO != 0 {
-		t.Fatal("echo is on while the secret is typed")
+	// The prompt is printed just before echo goes off: wait for it.
+	for {
+		tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tio.Lflag&unix.ECHO == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("echo is on while the secret is typed")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := master.Write([]byte("typed-secret\n")); err != nil {
 		t.Fatal(err)
@@ -90,7 +98,7 @@ func TestCLIPromptsWithoutEcho(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("set did not finish after the value was typed")
 	}
-	if got, _ := v.GetEnv("", "PROMPTED_TOKEN"); got != "typed-secret" {
+	if got, _ := v.GetEnv(vault.DefaultVault, "PROMPTED_TOKEN"); got != "typed-secret" {
 		t.Fatalf("stored %q", got)
 	}
 	if tio, _ := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); tio.Lflag&unix.ECHO == 0 {

@@ -86,14 +86,3 @@ func TestBuildErrorMessage(t *testing.T) {
 		t.Error("BuildError must unwrap")
 	}
 }
-
-func TestRunCLIUsage(t *testing.T) {
-	var out strings.Builder
-	if code := RunCLI(nil, nil, &out, nil, nil); code != 2 || !strings.Contains(out.String(), "usage: loopat image") {
-		t.Errorf("no args: code %d, %q", code, out.String())
-	}
-	out.Reset()
-	if code := RunCLI(nil, []string{"image", "frobnicate"}, &out, nil, nil); code != 2 || !strings.Contains(out.String(), `unknown command "frobnicate"`) {
-		t.Errorf("unknown: code %d, %q", code, out.String())
-	}
-}

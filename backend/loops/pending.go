@@ -229,7 +229,10 @@ func (m *Manager) Answer(id, pendingID string, a PendingAnswer) error {
 		m.pendingChanged(id, r)
 		return fmt.Errorf("%w: the agent that asked has stopped", ErrNoPending)
 	}
-	var err error
+	// send is the answer; it is written only after the item is gone and the status is
+	// back to working: the CLI may finish the turn at once, and its result must be what
+	// sets the status last.
+	var send func() error
 	switch {
 	case !a.Allow:
 		msg := a.Message
@@ -240,13 +243,13 @@ func (m *Manager) Answer(id, pendingID string, a PendingAnswer) error {
 				PendingPlan:       "The user wants you to keep planning.",
 			}[p.Kind]
 		}
-		err = p.req.Deny(msg)
+		send = func() error { return p.req.Deny(msg) }
 	case p.Kind == PendingQuestion:
-		var input json.RawMessage
-		if input, err = withAnswers(p.Input, a.Answers); err != nil {
+		input, err := withAnswers(p.Input, a.Answers)
+		if err != nil {
 			return err
 		}
-		err = p.req.Allow(input)
+		send = func() error { return p.req.Allow(input) }
 	default:
 		if a.Always && p.Kind == PendingPermission {
 			rule := a.Rule
@@ -260,33 +263,35 @@ func (m *Manager) Answer(id, pendingID string, a PendingAnswer) error {
 				return err
 			}
 		}
-		err = p.req.Allow(nil)
-	}
-	if err != nil {
-		return fmt.Errorf("answer the agent: %w", err)
+		send = func() error { return p.req.Allow(nil) }
 	}
 	r.pend.take(func(it *Pending) bool { return it == p })
+	var covered []*Pending
 	if a.Allow && a.Always {
-		m.allowByRules(id, r)
+		covered = m.coveredByRules(id, r)
 	}
 	m.pendingChanged(id, r)
+	if err := send(); err != nil {
+		return fmt.Errorf("answer the agent: %w", err)
+	}
+	for _, c := range covered {
+		_ = c.req.Allow(nil)
+	}
 	return nil
 }
 
-// allowByRules answers open permission requests a new rule covers.
-func (m *Manager) allowByRules(id string, r *run) {
+// coveredByRules takes the open permission requests the loop's rules now cover; the
+// caller allows them.
+func (m *Manager) coveredByRules(id string, r *run) []*Pending {
 	meta, err := m.store.Get(id)
 	if err != nil {
-		return
+		return nil
 	}
-	covered := r.pend.take(func(p *Pending) bool {
+	return r.pend.take(func(p *Pending) bool {
 		return p.Kind == PendingPermission && slices.ContainsFunc(meta.PermissionRules, func(rule string) bool {
 			return ruleMatches(rule, p.Tool, p.Input)
 		})
 	})
-	for _, p := range covered {
-		_ = p.req.Allow(nil)
-	}
 }
 
 // withAnswers is AskUserQuestion's input with the user's answers added, as the CLI

@@ -67,10 +67,10 @@ func connect(ctx context.Context, d Deps) (context.Context, error) {
 // connectTimeout bounds the wait for podman (a var for tests).
 var connectTimeout = 20 * time.Second
 
-// onceConn makes every call of conn after the first return the first (bounded) call's
+// OnceConn makes every call of conn after the first return the first (bounded) call's
 // answer, so the plan and the run of one uninstall wait for an unreachable podman only
 // once. The first caller's ctx is the connection's lifetime.
-func onceConn(conn func(context.Context) (context.Context, error)) func(context.Context) (context.Context, error) {
+func OnceConn(conn func(context.Context) (context.Context, error)) func(context.Context) (context.Context, error) {
 	if conn == nil {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/vault"
@@ -252,4 +253,10 @@ func existingSockets(ws config.Workspace) []string {
 		}
 	}
 	return out
+}
+
+// Confirmed reports whether typed confirms uninstalling workspace (exact name, surrounding
+// blanks ignored).
+func Confirmed(typed, workspace string) bool {
+	return workspace != "" && strings.TrimSpace(typed) == workspace
 }

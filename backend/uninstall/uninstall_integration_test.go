@@ -384,17 +384,21 @@ func TestIntegrationUninstallOneOfTwoPrefixWorkspaces(t *testing.T) {
 		t.Fatalf("plan networks %v keychain %v service %v", plan.Networks, plan.Keychain, plan.Service)
 	}
 
-	// Dry run through the CLI changes nothing, and neither does a refused run.
+	// A dry run (plan and run, as `loopat uninstall --dry-run` and the CLI's refusal
+	// path do; the CLI itself is tested in backend/cli) changes nothing.
 	before, beforeB := snapshot(t, a), snapshot(t, b)
-	var out, errOut bytes.Buffer
-	if code := uninstall.RunCLI(context.Background(), []string{"--dry-run"}, nil, &out, &errOut, a.deps(), false); code != 0 {
-		t.Fatalf("dry run exit %d: %s", code, errOut.String())
+	var out bytes.Buffer
+	dry := uninstall.Options{DryRun: true}
+	dryPlan, err := uninstall.MakePlan(context.Background(), a.deps(), dry)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code := uninstall.RunCLI(context.Background(), nil, strings.NewReader(a.ws.Name+"\n"), &out, &errOut, a.deps(), false); code == 0 {
-		t.Fatal("non-interactive run without --yes succeeded")
+	dryPlan.Render(&out)
+	if res := uninstall.Run(context.Background(), a.deps(), dry, func(uninstall.Step) {}); !res.DryRun {
+		t.Fatalf("dry run result %+v", res)
 	}
 	if after := snapshot(t, a); after != before {
-		t.Fatalf("dry run / refused run changed workspace A:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Fatalf("dry run changed workspace A:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	if !strings.Contains(out.String(), a.running) || !strings.Contains(out.String(), "stays: used by workspace "+b.ws.Label()) {
 		t.Fatalf("printed plan:\n%s", out.String())
@@ -513,10 +517,14 @@ wait:
 		}
 	}
 
-	// Now B, through the CLI with --yes: the shared image goes with its last user.
+	// Now B, plan then run as the CLI's --yes does: the shared image goes with its last user.
 	out.Reset()
-	if code := uninstall.RunCLI(context.Background(), []string{"--yes"}, nil, &out, &errOut, b.deps(), false); code != 0 {
-		t.Fatalf("uninstall B exit %d:\n%s\n%s", code, out.String(), errOut.String())
+	if _, err := uninstall.MakePlan(context.Background(), b.deps(), uninstall.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if res := uninstall.Run(context.Background(), b.deps(), uninstall.Options{}, func(uninstall.Step) {}); !res.Complete() {
+		res.Render(&out)
+		t.Fatalf("uninstall B incomplete:\n%s", out.String())
 	}
 	if r := residue(t, b.ws.Label()); len(r) > 0 {
 		t.Fatalf("residue of B: %v", r)

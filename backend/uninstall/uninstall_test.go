@@ -299,59 +299,9 @@ func TestRunDryRunChangesNothing(t *testing.T) {
 	}
 }
 
-func TestCLINonInteractiveWithoutYesRemovesNothing(t *testing.T) {
-	d, kr := fixture(t)
-	var out, errOut bytes.Buffer
-	code := RunCLI(context.Background(), []string{"uninstall"}, strings.NewReader("ws\n"), &out, &errOut, d, false)
-	if code != ExitNotConfirm || !strings.Contains(errOut.String(), "nothing removed") {
-		t.Fatalf("exit %d, stderr %q", code, errOut.String())
-	}
-	if !strings.Contains(out.String(), "Keychain items (1") {
-		t.Fatalf("plan not printed:\n%s", out.String())
-	}
-	if _, err := os.Stat(d.Workspace.ConfigPath()); err != nil || kr.len() != 1 {
-		t.Fatalf("non-interactive refusal removed something: %v, %d secrets", err, kr.len())
-	}
-}
-
-func TestCLIConfirmation(t *testing.T) {
-	d, kr := fixture(t)
-	var out, errOut bytes.Buffer
-	// A prefix of the name, or another workspace's name, does not confirm.
-	for _, typed := range []string{"w\n", "ws2\n", "\n", "yes\n"} {
-		if code := RunCLI(context.Background(), nil, strings.NewReader(typed), &out, &errOut, d, true); code != ExitNotConfirm {
-			t.Fatalf("typed %q: exit %d", typed, code)
-		}
-	}
-	if _, err := os.Stat(d.Workspace.Home); err != nil || kr.len() != 1 {
-		t.Fatal("a wrong confirmation removed something")
-	}
-	if code := RunCLI(context.Background(), []string{"--dry-run"}, nil, &out, &errOut, d, false); code != ExitOK {
-		t.Fatalf("dry run exit %d", code)
-	}
-	if _, err := os.Stat(d.Workspace.Home); err != nil {
-		t.Fatal("dry run removed the home")
-	}
-	out.Reset()
-	code := RunCLI(context.Background(), nil, strings.NewReader("  ws \n"), &out, &errOut, d, true)
-	// Podman is unreachable in unit tests, so the run is incomplete (exit 1) but the rest went.
-	if code != ExitFailed || !strings.Contains(out.String(), "[done] data") || kr.len() != 0 {
-		t.Fatalf("exit %d:\n%s", code, out.String())
-	}
-	onlyIdentityLeft(t, d.Workspace.Home)
-}
-
-func TestCLIFlags(t *testing.T) {
-	d, _ := fixture(t)
-	var out, errOut bytes.Buffer
-	if code := RunCLI(context.Background(), []string{"--bogus"}, nil, &out, &errOut, d, false); code != ExitUsage {
-		t.Fatalf("bad flag exit %d", code)
-	}
-	if code := RunCLI(context.Background(), []string{"extra"}, nil, &out, &errOut, d, false); code != ExitUsage {
-		t.Fatalf("extra arg exit %d", code)
-	}
-	if Confirmed("", "") {
-		t.Fatal("empty name confirmed")
+func TestConfirmed(t *testing.T) {
+	if Confirmed("", "") || Confirmed("w", "ws") || !Confirmed("  ws \n", "ws") {
+		t.Fatal("Confirmed")
 	}
 }
 
@@ -374,8 +324,9 @@ func TestImageSelectionHelpers(t *testing.T) {
 }
 
 // An engine that never answers does not hang uninstall: each wait is bounded, the plan
-// and the run share one wait, the files go, and the exit code says something is left.
-func TestRunCLIWithAHangingEngineFinishesAndSaysWhatIsLeft(t *testing.T) {
+// and the run share one wait (OnceConn, as the CLI does), the files go, and the result
+// says what is left.
+func TestHangingEngineFinishesAndSaysWhatIsLeft(t *testing.T) {
 	old := connectTimeout
 	connectTimeout = 300 * time.Millisecond
 	defer func() { connectTimeout = old }()
@@ -388,12 +339,19 @@ func TestRunCLIWithAHangingEngineFinishesAndSaysWhatIsLeft(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut bytes.Buffer
+	d.Conn = OnceConn(d.Conn)
+	var out bytes.Buffer
 	start := time.Now()
-	code := RunCLI(ctx, []string{"--yes"}, nil, &out, &errOut, d, false)
+	plan, err := MakePlan(ctx, d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Render(&out)
+	res := Run(ctx, d, Options{}, func(Step) {})
+	res.Render(&out)
 	took := time.Since(start)
-	if code != ExitFailed {
-		t.Fatalf("exit %d, want %d\n%s%s", code, ExitFailed, out.String(), errOut.String())
+	if res.Complete() {
+		t.Fatalf("complete without podman:\n%s", out.String())
 	}
 	if took > 2*time.Second || calls != 1 {
 		t.Fatalf("took %v with %d podman waits, want one bounded wait", took, calls)

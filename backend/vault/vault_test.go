@@ -7,7 +7,6 @@ package vault
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -277,55 +276,6 @@ func TestHungKeychainTimesOut(t *testing.T) {
 	var ke *KeychainError
 	if !errors.As(err, &ke) || ke.State != StateLocked {
 		t.Fatalf("hung keychain: %v", err)
-	}
-}
-
-func TestCLI(t *testing.T) {
-	v, _ := newTestVault(t, "ws")
-	run := func(stdin string, args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		code := RunCLI(context.Background(), args, strings.NewReader(stdin), &out, &errOut, v)
-		return code, out.String(), errOut.String()
-	}
-	if code, _, e := run("s3cret\n", "set", "API_TOKEN"); code != 0 {
-		t.Fatalf("set: %d %s", code, e)
-	}
-	if got, _ := v.GetEnv("", "API_TOKEN"); got != "s3cret" {
-		t.Fatalf("stored %q (newline must be trimmed)", got)
-	}
-	if code, _, e := run("key\nmaterial\n", "set", "--vault", "ci", "--file", ".ssh/id_ed25519", "--mode", "0400"); code != 0 {
-		t.Fatalf("set --file: %d %s", code, e)
-	}
-	if f, _ := v.GetFile("ci", ".ssh/id_ed25519"); string(f.Value) != "key\nmaterial\n" || f.Mode != 0o400 {
-		t.Fatalf("file secret %+v", f)
-	}
-	code, out, _ := run("", "ls", "--all")
-	if code != 0 || !strings.Contains(out, "API_TOKEN") || !strings.Contains(out, "0400") || strings.Contains(out, "s3cret") {
-		t.Fatalf("ls: %d\n%s", code, out)
-	}
-	if code, _, _ := run("rotated", "rotate", "API_TOKEN"); code != 0 {
-		t.Fatal("rotate failed")
-	}
-	if got, _ := v.GetEnv("", "API_TOKEN"); got != "rotated" {
-		t.Fatalf("after rotate %q", got)
-	}
-	if code, _, e := run("", "set", "API_TOKEN", "value-on-argv"); code != 2 || !strings.Contains(e, "never from the command line") {
-		t.Fatalf("value on argv: %d %s", code, e)
-	}
-	if code, _, _ := run("", "set", "EMPTY"); code != 1 {
-		t.Fatal("empty stdin accepted")
-	}
-	if code, _, e := run("", "rm", "--vault", "ci", "--file", ".ssh/id_ed25519"); code != 0 {
-		t.Fatalf("rm: %s", e)
-	}
-	if code, _, _ := run("", "rm", "API_TOKEN"); code != 0 {
-		t.Fatal("rm env failed")
-	}
-	if code, _, _ := run("", "rm", "API_TOKEN"); code != 1 {
-		t.Fatal("rm of a missing secret succeeded")
-	}
-	if code, _, _ := run("", "frobnicate"); code != 2 {
-		t.Fatal("unknown command accepted")
 	}
 }
 

@@ -51,7 +51,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := images.RunCLI(ctx, []string{"build"}, os.Stdout, b, svc.Conn)
+	ref, err := b.EnsureBase(ctx, svc.Conn, func(p images.Progress) {
+		if p.Line != "" && !p.Done {
+			fmt.Printf("[%3d%%] %s\n", p.Percent, p.Line)
+		}
+	})
 	svc.Stop()
-	os.Exit(code)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build the sandbox image:", err)
+		os.Exit(1)
+	}
+	fmt.Println(ref, "ready")
 }

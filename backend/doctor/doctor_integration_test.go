@@ -63,9 +63,7 @@ func TestIntegrationDoctorAllGreen(t *testing.T) {
 	if !strings.Contains(m[IDEngine].Label, engine.SourceOwnService) || !strings.Contains(m[IDClaude].Label, "Claude Code") {
 		t.Errorf("labels: engine %q, claude %q", m[IDEngine].Label, m[IDClaude].Label)
 	}
-	if took > 8*time.Second {
-		t.Errorf("checklist took %s (budget 8 s)", took)
-	}
+	// No speed budget here: a functional test under a loaded CI run is no place to judge one.
 	t.Logf("MEASURED doctor cold (engine starting its own service): %s", took.Round(time.Millisecond))
 	start = time.Now()
 	Run(context.Background(), Deps{Workspace: ws, Config: cfg, Engine: eng, Images: images.NewBuilder(ws, cfg.Sandbox, nil, log)})

@@ -241,7 +241,9 @@ func TestHungCheckIsBounded(t *testing.T) {
 	if r.OK || !strings.Contains(r.Label, "no answer within") || r.Hint == "" {
 		t.Fatalf("hung claude probe: %+v", r)
 	}
-	if took > 2*time.Second {
+	// The fake probe never answers: returning at all proves the timeout; the bound is loose
+	// so a loaded machine does not fail it.
+	if took > 15*time.Second {
 		t.Fatalf("run took %s with a 500ms claude timeout", took)
 	}
 	if r := byID(rs)[IDSandboxImage]; !r.OK {

@@ -25,7 +25,9 @@ func TestHostProcessCapRefusesAtOnceAndFrees(t *testing.T) {
 	if res.exit.Code != ExitRefused || !strings.Contains(res.exit.Message, "already runs 2 host processes (limit 2)") || res.stdout != "" {
 		t.Fatalf("past the cap: %+v", res)
 	}
-	if time.Since(start) > 2*time.Second {
+	// Both slots are held until the test ends them, so a call that queued for a slot instead
+	// of being refused would never return; the bound is loose so a loaded machine does not fail it.
+	if time.Since(start) > 15*time.Second {
 		t.Fatalf("refusal took %s", time.Since(start))
 	}
 	// Ending one call frees its slot.

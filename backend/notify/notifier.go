@@ -60,6 +60,11 @@ type Notifier struct {
 	lastID   map[string]uint32 // last notification id per loop (for Replaces)
 	failures int
 	closed   bool
+
+	// flushed, when set (by tests, before any event), hears each loop's window end after
+	// its decision: sent, dropped as stale, or silenced. It lets a test wait for "nothing
+	// was sent" as an event instead of sleeping past the window.
+	flushed func(id string)
 }
 
 // Start subscribes to the bus and begins notifying. Close stops it.
@@ -139,6 +144,9 @@ func (n *Notifier) observe(id, status, detail string) {
 
 // flush sends the loop's latest pending attention, if any.
 func (n *Notifier) flush(id string) {
+	if n.flushed != nil {
+		defer n.flushed(id)
+	}
 	n.mu.Lock()
 	delete(n.timers, id)
 	a, ok := n.pending[id]

@@ -52,32 +52,36 @@ func TestIntegrationFreedesktopNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	windows := make(chan string, 16)
+	notify.WatchWindows(n, func(id string) { windows <- id })
 	t.Cleanup(func() { n.Close() })
 
-	waitCalls := func(want int) []fakenotifications.Call {
+	// waitCalls waits for loop id's coalescing window to end (Send has returned by then,
+	// so its Notify call is recorded) and checks the number of Notify calls so far.
+	waitCalls := func(id string, want int) []fakenotifications.Call {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
 		for {
-			calls := server.Calls()
-			if len(calls) >= want {
-				time.Sleep(500 * time.Millisecond) // nothing more may follow
-				if calls = server.Calls(); len(calls) != want {
-					t.Fatalf("want %d Notify calls, got %d: %+v", want, len(calls), calls)
+			select {
+			case got := <-windows:
+				if got != id {
+					continue
 				}
-				return calls
+			case <-time.After(10 * time.Second):
+				t.Fatalf("loop %s's notification window never ended; Notify calls %+v", id, server.Calls())
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("want %d Notify calls, got %+v", want, calls)
+			calls := server.Calls()
+			if len(calls) != want {
+				t.Fatalf("want %d Notify calls, got %d: %+v", want, len(calls), calls)
 			}
-			time.Sleep(20 * time.Millisecond)
+			return calls
 		}
 	}
 
 	// A loop finishing: one Notify titled with the loop, clickable.
 	began := time.Now()
 	publish(evbus, "L1", "working", "idle")
-	calls := waitCalls(1)
-	t.Logf("MEASURED finished -> Notify within %s (coalescing window 300ms, incl. 500ms quiet check)", time.Since(began).Round(time.Millisecond))
+	calls := waitCalls("L1", 1)
+	t.Logf("MEASURED finished -> Notify within %s (coalescing window 300ms)", time.Since(began).Round(time.Millisecond))
 	c := calls[0]
 	if c.Summary != "Refactor the parser" || c.Body != "Loop finished" || c.AppName != "loopat" || c.ReplacesID != 0 {
 		t.Fatalf("Notify: %+v", c)
@@ -88,7 +92,7 @@ func TestIntegrationFreedesktopNotifications(t *testing.T) {
 
 	// Three rapid attention events for one loop: one Notify with the latest state.
 	publish(evbus, "L2", "working", "error", "working", "waiting", "working", "error")
-	calls = waitCalls(2)
+	calls = waitCalls("L2", 2)
 	if c := calls[1]; c.Summary != "Write release notes" || c.Body != "Loop failed" {
 		t.Fatalf("coalesced Notify: %+v", c)
 	}
@@ -108,7 +112,7 @@ func TestIntegrationFreedesktopNotifications(t *testing.T) {
 
 	// L1 again: the bubble is replaced, not stacked.
 	publish(evbus, "L1", "working", "idle")
-	calls = waitCalls(3)
+	calls = waitCalls("L1", 3)
 	if calls[2].ReplacesID != calls[0].ID {
 		t.Fatalf("second notification for L1 should replace %d: %+v", calls[0].ID, calls[2])
 	}
@@ -116,10 +120,7 @@ func TestIntegrationFreedesktopNotifications(t *testing.T) {
 	// Setting off: no Notify.
 	n.SetEnabled(false)
 	publish(evbus, "L3", "working", "idle")
-	time.Sleep(800 * time.Millisecond)
-	if got := server.Calls(); len(got) != 3 {
-		t.Fatalf("notifications off, yet Notify was called: %+v", got[3:])
-	}
+	waitCalls("L3", 3) // the window ended with no Notify
 
 	// No notification daemon: Send fails with a clear error (the notifier logs it once).
 	server.Close()

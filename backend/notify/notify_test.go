@@ -34,10 +34,18 @@ func (r *recordingSender) messages() []Message {
 }
 
 func status(bus *events.Bus, id, st, detail string) {
-	bus.Publish("loop:"+id+":status", map[string]string{"status": st, "detail": detail})
+	bus.Publish(events.LoopTopic(id, events.LoopStatus), map[string]string{"status": st, "detail": detail})
 }
 
 func startNotifier(t *testing.T, enabled bool, open func(string)) (*Notifier, *events.Bus, *recordingSender) {
+	n, bus, s, _ := startWatchedNotifier(t, enabled, open)
+	return n, bus, s
+}
+
+// startWatchedNotifier also returns waitWindow(id): it returns once loop id's window has
+// ended and its notification was sent or dropped, so "nothing was sent" is checked after
+// the decision, not after a guessed sleep.
+func startWatchedNotifier(t *testing.T, enabled bool, open func(string)) (*Notifier, *events.Bus, *recordingSender, func(id string)) {
 	t.Helper()
 	bus := events.New()
 	s := newRecordingSender()
@@ -46,8 +54,23 @@ func startNotifier(t *testing.T, enabled bool, open func(string)) (*Notifier, *e
 	if err != nil {
 		t.Fatal(err)
 	}
+	flushed := make(chan string, 64)
+	n.flushed = func(id string) { flushed <- id } // set before any event, so no flush can miss it
 	t.Cleanup(func() { n.Close() })
-	return n, bus, s
+	ended := map[string]bool{} // windows heard so far (waitWindow runs on the test goroutine)
+	waitWindow := func(id string) {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for !ended[id] {
+			select {
+			case got := <-flushed:
+				ended[got] = true
+			case <-timeout:
+				t.Fatalf("loop %s's notification window never ended", id)
+			}
+		}
+	}
+	return n, bus, s, waitWindow
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -100,11 +123,10 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestFinishedLoopNotifiesOnceWithTitle(t *testing.T) {
-	_, bus, s := startNotifier(t, true, nil)
+	_, bus, s, waitWindow := startWatchedNotifier(t, true, nil)
 	status(bus, "L1", "working", "")
 	status(bus, "L1", "idle", "")
-	waitFor(t, "one notification", func() bool { return len(s.messages()) == 1 })
-	time.Sleep(300 * time.Millisecond)
+	waitWindow("L1")
 	got := s.messages()
 	if len(got) != 1 {
 		t.Fatalf("want 1 notification, got %+v", got)
@@ -123,7 +145,7 @@ func TestFinishedLoopNotifiesOnceWithTitle(t *testing.T) {
 }
 
 func TestRapidEventsCoalesce(t *testing.T) {
-	_, bus, s := startNotifier(t, true, nil)
+	_, bus, s, waitWindow := startWatchedNotifier(t, true, nil)
 	status(bus, "L2", "working", "")
 	status(bus, "L2", "waiting", "")
 	status(bus, "L2", "working", "")
@@ -132,8 +154,8 @@ func TestRapidEventsCoalesce(t *testing.T) {
 	status(bus, "L2", "idle", "")
 	status(bus, "L3", "working", "")
 	status(bus, "L3", "error", "other loop")
-	waitFor(t, "two notifications", func() bool { return len(s.messages()) >= 2 })
-	time.Sleep(300 * time.Millisecond)
+	waitWindow("L2")
+	waitWindow("L3")
 	got := s.messages()
 	if len(got) != 2 {
 		t.Fatalf("want one notification per loop, got %+v", got)
@@ -148,21 +170,21 @@ func TestRapidEventsCoalesce(t *testing.T) {
 }
 
 func TestBackToWorkCancelsPendingNotification(t *testing.T) {
-	_, bus, s := startNotifier(t, true, nil)
+	_, bus, s, waitWindow := startWatchedNotifier(t, true, nil)
 	status(bus, "L4", "working", "")
 	status(bus, "L4", "idle", "")
 	status(bus, "L4", "working", "") // the queue started the next turn at once
-	time.Sleep(400 * time.Millisecond)
+	waitWindow("L4")
 	if got := s.messages(); len(got) != 0 {
 		t.Fatalf("a loop that is working again must not notify: %+v", got)
 	}
 }
 
 func TestDisabledSendsNothing(t *testing.T) {
-	n, bus, s := startNotifier(t, false, nil)
+	n, bus, s, waitWindow := startWatchedNotifier(t, false, nil)
 	status(bus, "L5", "working", "")
 	status(bus, "L5", "error", "x")
-	time.Sleep(400 * time.Millisecond)
+	waitWindow("L5")
 	if got := s.messages(); len(got) != 0 {
 		t.Fatalf("notifications off but sent %+v", got)
 	}
@@ -193,7 +215,15 @@ func TestCloseClosesSenderAndStops(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Nothing can send after Close: no window timer is left to fire, and a window ending
+	// anyway (a timer that fired as Close ran) finds the notifier closed.
+	n.mu.Lock()
+	timers := len(n.timers)
+	n.mu.Unlock()
+	if timers != 0 {
+		t.Fatalf("%d notification timers left running after Close", timers)
+	}
+	n.flush("L7")
 	if got := s.messages(); len(got) != 0 {
 		t.Fatalf("sent after Close: %+v", got)
 	}

@@ -101,9 +101,15 @@ func TestStartPublishesStatesAndConnWorks(t *testing.T) {
 	if err != nil || client.URI.Path != api.path {
 		t.Fatalf("conn carries no client for %s: %v", api.path, err)
 	}
-	time.Sleep(50 * time.Millisecond) // the bus event follows the state change
-	if got := e.bus.phases(); len(got) == 0 || got[len(got)-1] != PhaseReady {
-		t.Fatalf("engine:state events: %v", got)
+	// The bus event follows the state change: wait for it rather than sleep and hope.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got := e.bus.phases()
+		if len(got) > 0 && got[len(got)-1] == PhaseReady {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine:state events: %v", got)
+		}
 	}
 	// The returned context follows the caller's cancellation.
 	cctx, ccancel := context.WithCancel(context.Background())

@@ -256,13 +256,28 @@ func TestInterruptReturnsTheQueue(t *testing.T) {
 	if q, _ := m.Queue(id); len(q) != 0 {
 		t.Fatalf("queue after interrupt = %+v", q)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if killed, finished := f.state(); killed || len(finished) != 0 {
-		t.Fatalf("killed=%v finished=%v: nothing should run after the interrupt", killed, finished)
-	}
 	types := transcriptTypes(t, m, id)
 	if types[len(types)-1] != "interrupted" {
 		t.Fatalf("transcript = %v, want it to end with interrupted", types)
+	}
+	// Instead of sleeping and finding nothing: the next message sent is the next turn, so
+	// had a handed-back message still run, it would finish first.
+	if _, err := m.Send(id, "after the interrupt"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		killed, finished := f.state()
+		if killed || len(finished) > 1 || (len(finished) == 1 && finished[0] != "after the interrupt") {
+			t.Fatalf("killed=%v finished=%v: a handed-back message ran after the interrupt", killed, finished)
+		}
+		if len(finished) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message sent after the interrupt never finished")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -168,14 +168,18 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 // countBuilds counts build starts ("STEP 1/") seen on the bus.
 func countBuilds(bus *events.Bus) (count func() int, stop func()) {
+	const drainMarker = "itest-drain-"
 	ch, cancel := bus.Subscribe(4096, func(topic string) bool { return topic == ProgressTopic })
 	var mu sync.Mutex
 	n := 0
-	done := make(chan struct{})
+	drained := make(chan string, 1)
 	go func() {
-		defer close(done)
 		for ev := range ch {
-			if p, ok := ev.Data.(Progress); ok && strings.HasPrefix(p.Line, "STEP 1/") {
+			p, ok := ev.Data.(Progress)
+			switch {
+			case ok && strings.HasPrefix(p.Line, drainMarker):
+				drained <- p.Line
+			case ok && strings.HasPrefix(p.Line, "STEP 1/"):
 				mu.Lock()
 				n++
 				mu.Unlock()
@@ -183,10 +187,24 @@ func countBuilds(bus *events.Bus) (count func() int, stop func()) {
 		}
 	}()
 	return func() int {
-			time.Sleep(50 * time.Millisecond) // let queued events drain
-			mu.Lock()
-			defer mu.Unlock()
-			return n
+			// A subscriber gets events in publish order: once a marker published now has
+			// arrived, every build event published before it is counted (no sleep-and-hope).
+			marker := drainMarker + uuid.NewString()
+			bus.Publish(ProgressTopic, Progress{Line: marker})
+			timeout := time.After(10 * time.Second)
+			for {
+				select {
+				case got := <-drained:
+					if got != marker {
+						continue
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					return n
+				case <-timeout:
+					return -1 // the assertion on the count fails with this
+				}
+			}
 		}, func() {
 			cancel()
 		}

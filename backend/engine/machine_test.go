@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/machine"
@@ -94,10 +93,13 @@ func TestDarwinStartFailureKeepsDiagnosis(t *testing.T) {
 		t.Fatalf("state should keep the diagnosis: %+v", st)
 	}
 	// The monitor keeps it while the machine stays down.
+	// Refresh runs the rediscovery a monitor round runs, and returns when it is done: two
+	// rounds known to have happened, instead of a sleep that hopes one did.
 	e.Start(context.Background())
-	time.Sleep(300 * time.Millisecond)
-	if st := e.State(); st.Diagnosis == nil {
-		t.Fatalf("diagnosis dropped by monitor: %+v", st)
+	for round := 0; round < 2; round++ {
+		if st := e.Refresh(context.Background()); st.Diagnosis == nil {
+			t.Fatalf("diagnosis dropped by rediscovery round %d: %+v", round, st)
+		}
 	}
 }
 

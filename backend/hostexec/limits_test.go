@@ -19,7 +19,7 @@ func TestHostProcessCapRefusesAtOnceAndFrees(t *testing.T) {
 	f := newFixture(t, declared)
 	f.srv.MaxHostProcs = 2
 	c1, _, pid1 := startSleeper(t, f)
-	_, _, _ = startSleeper(t, f)
+	c2, _, pid2 := startSleeper(t, f)
 	start := time.Now()
 	res := f.call(t, wire.Request{Argv: []string{"printf", "third"}}, "")
 	if res.exit.Code != ExitRefused || !strings.Contains(res.exit.Message, "already runs 2 host processes (limit 2)") || res.stdout != "" {
@@ -47,6 +47,11 @@ func TestHostProcessCapRefusesAtOnceAndFrees(t *testing.T) {
 	if refused != 1 {
 		t.Fatalf("refusals audited: %d of %+v", refused, entries)
 	}
+	// End the second sleeper and wait for its audit entry (written after its slot is
+	// freed), so nothing writes into the test's folder while it is removed.
+	c2.Close()
+	waitGone(t, pid2)
+	waitUntil(t, 15*time.Second, func() bool { e, _ := f.srv.Audit("loop-a"); return len(e) >= 4 })
 }
 
 // waitUntil polls ok (the integration suite has its own waitFor).

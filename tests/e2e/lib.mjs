@@ -122,13 +122,16 @@ export async function launchBrowser() {
   // Uncaught exceptions and the app's own console.error calls; tests assert this stays
   // empty. The browser's own lines about a failed request or socket ("Failed to load
   // resource: ... 409", a WebSocket to a stopped server) are left out: the app reports
-  // those failures to the user, and the tests assert what it shows.
+  // those failures to the user, and the tests assert what it shows. Nor are the browser's
+  // own refusals (a CORS block, a CSP frame-ancestors block): those are our defences
+  // working against the attacker pages of crossorigin.test.mjs, which assert them.
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const text = msg.text();
     if (/^Failed to load resource\b|^WebSocket connection to .* failed/.test(text)) return;
+    if (/has been blocked by CORS policy|violates the following Content Security Policy directive/.test(text)) return;
     consoleErrors.push(`console.error: ${text}`);
   });
   return {

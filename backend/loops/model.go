@@ -6,6 +6,7 @@ package loops
 
 import (
 	"fmt"
+	"github.com/loopat/desktop/backend/agent"
 	"regexp"
 
 	"github.com/loopat/desktop/backend/events"
@@ -18,7 +19,14 @@ func (m *Manager) SetModel(id, model string) error {
 	if !modelRe.MatchString(model) {
 		return fmt.Errorf("%w: model id %q is not a model name (letters, digits, . _ : / @ [ ] -, at most 128)", ErrBadInput, model)
 	}
-	if _, err := m.store.Update(id, func(x *Meta) { x.Model = model }); err != nil {
+	return m.setSessionSetting(id, "model", func(x *Meta) { x.Model = model },
+		func(s *agent.Session) error { return s.SetModel(model) })
+}
+
+// setSessionSetting stores a per-loop agent setting in meta.json and applies it to the
+// running agent, if any (the next agent starts with the stored value).
+func (m *Manager) setSessionSetting(id, what string, store func(*Meta), apply func(*agent.Session) error) error {
+	if _, err := m.store.Update(id, store); err != nil {
 		return err
 	}
 	r := m.runFor(id)
@@ -26,8 +34,8 @@ func (m *Manager) SetModel(id, model string) error {
 	s := r.sess
 	r.mu.Unlock()
 	if s != nil {
-		if err := s.SetModel(model); err != nil {
-			return fmt.Errorf("apply model: %w", err)
+		if err := apply(s); err != nil {
+			return fmt.Errorf("apply %s: %w", what, err)
 		}
 	}
 	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})

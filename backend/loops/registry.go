@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/loopat/desktop/backend/agent"
 	"strings"
 	"time"
 
@@ -176,18 +177,6 @@ func (m *Manager) SetPermissionMode(id, mode string) error {
 	if !ValidPermissionMode(mode) {
 		return fmt.Errorf("%w: permission mode %q is not one of bypassPermissions, acceptEdits, default, plan", ErrBadInput, mode)
 	}
-	if _, err := m.store.Update(id, func(x *Meta) { x.PermissionMode = mode }); err != nil {
-		return err
-	}
-	r := m.runFor(id)
-	r.mu.Lock()
-	s := r.sess
-	r.mu.Unlock()
-	if s != nil {
-		if err := s.SetPermissionMode(mode); err != nil {
-			return fmt.Errorf("apply permission mode: %w", err)
-		}
-	}
-	m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
-	return nil
+	return m.setSessionSetting(id, "permission mode", func(x *Meta) { x.PermissionMode = mode },
+		func(s *agent.Session) error { return s.SetPermissionMode(mode) })
 }

@@ -6,9 +6,9 @@ package loops
 
 import (
 	"fmt"
-	"github.com/loopat/desktop/backend/agent"
 	"regexp"
 
+	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/events"
 )
 

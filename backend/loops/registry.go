@@ -6,10 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/loopat/desktop/backend/agent"
 	"strings"
 	"time"
 
+	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/events"
 )
 

@@ -51,6 +51,14 @@ func run() error {
 		return err
 	}
 	fmt.Println("wrote", out, "from", path)
+	// Goals with a noise margin fail `make bench` when missed beyond it; `make test`
+	// (LOOPAT_BENCH_ENFORCE=0) only reports.
+	if err := benchkit.Enforce(f.Rows); err != nil {
+		if benchkit.Enforcing() {
+			return fmt.Errorf("goals missed beyond their noise margin (LOOPAT_BENCH_ENFORCE=0 only reports):\n%w", err)
+		}
+		fmt.Println("goals missed beyond their noise margin (reported, not enforced):\n" + err.Error())
+	}
 	return nil
 }
 

@@ -28,9 +28,13 @@ type Row struct {
 	RatioTo string  `json:"ratio_to"`
 	Goal    string  `json:"goal,omitempty"`
 	// Met is nil when the row has no goal.
-	Met  *bool  `json:"met,omitempty"`
-	N    int    `json:"n"`
-	Note string `json:"note,omitempty"`
+	Met *bool `json:"met,omitempty"`
+	// Bounds are the goal in numbers and Margin the noise margin beside it (a fraction):
+	// `make bench` fails when a bound is exceeded by more than the margin (goal.go).
+	Bounds []Bound `json:"bounds,omitempty"`
+	Margin float64 `json:"margin,omitempty"`
+	N      int     `json:"n"`
+	Note   string  `json:"note,omitempty"`
 	// When and under what load this row was measured.
 	Measured string  `json:"measured"`
 	Load1    float64 `json:"load1"`
@@ -157,10 +161,18 @@ func Print(rows []Row) {
 		}
 		goal := ""
 		if r.Met != nil {
-			goal = fmt.Sprintf(" | goal %s: %s", r.Goal, verdict)
+			goal = fmt.Sprintf(" | goal %s%s: %s", r.Goal, MarginText(r), verdict)
 		}
 		fmt.Printf("%-52s loopat %-10s | %s%s%s\n", r.Name, Fmt(r.Loopat, r.Unit), orDash(strings.Join(bs, ", ")), ratio, goal)
 	}
+}
+
+// MarginText is ", margin 15%" for a row with a numeric goal ("" otherwise).
+func MarginText(r Row) string {
+	if len(r.Bounds) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (margin %.0f%%)", r.Margin*100)
 }
 
 // Fmt renders a value with its unit.

@@ -46,13 +46,14 @@ type Forward struct {
 	URL           string `json:"url"`               // http://127.0.0.1:<hostPort>/ when forwarded
 	Process       string `json:"process,omitempty"` // process name inside the sandbox, if known
 	Detected      bool   `json:"detected"`          // something listens on it in the sandbox now
+	Network       bool   `json:"network"`           // the user shared it on the network: bound on 0.0.0.0, not only loopback
 	Error         string `json:"error,omitempty"`   // why it is not forwarded
 }
 
 // Options wire a Manager.
 type Options struct {
-	LoopsDir string               // LOOPAT_HOME/loops: mappings persist in <id>/ports.json
-	Config   func() config.Ports  // the settings in force
+	LoopsDir string                                // LOOPAT_HOME/loops: mappings persist in <id>/ports.json
+	Config   func() config.Ports                   // the settings in force
 	Open     func(loopID string) (net.Conn, error) // a link.TagForward stream to loopID's relay
 	Changed  func(loopID string, ports []Forward)  // the loop's ports changed (event)
 	Log      *slog.Logger
@@ -62,7 +63,7 @@ type Options struct {
 
 // Manager keeps every loop's forwards.
 type Manager struct {
-	o     Options
+	o      Options
 	mu     sync.Mutex
 	loops  map[string]*loopPorts
 	shares map[string]*shareState // static shares (share.go)
@@ -70,7 +71,7 @@ type Manager struct {
 
 type loopPorts struct {
 	gen      int
-	stream   net.Conn // the report stream in force; a newer one closes it
+	stream   net.Conn       // the report stream in force; a newer one closes it
 	detected map[int]string // container port -> process
 	fwd      map[int]*forward
 	errs     map[int]string
@@ -80,8 +81,9 @@ type loopPorts struct {
 }
 
 type forward struct {
-	host int
-	ln   net.Listener
+	host    int
+	network bool // bound on 0.0.0.0 (the user's per-port choice), else 127.0.0.1
+	ln      net.Listener
 }
 
 // New returns a manager.
@@ -180,10 +182,17 @@ func (m *Manager) sync(loopID string, lp *loopPorts) bool {
 	changed := false
 	for cp, f := range lp.fwd {
 		mp := lp.mapping[cp]
-		if _, ok := lp.detected[cp]; (!ok && !mp.Pinned) || mp.Stopped {
+		// A changed exposure closes the listener; it is opened again below on the new address.
+		_, ok := lp.detected[cp]
+		gone := (!ok && !mp.Pinned) || mp.Stopped
+		if gone || f.network != mp.Network {
 			f.ln.Close()
 			delete(lp.fwd, cp)
 			changed = true
+		}
+		if gone && mp.Network {
+			mp.Network = false
+			lp.mapping[cp] = mp
 		}
 	}
 	want := map[int]bool{}
@@ -227,7 +236,8 @@ func (m *Manager) sync(loopID string, lp *loopPorts) bool {
 	return changed
 }
 
-// listen picks loopID's host port for cp and listens on 127.0.0.1 only.
+// listen picks loopID's host port for cp and listens on 127.0.0.1, or on 0.0.0.0 when
+// the user shared that port on the network (mapping.Network, never set by a report).
 func (m *Manager) listen(loopID string, lp *loopPorts, cp int) (*forward, error) {
 	lo, hi, err := config.ParsePortRange(m.o.Config().Range)
 	if err != nil {
@@ -239,12 +249,19 @@ func (m *Manager) listen(loopID string, lp *loopPorts, cp int) (*forward, error)
 		if err != nil {
 			return nil, err
 		}
-		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(host)))
+		network := lp.mapping[cp].Network
+		bind := "127.0.0.1"
+		if network {
+			bind = "0.0.0.0"
+		}
+		ln, err := net.Listen("tcp4", net.JoinHostPort(bind, strconv.Itoa(host)))
 		if err != nil {
-			lp.mapping[cp] = mapping{} // taken since the check: pick again
+			mp := lp.mapping[cp]
+			mp.Host = 0 // taken since the check: pick again (the user's choices stay)
+			lp.mapping[cp] = mp
 			continue
 		}
-		f := &forward{host: host, ln: ln}
+		f := &forward{host: host, network: network, ln: ln}
 		go m.accept(loopID, cp, ln)
 		m.o.Log.Info("port forwarded", "loop", loopID, "container_port", cp, "host", ln.Addr().String())
 		return f, nil
@@ -339,7 +356,7 @@ func (m *Manager) list(lp *loopPorts) []Forward {
 		proc, det := lp.detected[cp]
 		f := Forward{ContainerPort: cp, Process: proc, Detected: det, Error: lp.errs[cp]}
 		if fw := lp.fwd[cp]; fw != nil {
-			f.HostPort = fw.host
+			f.HostPort, f.Network = fw.host, fw.network
 			f.URL = "http://127.0.0.1:" + strconv.Itoa(fw.host) + "/"
 		}
 		out = append(out, f)
@@ -408,6 +425,42 @@ func (m *Manager) setUser(loopID string, cp int, stop bool) ([]Forward, error) {
 		m.o.Changed(loopID, list)
 	}
 	if !stop && errMsg != "" {
+		return list, fmt.Errorf("forward port %d: %s", cp, errMsg)
+	}
+	return list, nil
+}
+
+// ShareOnNetwork binds cp's forward on 0.0.0.0 (on) so other machines of the network
+// reach it, or back on 127.0.0.1 only (off). Only the user calls it (LoopService): a
+// loop's report never changes an exposure. The port must be forwarded already.
+func (m *Manager) ShareOnNetwork(loopID string, cp int, on bool) ([]Forward, error) {
+	if !loopIDPattern.MatchString(loopID) {
+		return nil, fmt.Errorf("invalid loop id %q", loopID)
+	}
+	m.mu.Lock()
+	lp := m.loop(loopID)
+	if lp.fwd[cp] == nil {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("port %d is not forwarded", cp)
+	}
+	mp := lp.mapping[cp]
+	mp.Container, mp.Network = cp, on
+	if mp.Host == 0 {
+		mp.Host = lp.fwd[cp].host
+	}
+	lp.mapping[cp] = mp
+	m.sync(loopID, lp)
+	if err := save(m.o.LoopsDir, loopID, lp.mapping); err != nil {
+		m.o.Log.Warn("save port mappings", "loop", loopID, "err", err)
+	}
+	list := m.list(lp)
+	errMsg := lp.errs[cp]
+	m.mu.Unlock()
+	m.o.Log.Info("port exposure changed", "loop", loopID, "container_port", cp, "network", on)
+	if m.o.Changed != nil {
+		m.o.Changed(loopID, list)
+	}
+	if errMsg != "" {
 		return list, fmt.Errorf("forward port %d: %s", cp, errMsg)
 	}
 	return list, nil

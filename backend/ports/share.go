@@ -147,25 +147,82 @@ func (s *share) serve(w http.ResponseWriter, r *http.Request, t *safefs.Tree, re
 	return true
 }
 
-// StartShare serves sub of dir on 127.0.0.1:port (0: any free port); stop ends it.
-func StartShare(dir, sub string, port int) (url string, stop func() error, err error) {
+// maxSecretScan bounds the entries a network share's secret check walks; a bigger
+// folder is refused rather than half-checked.
+const maxSecretScan = 50000
+
+// errTooBig ends the secret scan of a folder with too many entries.
+var errTooBig = errors.New("too many entries")
+
+// SecretIn names the first entry under sub of dir that a share hides (hiddenName:
+// .git, .env*, .ssh, .claude, node_modules...), or "" if there is none. Links are not
+// followed (fs.WalkDir over an os.Root lists a link as a link), and a folder of more
+// than maxSecretScan entries is an error: a network share is refused when unsure.
+func SecretIn(dir, sub string) (string, error) {
+	rel, ok := shareRel(sub)
+	if !ok {
+		return "", fmt.Errorf("share %q: not a folder that may be shared", sub)
+	}
+	t, err := safefs.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	defer t.Close()
+	found, n := "", 0
+	err = fs.WalkDir(t.Root().FS(), rel, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if n++; n > maxSecretScan {
+			return errTooBig
+		}
+		if p != rel && hiddenName(d.Name()) {
+			found = p
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("check %q for secrets: %w", sub, err)
+	}
+	return found, nil
+}
+
+// StartShare serves sub of dir on 127.0.0.1:port (0: any free port), or on every
+// address when network; stop ends it. A network share of a folder that holds any
+// hidden name (SecretIn) is refused: off loopback, one missed rule would hand a
+// secret to the whole network, so such a folder is not offered at all.
+func StartShare(dir, sub string, port int, network bool) (url string, stop func() error, err error) {
 	h, err := ShareHandler(dir, sub)
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	bind := "127.0.0.1"
+	if network {
+		secret, err := SecretIn(dir, sub)
+		if err != nil {
+			return "", nil, fmt.Errorf("not shared on the network: %w", err)
+		}
+		if secret != "" {
+			return "", nil, fmt.Errorf("not shared on the network: %q holds %s; share a folder without secrets (e.g. dist)", sub, secret)
+		}
+		bind = "0.0.0.0"
+	}
+	ln, err := net.Listen("tcp4", net.JoinHostPort(bind, strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, fmt.Errorf("share %s: %w", dir, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/", srv.Close, nil
+	port = ln.Addr().(*net.TCPAddr).Port
+	return "http://127.0.0.1:" + strconv.Itoa(port) + "/", srv.Close, nil
 }
 
 // Shared is one loop's static share.
 type Shared struct {
-	Sub string `json:"sub"` // the shared folder, relative to the workdir ("." = all)
-	URL string `json:"url"`
+	Sub     string `json:"sub"` // the shared folder, relative to the workdir ("." = all)
+	URL     string `json:"url"`
+	Network bool   `json:"network"` // bound on every address, not only loopback
 }
 
 type shareState struct {
@@ -174,25 +231,29 @@ type shareState struct {
 }
 
 // Share serves sub of loopID's workdir dir read-only on the host's loopback, replacing
-// the loop's previous share.
-func (m *Manager) Share(loopID, dir, sub string) (Shared, error) {
+// the loop's previous share; network binds every address (refused for a folder that
+// holds secrets, see StartShare).
+func (m *Manager) Share(loopID, dir, sub string, network bool) (Shared, error) {
 	if !loopIDPattern.MatchString(loopID) {
 		return Shared{}, fmt.Errorf("invalid loop id %q", loopID)
 	}
-	m.StopShare(loopID)
-	url, stop, err := StartShare(dir, sub, 0)
+	url, stop, err := StartShare(dir, sub, 0, network)
 	if err != nil {
-		return Shared{}, err
+		return Shared{}, err // a refused share leaves the previous one running
 	}
 	rel, _ := shareRel(sub)
-	st := &shareState{Shared: Shared{Sub: rel, URL: url}, stop: stop}
+	st := &shareState{Shared: Shared{Sub: rel, URL: url, Network: network}, stop: stop}
 	m.mu.Lock()
 	if m.shares == nil {
 		m.shares = map[string]*shareState{}
 	}
+	old := m.shares[loopID]
 	m.shares[loopID] = st
 	m.mu.Unlock()
-	m.o.Log.Info("workdir shared", "loop", loopID, "sub", rel, "url", url)
+	if old != nil {
+		_ = old.stop()
+	}
+	m.o.Log.Info("workdir shared", "loop", loopID, "sub", rel, "url", url, "network", network)
 	return st.Shared, nil
 }
 

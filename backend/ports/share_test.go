@@ -106,7 +106,7 @@ func TestManagerShare(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte("hi"), 0o644)
 	m := New(Options{LoopsDir: t.TempDir()})
 	defer m.Close()
-	sh, err := m.Share("loop1", dir, "")
+	sh, err := m.Share("loop1", dir, "", false)
 	if err != nil || !strings.HasPrefix(sh.URL, "http://127.0.0.1:") {
 		t.Fatalf("%+v %v", sh, err)
 	}

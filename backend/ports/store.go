@@ -25,6 +25,10 @@ type mapping struct {
 	Host      int  `json:"host"`
 	Stopped   bool `json:"stopped,omitempty"` // the user stopped it: not auto-forwarded again
 	Pinned    bool `json:"pinned,omitempty"`  // added by hand: forwarded even when not detected
+	// Network: the user shared this forward on the network (0.0.0.0). Never persisted and
+	// cleared when the forward closes: the choice was for the server running then, not
+	// for whatever the loop listens on next on that port.
+	Network bool `json:"-"`
 }
 
 type file struct {

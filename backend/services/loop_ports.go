@@ -12,7 +12,8 @@ type PortForwarder interface {
 	Ports(loopID string) ([]ports.Forward, error)
 	Forward(loopID string, containerPort int) ([]ports.Forward, error)
 	Stop(loopID string, containerPort int) ([]ports.Forward, error)
-	Share(loopID, dir, sub string) (ports.Shared, error)
+	Share(loopID, dir, sub string, network bool) (ports.Shared, error)
+	ShareOnNetwork(loopID string, containerPort int, on bool) ([]ports.Forward, error)
 	SharedOf(loopID string) (ports.Shared, bool)
 	StopShare(loopID string)
 }
@@ -67,19 +68,40 @@ func (s *LoopService) StopForwarding(id string, containerPort int) ([]ports.Forw
 	return l, nil
 }
 
-// ShareWorkdir serves the loop's workdir (or its folder sub) read-only on this
-// computer's loopback: never .git, .env*, .ssh, .claude or node_modules, never a
-// symlink; a missing path falls back to index.html.
-func (s *LoopService) ShareWorkdir(id, sub string) (ports.Shared, error) {
+// ShareWorkdir serves the loop's workdir (or its folder sub) read-only: on this
+// computer's loopback, or on every address when network (the user's explicit choice;
+// refused when the folder holds .git, .env*, .ssh, .claude... anywhere). Never .git,
+// .env*, .ssh, .claude or node_modules, never a symlink; a missing path falls back
+// to index.html. A refused share leaves the current one as it was.
+func (s *LoopService) ShareWorkdir(id, sub string, network bool) (ports.Shared, error) {
 	pf, err := s.portsFor(id)
 	if err != nil {
 		return ports.Shared{}, err
 	}
-	sh, err := pf.Share(id, s.m.Store().WorkDir(id), sub)
+	sh, err := pf.Share(id, s.m.Store().WorkDir(id), sub, network)
 	if err != nil {
-		return ports.Shared{}, rpc.Invalid(err.Error()+".", "Pick a folder of the workdir (not a link, not .git, .env, .ssh, .claude or node_modules).", err)
+		hint := "Pick a folder of the workdir (not a link, not .git, .env, .ssh, .claude or node_modules)."
+		if network {
+			hint = "On the network only a folder without secrets is shared (e.g. a build output such as dist); share on this computer only otherwise."
+		}
+		return ports.Shared{}, rpc.Invalid(err.Error()+".", hint, err)
 	}
 	return sh, nil
+}
+
+// SharePortOnNetwork makes a forwarded port reachable from other machines of the
+// network (bound on 0.0.0.0) or, with on false, from this computer only again. It
+// lasts until the forward closes; a loop can never set it.
+func (s *LoopService) SharePortOnNetwork(id string, containerPort int, on bool) ([]ports.Forward, error) {
+	pf, err := s.portsFor(id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := pf.ShareOnNetwork(id, containerPort, on)
+	if err != nil {
+		return l, rpc.Invalid(err.Error()+".", "Forward the port first.", err)
+	}
+	return l, nil
 }
 
 // WorkdirShare is the loop's static share (empty url: none).

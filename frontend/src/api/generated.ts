@@ -69,6 +69,12 @@ export interface CommitResult {
   hash: string;
 }
 
+/** Go loops.ComposerState. */
+export interface ComposerState {
+  commands: string[] | null;
+  context: ContextUsage;
+}
+
 /** Go config.Config. */
 export interface Config {
   engine: Engine;
@@ -79,6 +85,7 @@ export interface Config {
   ui: UI;
   hostExec: HostExec;
   ports: Ports;
+  loops: Loops;
 }
 
 /** Go services.ConfigChange. */
@@ -108,6 +115,13 @@ export interface Container {
 /** Go events.ContextChanged. */
 export interface ContextChanged {
   repo: string;
+}
+
+/** Go loops.ContextUsage. */
+export interface ContextUsage {
+  used: number;
+  window: number;
+  model: string;
 }
 
 /** Go contextrepo.Entry. */
@@ -208,6 +222,7 @@ export interface Forward {
   url: string;
   process?: string;
   detected: boolean;
+  network: boolean;
   error?: string;
 }
 
@@ -236,17 +251,6 @@ export interface HostInfo {
   rootlessNetwork?: string;
   remote?: boolean;
   error?: string;
-}
-
-/** Go uninstall.Image. */
-export interface Image {
-  ref: string;
-  id: string;
-  size: number;
-  tags: string[] | null;
-  action: string;
-  staysFor?: string[];
-  untagRefs?: string[];
 }
 
 /** Go services.ImageStatus. */
@@ -324,6 +328,17 @@ export interface LoopUsage {
   byModel: Record<string, ModelUsage> | null;
 }
 
+/** Go config.Loops. */
+export interface Loops {
+  warm: boolean;
+}
+
+/** Go loops.Image. */
+export interface LoopsImage {
+  mediaType: string;
+  data: string;
+}
+
 /** Go config.Machine. */
 export interface Machine {
   name: string;
@@ -352,6 +367,7 @@ export interface Meta {
   contextWarnings?: string[];
   usage: LoopUsage;
   permissionRules?: string[];
+  warm?: boolean;
 }
 
 /** Go loops.ModelUsage. */
@@ -398,7 +414,7 @@ export interface Plan {
   keepData: boolean;
   dryRun: boolean;
   containers: Container[] | null;
-  images: Image[] | null;
+  images: UninstallImage[] | null;
   networks: Network[] | null;
   keychain: KeychainItem[] | null;
   folders: Folder[] | null;
@@ -479,6 +495,7 @@ export interface PruneResult {
 export interface QueuedMessage {
   id: string;
   text: string;
+  imageCount?: number;
 }
 
 /** Go contextrepo.Remote. */
@@ -524,6 +541,7 @@ export interface Service {
 export interface Shared {
   sub: string;
   url: string;
+  network: boolean;
 }
 
 /** Go engine.State. */
@@ -624,6 +642,17 @@ export interface UninstallDone {
   quit: boolean;
 }
 
+/** Go uninstall.Image. */
+export interface UninstallImage {
+  ref: string;
+  id: string;
+  size: number;
+  tags: string[] | null;
+  action: string;
+  staysFor?: string[];
+  untagRefs?: string[];
+}
+
 /** Go uninstall.Result. */
 export interface UninstallResult {
   workspace: string;
@@ -689,6 +718,9 @@ export interface Methods {
   };
   ProviderService: {
     List: { params: []; result: ProviderInfo[] | null };
+    Remove: { params: [string]; result: ProviderInfo[] | null };
+    Save: { params: [string, Provider]; result: ProviderInfo[] | null };
+    SetDefault: { params: [string]; result: ProviderInfo[] | null };
     Test: { params: [string]; result: TestResult };
   };
   UninstallService: {
@@ -727,15 +759,21 @@ export interface Methods {
   LoopService: {
     Answer: { params: [string, string, PendingAnswer]; result: void };
     Archive: { params: [string, boolean]; result: void };
+    ClearQueue: { params: [string]; result: QueuedMessage[] | null };
+    Composer: { params: [string]; result: ComposerState };
     Create: { params: [CreateRequest]; result: Meta };
     Delete: { params: [string]; result: void };
+    EditQueued: { params: [string, string, string]; result: void };
+    FindFiles: { params: [string, string]; result: string[] | null };
     ForwardPort: { params: [string, number]; result: Forward[] | null };
     Get: { params: [string]; result: Meta };
+    History: { params: [string]; result: string[] | null };
     HostExecAudit: { params: [string]; result: AuditEntry[] | null };
     Interrupt: { params: [string, boolean]; result: QueuedMessage[] | null };
     List: { params: []; result: Meta[] | null };
     Messages: { params: [string]; result: JSONValue[] | null };
     MessagesPage: { params: [string, number, number]; result: TranscriptPage };
+    NewSession: { params: [string]; result: void };
     Pending: { params: [string]; result: Pending[] | null };
     PermissionRules: { params: [string]; result: string[] | null };
     Ports: { params: [string]; result: Forward[] | null };
@@ -743,12 +781,15 @@ export interface Methods {
     RemovePermissionRule: { params: [string, string]; result: void };
     Rename: { params: [string, string]; result: void };
     Send: { params: [string, string]; result: SendResult };
+    SendWithImages: { params: [string, string, LoopsImage[] | null]; result: SendResult };
     SetModel: { params: [string, string]; result: void };
     SetPermissionMode: { params: [string, string]; result: void };
-    ShareWorkdir: { params: [string, string]; result: Shared };
+    SharePortOnNetwork: { params: [string, number, boolean]; result: Forward[] | null };
+    ShareWorkdir: { params: [string, string, boolean]; result: Shared };
     StopForwarding: { params: [string, number]; result: Forward[] | null };
     StopWorkdirShare: { params: [string]; result: void };
     Unqueue: { params: [string, string]; result: void };
+    Upload: { params: [string, string, string]; result: string };
     WorkdirShare: { params: [string]; result: Shared };
   };
   TerminalService: {
@@ -773,11 +814,11 @@ export const METHODS = {
   EngineService: ['Doctor', 'InitMachine', 'Machines', 'Reconnect', 'StartMachine', 'State', 'StopMachine'],
   ImageService: ['Build', 'Disk', 'Prune', 'Status'],
   VaultService: ['Delete', 'List', 'Rotate', 'SetEnv', 'SetFile', 'Status', 'Vaults'],
-  ProviderService: ['List', 'Test'],
+  ProviderService: ['List', 'Remove', 'Save', 'SetDefault', 'Test'],
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Answer', 'Archive', 'Create', 'Delete', 'ForwardPort', 'Get', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SetModel', 'SetPermissionMode', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'WorkdirShare'],
+  LoopService: ['Answer', 'Archive', 'ClearQueue', 'Composer', 'Create', 'Delete', 'EditQueued', 'FindFiles', 'ForwardPort', 'Get', 'History', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'NewSession', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SendWithImages', 'SetModel', 'SetPermissionMode', 'SharePortOnNetwork', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'Upload', 'WorkdirShare'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

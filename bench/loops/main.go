@@ -44,6 +44,7 @@ import (
 	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/execstream"
 	"github.com/loopat/desktop/backend/loops"
+	"github.com/loopat/desktop/bench/loops/loopsbench"
 	"github.com/loopat/desktop/bench/report/benchkit"
 	"github.com/loopat/desktop/internal/testkit/mockapi"
 )
@@ -137,7 +138,7 @@ func run(n, turns int) error {
 	}
 
 	var ours, hand, floor []time.Duration
-	var phases []phase
+	var phases []loopsbench.Phase
 	var keep string
 	for i := 0; i < n; i++ {
 		progress("loop start %d of %d: loopat, by hand, floor", i+1, n)
@@ -148,7 +149,7 @@ func run(n, turns int) error {
 		}
 		ours, phases = append(ours, d), ph
 		if last {
-			keep = ph[0].loopID
+			keep = ph[0].LoopID
 		}
 		if d, err = b.byHandStart(fmt.Sprint(i)); err != nil {
 			return err
@@ -167,35 +168,21 @@ func run(n, turns int) error {
 		return err
 	}
 
-	startRow := benchkit.NewRow("loops: loop start (new loop -> first token)", "ms", benchkit.Ms(benchkit.Median(ours)),
-		map[string]float64{"by hand (podman run -d + exec claude -p)": benchkit.Ms(benchkit.Median(hand)),
-			"floor (bindings create+start+exec)": benchkit.Ms(benchkit.Median(floor))},
-		"by hand (podman run -d + exec claude -p)", n)
-	startRow = startRow.WithGoal("<= 0.8x by hand (aim 0.5x)", startRow.Ratio <= 0.8)
-	startRow.Note = fmt.Sprintf("floor ratio %.2fx", benchkit.Ms(benchkit.Median(ours))/benchkit.Ms(benchkit.Median(floor)))
-	turnRow := benchkit.NewRow("loops: later turn (first token)", "ms", benchkit.Ms(benchkit.Median(later)),
-		map[string]float64{"one-shot claude -p": benchkit.Ms(benchkit.Median(oneshot)),
-			"floor (CLI stream-json loop, no loopat)": benchkit.Ms(benchkit.Median(cliLoop))},
-		"floor (CLI stream-json loop, no loopat)", turns)
-	turnRow = turnRow.WithGoal("<= 1.2x floor", turnRow.Ratio <= 1.2)
-	turnRow.Note = fmt.Sprintf("vs one-shot %.2fx", benchkit.Ms(benchkit.Median(later))/benchkit.Ms(benchkit.Median(oneshot)))
-	ensureRow := benchkit.NewRow("loops: image ensure on a cache hit (in a loop start)", "ms", benchkit.Ms(benchkit.Median(ensure)),
-		map[string]float64{}, "", len(ensure))
-	vaultRow := benchkit.NewRow("loops: vault read, env and file secrets (in a loop start)", "ms", benchkit.Ms(benchkit.Median(vaultRead)),
-		map[string]float64{}, "", len(vaultRead))
-	clonesRow := benchkit.NewRow("loops: context clones of a new loop (in a loop start)", "ms", benchkit.Ms(benchkit.Median(clones)),
-		map[string]float64{}, "", len(clones))
-	rows := []benchkit.Row{startRow, turnRow, ensureRow, vaultRow, clonesRow}
+	res := loopsbench.Result{Starts: ours, ByHand: hand, Floor: floor, Later: later, OneShot: oneshot, CLILoop: cliLoop,
+		Ensure: ensure, VaultRead: vaultRead, Clones: clones, Phases: phases}
+	if err := res.Check(); err != nil {
+		return err
+	}
+	rows := loopsbench.Rows(res)
 
 	l := benchkit.Load()
 	fmt.Printf("loops benchmark through core.Open: median of %d starts / %d turns, %d CPUs, load %.2f %.2f %.2f\n",
 		n, turns, benchkit.Describe().CPUs, l[0], l[1], l[2])
-	benchkit.Print(rows)
+	benchkit.Print(rows[:len(rows)-1])
 	fmt.Println("where the time of the last loop start went (app events + podman events of its container):")
 	for _, p := range phases {
-		fmt.Printf("  %8s  +%-8s %s\n", benchkit.Fmt(benchkit.Ms(p.at), "ms"), benchkit.Fmt(benchkit.Ms(p.took), "ms"), p.what)
+		fmt.Printf("  %8s  +%-8s %s\n", benchkit.Fmt(benchkit.Ms(p.At), "ms"), benchkit.Fmt(benchkit.Ms(p.Took), "ms"), p.What)
 	}
-	rows = append(rows, phaseRow(phases))
 	path, err := benchkit.Write(rows)
 	if err != nil {
 		return err
@@ -204,29 +191,8 @@ func run(n, turns int) error {
 	return nil
 }
 
-// phase is one step of a loop start, at its offset from the click on "New loop".
-type phase struct {
-	loopID string
-	what   string
-	at     time.Duration
-	took   time.Duration // since the previous step
-}
-
-// phaseRow keeps the breakdown in bench.json (loopat = first token; baselines = steps).
-func phaseRow(ph []phase) benchkit.Row {
-	steps := map[string]float64{}
-	var total time.Duration
-	for i, p := range ph {
-		steps[fmt.Sprintf("%02d %s", i, p.what)] = benchkit.Ms(p.took)
-		total = p.at
-	}
-	r := benchkit.NewRow("loops: loop start breakdown (last run; ms per step)", "ms", benchkit.Ms(total), steps, "", 1)
-	r.Note = "each baseline is one step's duration since the step before"
-	return r
-}
-
 // loopatStart is the user's action: New loop, type a message, see the first token.
-func (b *bench) loopatStart(title string, keep bool) (time.Duration, []phase, error) {
+func (b *bench) loopatStart(title string, keep bool) (time.Duration, []loopsbench.Phase, error) {
 	c := b.app.Core
 	t0 := time.Now()
 	meta, err := c.Loops.Create(loops.CreateRequest{Title: title})
@@ -250,10 +216,12 @@ func (b *bench) loopatStart(title string, keep bool) (time.Duration, []phase, er
 	if got, _ := c.Loops.Get(meta.ID); got.Status != loops.StatusIdle {
 		return 0, nil, fmt.Errorf("loop start ended in status %s", got.Status)
 	}
-	var ph []phase
+	var ph []loopsbench.Phase
 	if keep {
-		ph = []phase{{loopID: meta.ID, what: "create the loop (folder, meta)", at: created}}
-		add := func(what string, at time.Time) { ph = append(ph, phase{loopID: meta.ID, what: what, at: at.Sub(t0)}) }
+		ph = []loopsbench.Phase{{LoopID: meta.ID, What: "create the loop (folder, meta)", At: created}}
+		add := func(what string, at time.Time) {
+			ph = append(ph, loopsbench.Phase{LoopID: meta.ID, What: what, At: at.Sub(t0)})
+		}
 		if s, ok := marks["status starting"]; ok {
 			add("send -> status starting", s)
 		}
@@ -268,9 +236,9 @@ func (b *bench) loopatStart(title string, keep bool) (time.Duration, []phase, er
 		for i := range ph {
 			prev := time.Duration(0)
 			if i > 0 {
-				prev = ph[i-1].at
+				prev = ph[i-1].At
 			}
-			ph[i].took = ph[i].at - prev
+			ph[i].Took = ph[i].At - prev
 		}
 		return first, ph, nil
 	}
@@ -280,9 +248,9 @@ func (b *bench) loopatStart(title string, keep bool) (time.Duration, []phase, er
 	return first, nil, nil
 }
 
-func sortPhases(ph []phase) {
+func sortPhases(ph []loopsbench.Phase) {
 	for i := 1; i < len(ph); i++ {
-		for j := i; j > 0 && ph[j].at < ph[j-1].at; j-- {
+		for j := i; j > 0 && ph[j].At < ph[j-1].At; j-- {
 			ph[j], ph[j-1] = ph[j-1], ph[j]
 		}
 	}

@@ -39,6 +39,10 @@ func TestRowsOfOwnResult(t *testing.T) {
 	if err := r.Check(); err != nil {
 		t.Fatal(err)
 	}
+	// Every field, as bench.json holds it, validates (name, unit, figures, ratio, goal, margin).
+	if _, err := benchkit.RoundTrip(Rows(r)); err != nil {
+		t.Fatal(err)
+	}
 	data, _ := json.Marshal(benchkit.File{Rows: Rows(r)})
 	path := filepath.Join(t.TempDir(), "bench.json")
 	os.WriteFile(path, data, 0o644)

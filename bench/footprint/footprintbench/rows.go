@@ -57,7 +57,7 @@ func Rows(r Result) []benchkit.Row {
 	rows := []benchkit.Row{
 		benchkit.NewRow("footprint: binary size (make build)", "MB", size,
 			map[string]float64{"same binary stripped": float64(r.StrippedBytes) / (1 << 20)}, "same binary stripped", 1).
-			WithGoal(fmt.Sprintf("<= %d MB", GoalBinaryMB), size <= GoalBinaryMB),
+			WithBounds(fmt.Sprintf("<= %d MB", GoalBinaryMB), benchkit.SizeMargin, benchkit.MaxLoopat(GoalBinaryMB)),
 	}
 	idleBase := map[string]float64{"loopat version (process start and package init only)": mb(r.VersionMaxRSSKiB)}
 	if r.NoCgoServeKiB > 0 {
@@ -65,12 +65,13 @@ func Rows(r Result) []benchkit.Row {
 	}
 	idle := benchkit.NewRow("footprint: loopat serve idle RSS, empty workspace", "MB", mb(r.Serve.RSS),
 		idleBase, "loopat version (process start and package init only)", 1).
-		WithGoal(fmt.Sprintf("<= %d MB", GoalIdleRSSMB), mb(r.Serve.RSS) <= GoalIdleRSSMB)
+		WithBounds(fmt.Sprintf("<= %d MB", GoalIdleRSSMB), benchkit.SizeMargin, benchkit.MaxLoopat(GoalIdleRSSMB))
 	idle.Note = fmt.Sprintf("executable pages %.1f MB, shared libraries %.1f MB, heap and stacks %.1f MB",
 		mb(r.Serve.Binary), mb(r.Serve.Libs), mb(r.Serve.Anon))
 	rows = append(rows, idle)
 	cpu := benchkit.NewRow("footprint: loopat serve idle CPU", "% of a core", r.ServeCPUPercent, nil, "", 1).
-		WithGoal(fmt.Sprintf("<= %.0f%%", GoalIdleCPU), r.ServeCPUPercent <= GoalIdleCPU)
+		// Idle CPU of a fraction of a percent swings by multiples on a loaded machine.
+		WithBounds(fmt.Sprintf("<= %.0f%%", GoalIdleCPU), 0.5, benchkit.MaxLoopat(GoalIdleCPU))
 	cpu.Note = fmt.Sprintf("over %.0f s", r.ServeCPUSeconds)
 	rows = append(rows, cpu)
 	if r.WindowMs > 0 {

@@ -119,7 +119,7 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	engineSvc := services.NewEngineService(c.ctx, c.Engine, c.doctorDeps)
 	imageSvc := services.NewImageService(c.ctx, c.Images, func() (context.Context, error) { return c.Engine.Conn(c.ctx) })
 	vaultSvc := services.NewVaultService(c.Vault, c.Bus, scrub)
-	providerSvc := services.NewProviderService(c.ctx, c.Live.Get, c.Vault, vault.DefaultVault)
+	providerSvc := services.NewProviderService(c.ctx, c.Live.Get, c.Vault, vault.DefaultVault, c.System)
 	uninstallSvc := services.NewUninstallService(c.ctx, c.UninstallDeps(), c.Bus)
 	c.Context = contextrepo.New(contextrepo.Options{Workspace: ws, Secrets: c.Vault, Log: log})
 	contextSvc := services.NewContextService(c.ctx, c.Context, c.Bus)
@@ -223,6 +223,9 @@ func (c *Core) applyConfig(old, cfg config.Config) {
 	}
 	if hasPrefix(changed, "host_exec.") {
 		c.links.RefreshPolicies() // each loop's policy from its mise.toml and the new [host_exec]
+	}
+	if c.Loops != nil {
+		c.Loops.RecheckWarm() // a prepared loop made with other settings is discarded
 	}
 	c.Log.Info("config applied", "changed", changed, "restart", config.RestartKeys(old, cfg))
 }

@@ -23,7 +23,7 @@ func TestValidationErrorsAreTypedWithAHint(t *testing.T) {
 	cfg := config.Default()
 	reg := rpc.NewRegistry(
 		NewVaultService(v, nil, nil),
-		NewProviderService(t.Context(), func() config.Config { return cfg }, v, "default"),
+		NewProviderService(t.Context(), func() config.Config { return cfg }, v, "default", nil),
 		NewContextService(t.Context(), st, nil),
 	)
 	for _, c := range []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
@@ -39,11 +40,21 @@ type ProviderService struct {
 	keys     ProviderKeys
 	keyVault string // vault holding provider keys ("" = default)
 	tester   providers.Tester
+	file     ConfigFile // nil: the providers are read-only
+	editMu   sync.Mutex // one read-edit-save of config.toml at a time
+}
+
+// ConfigFile reads and saves config.toml's text (*SystemService has it): a provider edit
+// goes through the same validate-write-publish path as the Advanced editor.
+type ConfigFile interface {
+	Config() (ConfigView, error)
+	SaveConfig(text string) (ConfigView, error)
 }
 
 // NewProviderService wires the config source and the vault holding provider keys.
-func NewProviderService(appCtx context.Context, cfg func() config.Config, keys ProviderKeys, keyVault string) *ProviderService {
-	return &ProviderService{ctx: appCtx, config: cfg, keys: keys, keyVault: keyVault,
+// file saves provider edits (nil: List and Test only).
+func NewProviderService(appCtx context.Context, cfg func() config.Config, keys ProviderKeys, keyVault string, file ConfigFile) *ProviderService {
+	return &ProviderService{ctx: appCtx, config: cfg, keys: keys, keyVault: keyVault, file: file,
 		tester: providers.Tester{Timeout: providerTestTimeout}}
 }
 

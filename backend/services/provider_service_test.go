@@ -22,7 +22,7 @@ func TestProviderServiceListAndTest(t *testing.T) {
 	defer api.Close()
 	cfg := config.Default()
 	cfg.Providers = append(cfg.Providers, config.Provider{Name: "local", BaseURL: api.URL, Models: []string{"m1"}, KeyRef: "LOCAL_KEY"})
-	reg := rpc.NewRegistry(NewProviderService(context.Background(), func() config.Config { return cfg }, v, ""))
+	reg := rpc.NewRegistry(NewProviderService(context.Background(), func() config.Config { return cfg }, v, "", nil))
 
 	if err := v.SetEnv("", "LOCAL_KEY", "sk-local-123"); err != nil {
 		t.Fatal(err)

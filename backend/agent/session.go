@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -170,6 +171,18 @@ func (s *Session) writeLine(b []byte) error {
 
 // Send starts a turn with a user message.
 func (s *Session) Send(text string) error { return s.writeLine(UserLine(text)) }
+
+// SendContent starts a turn with a user message of content blocks (text, image).
+func (s *Session) SendContent(blocks []map[string]any) error {
+	b, err := json.Marshal(map[string]any{
+		"type":    "user",
+		"message": map[string]any{"role": "user", "content": blocks},
+	})
+	if err != nil {
+		return fmt.Errorf("encode user message: %w", err)
+	}
+	return s.writeLine(b)
+}
 
 // Interrupt asks the CLI to stop the current turn; it then emits a result.
 func (s *Session) Interrupt() error {

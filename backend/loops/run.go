@@ -20,6 +20,9 @@ import (
 type QueuedMessage struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
+	// Images go with the text as image content blocks (composer.go); the UI sees their count.
+	Images     []Image `json:"-"`
+	ImageCount int     `json:"imageCount,omitempty"`
 }
 
 // SendResult tells whether a message started a turn or was queued.
@@ -29,7 +32,10 @@ type SendResult struct {
 }
 
 // Send starts a turn, or queues text when a turn is running.
-func (m *Manager) Send(id, text string) (SendResult, error) {
+func (m *Manager) Send(id, text string) (SendResult, error) { return m.SendWithImages(id, text, nil) }
+
+// send is Send with images already checked (composer.go).
+func (m *Manager) send(id, text string, images []Image) (SendResult, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return SendResult{}, ErrEmptyMessage
@@ -52,14 +58,14 @@ func (m *Manager) Send(id, text string) (SendResult, error) {
 	}
 	r.lastActive = time.Now()
 	if r.busy {
-		q := QueuedMessage{ID: uuid.NewString()[:8], Text: text}
+		q := QueuedMessage{ID: uuid.NewString()[:8], Text: text, Images: images, ImageCount: len(images)}
 		r.queue = append(r.queue, q)
 		snapshot := append([]QueuedMessage(nil), r.queue...)
 		r.mu.Unlock()
 		m.publish(events.LoopTopic(id, events.LoopQueue), snapshot)
 		return SendResult{Queued: true, QueueID: q.ID}, nil
 	}
-	if !m.startTurn(id, r, text) {
+	if !m.startTurn(id, r, QueuedMessage{Text: text, Images: images}) {
 		r.mu.Unlock()
 		return SendResult{}, ErrClosed
 	}
@@ -71,9 +77,9 @@ func (m *Manager) Send(id, text string) (SendResult, error) {
 
 // startTurn (r.mu held) runs a turn in a goroutine Close waits for, under a context
 // Delete, Archive and Close cancel; false once Close began.
-func (m *Manager) startTurn(id string, r *run, text string) bool {
+func (m *Manager) startTurn(id string, r *run, msg QueuedMessage) bool {
 	ctx, cancel := context.WithCancel(m.life)
-	if !m.spawn(func() { m.runTurn(ctx, id, r, text) }) {
+	if !m.spawn(func() { m.runTurn(ctx, id, r, msg) }) {
 		cancel()
 		return false
 	}
@@ -258,7 +264,7 @@ func (m *Manager) endTurn(id string, r *run, drain bool) {
 		r.cancelTurn()
 		r.cancelTurn = nil
 	}
-	if drain && len(r.queue) > 0 && r.stopping == nil && m.startTurn(id, r, r.queue[0].Text) {
+	if drain && len(r.queue) > 0 && r.stopping == nil && m.startTurn(id, r, r.queue[0]) {
 		r.queue = r.queue[1:]
 		snapshot := append([]QueuedMessage{}, r.queue...)
 		r.mu.Unlock()
@@ -271,8 +277,13 @@ func (m *Manager) endTurn(id string, r *run, drain bool) {
 }
 
 // runTurn runs one turn; ctx is the turn's (see startTurn).
-func (m *Manager) runTurn(ctx context.Context, id string, r *run, text string) {
-	m.appendOwn(id, map[string]any{"type": "user_input", "text": text})
+func (m *Manager) runTurn(ctx context.Context, id string, r *run, msg QueuedMessage) {
+	text := msg.Text
+	input := map[string]any{"type": "user_input", "text": text}
+	if len(msg.Images) > 0 {
+		input["images"] = len(msg.Images)
+	}
+	m.appendOwn(id, input)
 	r.mu.Lock()
 	s := r.sess
 	r.mu.Unlock()
@@ -305,7 +316,7 @@ func (m *Manager) runTurn(ctx context.Context, id string, r *run, text string) {
 		}
 	}
 	m.setStatus(id, StatusWorking, "")
-	if err := s.Send(text); err != nil {
+	if err := sendUserMessage(s, text, msg.Images); err != nil {
 		m.fail(id, r, "Could not send the message to the agent: "+err.Error(), "Send it again: the agent restarts and resumes the conversation.")
 	}
 }
@@ -446,6 +457,7 @@ func (m *Manager) onLine(id string, r *run, l agent.Line) {
 		_ = json.Unmarshal(l.Raw, &rt)
 		m.publishStatus(id, StatusWorking, fmt.Sprintf("model API error %d (%s), retry %d of %d", rt.Status, rt.Error, rt.Attempt, rt.MaxRetries))
 	}
+	m.observeComposer(id, l) // slash commands and context usage: composer.go
 	if l.Ephemeral() {
 		if l.Delta != nil && l.Delta.Text != "" {
 			d := *l.Delta

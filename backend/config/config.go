@@ -35,6 +35,14 @@ type Config struct {
 	UI        UI         `toml:"ui" json:"ui"`
 	HostExec  HostExec   `toml:"host_exec" json:"hostExec"`
 	Ports     Ports      `toml:"ports" json:"ports"`
+	Loops     Loops      `toml:"loops" json:"loops"`
+}
+
+// Loops configures how loops start.
+type Loops struct {
+	// Warm keeps one loop prepared in the background (folder, context, container, link,
+	// secrets, an idle agent) so "New loop" hands it out instead of starting cold.
+	Warm bool `toml:"warm" json:"warm"`
 }
 
 // Ports configures forwarding of the ports a loop's processes listen on.
@@ -131,6 +139,7 @@ func Default() Config {
 		UI:       UI{Theme: "system", Notifications: true},
 		HostExec: HostExec{TimeoutSeconds: 120},
 		Ports:    Ports{Range: "10000-20000", AutoForward: true},
+		Loops:    Loops{Warm: true},
 	}
 }
 

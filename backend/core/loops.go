@@ -46,7 +46,12 @@ func (c *Core) openLoops() ([]any, error) {
 	// Per-loop caps (hostexec.Max*): past them the sandbox gets the service's own error at once.
 	c.HostExec.HandleGateway(GatewayAddr, router)
 	c.HostExec.HandlePromote(contextrepo.PromoteStreams{Store: c.Context, Ctx: c.ctx, Scrub: c.Scrub.String, Log: c.Log,
-		Changed: func(repo string) { c.Bus.Publish(events.TopicContextChanged, events.ContextChanged{Repo: repo}) }})
+		Changed: func(repo string) {
+			c.Bus.Publish(events.TopicContextChanged, events.ContextChanged{Repo: repo})
+			if c.Loops != nil {
+				c.Loops.DiscardWarm("the shared context changed") // its clones predate the promotion
+			}
+		}})
 	pm := c.openPorts()
 	c.links = hostexec.NewLinks(c.ctx, hostexec.LinksOptions{Server: c.HostExec, Policy: c.loopPolicy,
 		Conn: c.Engine.Conn, Log: c.Log})

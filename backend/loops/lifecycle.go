@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/loopat/desktop/backend/agent"
@@ -22,12 +23,20 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	known := map[string]bool{}
+	var staleWarm []string
 	for _, meta := range list {
 		known[meta.ID] = true
+		if meta.Warm { // prepared by a previous run and never handed out
+			staleWarm = append(staleWarm, meta.ID)
+			continue
+		}
 		m.recoverWaiting(meta) // a question left open by a previous run: pending.go
 		if meta.Status == StatusWorking || meta.Status == StatusStarting {
 			_, _ = m.store.Update(meta.ID, func(x *Meta) { x.Status = StatusIdle })
 		}
+	}
+	if len(staleWarm) > 0 {
+		m.removeStaleWarm(staleWarm) // before a new one is prepared
 	}
 	conts, err := m.sb.List(ctx)
 	if err != nil {
@@ -37,7 +46,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	var orphans []Orphan
 	var running []ContainerInfo
 	for _, c := range conts {
-		if known[c.LoopID] && c.State == "running" {
+		if known[c.LoopID] && c.State == "running" && !slices.Contains(staleWarm, c.LoopID) {
 			m.runFor(c.LoopID) // left running by a previous run: the idle sweep will see it
 			running = append(running, c)
 		}
@@ -53,6 +62,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.spawn(func() { m.relink(running) })
 	}
 	m.spawn(m.idleLoop)
+	m.KickWarm()
 	return nil
 }
 
@@ -104,7 +114,8 @@ func (m *Manager) Close() {
 		runs = append(runs, r)
 	}
 	m.mu.Unlock()
-	m.endLife() // every turn's context: starts in flight stop
+	m.endLife()   // every turn's context: starts in flight stop
+	m.closeWarm() // its agent's exit is among what Close waits for
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	for _, r := range runs {
@@ -249,6 +260,7 @@ func (m *Manager) idleLoop() {
 			return
 		case <-t.C:
 			m.SweepIdle(m.life)
+			m.KickWarm() // the engine may have come up, or the setting changed
 		}
 	}
 }

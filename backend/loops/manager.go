@@ -71,6 +71,8 @@ type Options struct {
 	InterruptGrace time.Duration
 	// IdleCheck is the idle-stop sweep period (default 30s).
 	IdleCheck time.Duration
+	// WarmDelay is how long after a start the next warm loop waits (default 3s; <0 = none).
+	WarmDelay time.Duration
 }
 
 // Manager runs loops: store, containers, agent processes, queue and events.
@@ -91,6 +93,8 @@ type Manager struct {
 	endLife context.CancelFunc
 	closed  bool
 	wg      sync.WaitGroup
+
+	warm warmSlot // the loop prepared ahead (warm.go)
 }
 
 // run is the in-memory state of one loop.

@@ -42,6 +42,8 @@ type Meta struct {
 	Usage           LoopUsage `json:"usage"`
 	// PermissionRules are the loop's "allow always" rules (permission_rules.go).
 	PermissionRules []string `json:"permissionRules,omitempty"`
+	// Warm marks a loop prepared ahead and not yet handed out (warm.go): no user loop.
+	Warm bool `json:"warm,omitempty"`
 }
 
 // LoopUsage is the loop's token count per model, summed over turns.

@@ -22,6 +22,9 @@ type CreateRequest struct {
 
 // Create makes a new loop (its container starts with the first message).
 func (m *Manager) Create(req CreateRequest) (Meta, error) {
+	if meta, ok := m.claimWarm(req); ok {
+		return meta, nil
+	}
 	c := m.cfg()
 	meta, err := m.store.Create(NewLoop{
 		Title: req.Title, Repo: req.Repo, Vault: req.Vault,
@@ -30,11 +33,19 @@ func (m *Manager) Create(req CreateRequest) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	meta = m.pullContext(ctx, meta)
+	cancel()
+	m.publish(events.TopicLoopsChanged, map[string]string{"id": meta.ID})
+	m.KickWarm()
+	return meta, nil
+}
+
+// pullContext is the pull edge: the loop starts from the latest shared context. What
+// could not be prepared becomes the loop's warning.
+func (m *Manager) pullContext(ctx context.Context, meta Meta) Meta {
 	if m.opt.Context != nil {
-		// The pull edge: the loop starts from the latest shared context.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		lc, err := m.opt.Context(ctx, meta.ID)
-		cancel()
 		warnings := lc.Warnings
 		if err != nil {
 			m.log.Warn("prepare loop context", "loop", meta.ID, "err", err)
@@ -52,15 +63,32 @@ func (m *Manager) Create(req CreateRequest) (Meta, error) {
 			}
 		}
 	}
-	m.publish(events.TopicLoopsChanged, map[string]string{"id": meta.ID})
-	return meta, nil
+	return meta
 }
 
-// List returns all loops, newest first.
-func (m *Manager) List() ([]Meta, error) { return m.store.List() }
+// List returns all loops, newest first (a warm loop not handed out is none).
+func (m *Manager) List() ([]Meta, error) {
+	all, err := m.store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, meta := range all {
+		if !meta.Warm {
+			out = append(out, meta)
+		}
+	}
+	return out, nil
+}
 
 // Get returns one loop.
-func (m *Manager) Get(id string) (Meta, error) { return m.store.Get(id) }
+func (m *Manager) Get(id string) (Meta, error) {
+	meta, err := m.store.Get(id)
+	if err == nil && meta.Warm {
+		return Meta{}, errWarmHidden(id)
+	}
+	return meta, err
+}
 
 // Rename changes the title.
 func (m *Manager) Rename(id, title string) error {
@@ -85,6 +113,9 @@ func (m *Manager) Archive(id string, archived bool) error {
 		m.publish(events.TopicLoopsChanged, map[string]string{"id": id})
 		return nil
 	}
+	if _, err := m.Get(id); err != nil {
+		return err
+	}
 	r := m.runFor(id)
 	why := ErrArchived
 	m.beginStop(r, why) // before the flag is saved: see Send
@@ -106,7 +137,7 @@ func (m *Manager) Archive(id string, archived bool) error {
 // container and the loop folder. The turn has ended before the container goes, so a
 // start cannot recreate it afterwards.
 func (m *Manager) Delete(id string) error {
-	if _, err := m.store.Get(id); err != nil {
+	if _, err := m.Get(id); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -48,7 +48,7 @@ func (m *Manager) send(id, text string, images []Image) (SendResult, error) {
 	}
 	// Read under the run's lock: Archive marks the run stopping before it saves the
 	// flag, so a send either sees it here or starts a turn Archive then ends.
-	meta, err := m.store.Get(id)
+	meta, err := m.Get(id) // a warm loop not handed out is not found
 	if err == nil && meta.Archived {
 		err = ErrArchived
 	}

@@ -57,6 +57,7 @@ func (s *Store) Transcript(id string) *Transcript {
 // NewLoop describes a loop to create.
 type NewLoop struct {
 	Title, Repo, Vault, Provider, Model, PermissionMode string
+	Warm                                                bool // prepared ahead (warm.go)
 }
 
 // Create makes the loop folder, its workdir (a local clone of Repo on a fresh branch
@@ -71,6 +72,7 @@ func (s *Store) Create(n NewLoop) (Meta, error) {
 	m := Meta{
 		ID: id, Title: title, Created: time.Now().UTC(), Status: StatusIdle, Vault: n.Vault,
 		Provider: n.Provider, Model: n.Model, PermissionMode: n.PermissionMode, Usage: LoopUsage{ByModel: map[string]ModelUsage{}},
+		Warm: n.Warm,
 	}
 	if m.Vault == "" {
 		m.Vault = "default"

@@ -150,7 +150,7 @@ func TestCookieAndSecurityHeaders(t *testing.T) {
 	}
 	resp, _ = do(t, "GET", ts.URL+"/", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin"})
 	for k, want := range map[string]string{
-		"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
+		"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'; frame-src http://127.0.0.1:* http://localhost:*",
 		"Cross-Origin-Resource-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
 	} {
 		if got := resp.Header.Get(k); got != want {

@@ -184,12 +184,17 @@ func credentialKinds(r *http.Request) string {
 	return strings.Join(kinds, ",")
 }
 
+// CSP: nothing may frame the app; the app frames only a loop's forwarded port on this
+// computer (the Ports tab's preview, shown on the other loopback name than the UI's so
+// it is another origin and site, and gets neither the token cookie nor the API).
+const CSP = "frame-ancestors 'none'; frame-src http://127.0.0.1:* http://localhost:*"
+
 // setSecurityHeaders keeps every response out of other origins' reach: no framing
 // (clickjacking the Uninstall button), no cross-origin embedding, no MIME sniffing.
 // There are deliberately no Access-Control-* headers: no origin is ever allowed.
 func setSecurityHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", CSP)
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

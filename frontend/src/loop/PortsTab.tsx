@@ -1,6 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
 import { call } from '../api/rpc';
-import { InlineError, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { ConfirmButton, InlineError, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { canPreview, forwardURL, openInBrowser, PortPreview } from './PortPreview';
+import './ports.css';
+
+export { openInBrowser } from './PortPreview';
 
 /** One port of a loop (ports.Forward in Go). */
 export interface PortForward {
@@ -9,7 +13,15 @@ export interface PortForward {
   url: string;
   process?: string;
   detected: boolean;
+  network: boolean;
   error?: string;
+}
+
+/** The loop's static share (ports.Shared in Go). */
+export interface WorkdirShared {
+  sub: string;
+  url: string;
+  network: boolean;
 }
 
 const list = (p: Promise<PortForward[] | null>) => p.then((x) => x ?? []);
@@ -18,22 +30,14 @@ export const PortsApi = {
   Ports: (id: string) => list(call('LoopService', 'Ports', id)),
   Forward: (id: string, port: number) => list(call('LoopService', 'ForwardPort', id, port)),
   Stop: (id: string, port: number) => list(call('LoopService', 'StopForwarding', id, port)),
-  Share: (id: string, sub: string) => call('LoopService', 'ShareWorkdir', id, sub),
-  Shared: (id: string) => call('LoopService', 'WorkdirShare', id),
+  OnNetwork: (id: string, port: number, on: boolean) => list(call('LoopService', 'SharePortOnNetwork', id, port, on)),
+  Share: (id: string, sub: string, network: boolean): Promise<WorkdirShared> => call('LoopService', 'ShareWorkdir', id, sub, network),
+  Shared: (id: string): Promise<WorkdirShared> => call('LoopService', 'WorkdirShare', id),
   StopShare: (id: string) => call('LoopService', 'StopWorkdirShare', id),
 };
 
 /** The bus topic of a loop's ports (events.LoopPorts). */
 export const portsTopic = (id: string) => `loop:${id}:ports`;
-
-type Runtime = { BrowserOpenURL?: (url: string) => void };
-
-/** Opens url in the user's browser (Wails: the system browser; served: a new tab). */
-export function openInBrowser(url: string) {
-  const rt = (window as unknown as { runtime?: Runtime }).runtime;
-  if (rt?.BrowserOpenURL) rt.BrowserOpenURL(url);
-  else window.open(url, '_blank', 'noopener,noreferrer');
-}
 
 /**
  * The ports the loop's processes listen on and where each is forwarded on this
@@ -45,7 +49,8 @@ export function PortsTab({ loopId }: { loopId: string }) {
   const act = useAction();
   const [manual, setManual] = useState('');
   const [preview, setPreview] = useState<string | null>(null);
-  const rows = ports.data ?? [];
+  // Shown addresses go through forwardURL: in a browser the forward is another host than the UI.
+  const rows = (ports.data ?? []).map((r) => ({ ...r, url: forwardURL(r.url) }));
 
   const forward = (port: number) =>
     act.run(async () => {
@@ -57,6 +62,11 @@ export function PortsTab({ loopId }: { loopId: string }) {
       const l = await PortsApi.Stop(loopId, port);
       ports.update(() => l);
       if (preview && rows.some((r) => r.containerPort === port && r.url === preview)) setPreview(null);
+    });
+  const onNetwork = (port: number, on: boolean) =>
+    act.run(async () => {
+      const l = await PortsApi.OnNetwork(loopId, port, on);
+      ports.update(() => l);
     });
 
   return (
@@ -120,7 +130,26 @@ export function PortsTab({ loopId }: { loopId: string }) {
                       )}
                       <button className="btn small" disabled={act.busy} onClick={() => stop(r.containerPort)} data-testid="port-stop">
                         Stop
-                      </button>
+                      </button>{' '}
+                      {r.network ? (
+                        <>
+                          <span className="badge warn" data-testid="port-network" title="Bound on every address of this computer">
+                            on the network
+                          </span>{' '}
+                          <button className="btn small" disabled={act.busy} onClick={() => onNetwork(r.containerPort, false)} data-testid="port-network-off">
+                            This computer only
+                          </button>
+                        </>
+                      ) : (
+                        <ConfirmButton
+                          label="Share on my network"
+                          question={`Anyone on your network (Wi-Fi, office, café) can then open port ${r.containerPort}: whatever the agent serves there, with no password. Until the forward stops.`}
+                          confirmLabel="Share"
+                          disabled={act.busy}
+                          onConfirm={() => onNetwork(r.containerPort, true)}
+                          testid="port-network-on"
+                        />
+                      )}
                     </>
                   ) : (
                     <button className="btn small" disabled={act.busy} onClick={() => forward(r.containerPort)} data-testid="port-forward">
@@ -157,17 +186,18 @@ export function PortsTab({ loopId }: { loopId: string }) {
         </button>
       </form>
       <WorkdirShare loopId={loopId} onPreview={canPreview() ? setPreview : undefined} />
-      {preview && <Preview url={preview} onClose={() => setPreview(null)} />}
+      {preview && <PortPreview url={preview} onClose={() => setPreview(null)} />}
     </div>
   );
 }
 
-/** Serve the workdir (or a folder of it) read-only on this computer. */
+/** Serve the workdir (or a folder of it) read-only on this computer, or on the network. */
 function WorkdirShare({ loopId, onPreview }: { loopId: string; onPreview?: (url: string) => void }) {
   const shared = useLoad(() => PortsApi.Shared(loopId), [loopId]);
   const act = useAction();
   const [sub, setSub] = useState('');
-  const url = shared.data?.url;
+  const [network, setNetwork] = useState(false);
+  const url = forwardURL(shared.data?.url ?? '');
   return (
     <div className="ports-share" data-testid="ports-share">
       <div className="empty-title">Static share</div>
@@ -188,11 +218,18 @@ function WorkdirShare({ loopId, onPreview }: { loopId: string; onPreview?: (url:
             {url}
           </a>{' '}
           <code className="small">{shared.data?.sub === '.' ? 'workdir' : shared.data?.sub}</code>{' '}
+          {shared.data?.network && (
+            <>
+              <span className="badge warn" data-testid="share-network">
+                on the network
+              </span>{' '}
+            </>
+          )}
           <button className="btn small" onClick={() => void navigator.clipboard?.writeText(url)}>
             Copy
           </button>{' '}
           {onPreview && (
-            <button className="btn small" onClick={() => onPreview(url)}>
+            <button className="btn small" onClick={() => onPreview(url)} data-testid="share-preview">
               Preview
             </button>
           )}{' '}
@@ -216,61 +253,28 @@ function WorkdirShare({ loopId, onPreview }: { loopId: string; onPreview?: (url:
           onSubmit={(e) => {
             e.preventDefault();
             act.run(async () => {
-              const sh = await PortsApi.Share(loopId, sub.trim());
+              const sh = await PortsApi.Share(loopId, sub.trim(), network);
               shared.set(sh);
             });
           }}
         >
           <input className="input small" placeholder="Folder (empty: the whole workdir), e.g. dist" value={sub} onChange={(e) => setSub(e.target.value)} data-testid="share-sub" />
+          <label className="small" title="Bind on every address of this computer instead of 127.0.0.1">
+            <input type="checkbox" checked={network} onChange={(e) => setNetwork(e.target.checked)} data-testid="share-network-on" /> Share on my
+            network
+          </label>
           <button className="btn small" type="submit" disabled={act.busy} data-testid="share-start">
             Share
           </button>
+          {network && (
+            <p className="small warn" data-testid="share-network-warning">
+              Anyone on your network can read these files, with no password. Refused for a folder that holds <code>.git</code>,{' '}
+              <code>.env</code> files, <code>.ssh</code>, <code>.claude</code> or <code>node_modules</code> anywhere: share a build output such
+              as <code>dist</code>.
+            </p>
+          )}
         </form>
       )}
-    </div>
-  );
-}
-
-/**
- * The in-app preview is offered only when the UI runs in a browser (`loopat serve`):
- * there the agent's page is another origin and gets nothing from the app. Inside the
- * desktop webview a frame could reach the native bridge, so the desktop opens the
- * system browser instead.
- */
-function canPreview(): boolean {
-  return !(window as unknown as { runtime?: Runtime }).runtime;
-}
-
-function Preview({ url, onClose }: { url: string; onClose: () => void }) {
-  const frame = useRef<HTMLIFrameElement>(null);
-  const [n, setN] = useState(0);
-  useEffect(() => setN(0), [url]);
-  return (
-    <div className="ports-preview" data-testid="ports-preview">
-      <div className="row">
-        <button className="btn small" onClick={() => frame.current?.contentWindow?.history.back()} title="Back">
-          ←
-        </button>
-        <button className="btn small" onClick={() => frame.current?.contentWindow?.history.forward()} title="Forward">
-          →
-        </button>
-        <button className="btn small" onClick={() => setN((x) => x + 1)} data-testid="preview-reload">
-          Reload
-        </button>
-        <code className="small">{url}</code>
-        <button className="btn small" onClick={onClose}>
-          Close
-        </button>
-      </div>
-      <iframe
-        key={n}
-        ref={frame}
-        src={url}
-        title="Preview"
-        sandbox="allow-scripts allow-forms"
-        referrerPolicy="no-referrer"
-        style={{ width: '100%', height: '60vh', border: '1px solid var(--border, #ccc)', background: '#fff' }}
-      />
     </div>
   );
 }
@@ -288,7 +292,7 @@ export function usePortToasts(loopId: string) {
   useEvent(portsTopic(loopId), (p: PortForward[] | null) => {
     const now = (p ?? []).filter((x) => x.hostPort);
     if (known.current) {
-      for (const x of now) if (!known.current.has(x.containerPort)) toasts.info(`Port ${x.containerPort} is open: ${x.url}`);
+      for (const x of now) if (!known.current.has(x.containerPort)) toasts.info(`Port ${x.containerPort} is open: ${forwardURL(x.url)}`);
     }
     known.current = new Set(now.map((x) => x.containerPort));
   });

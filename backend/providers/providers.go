@@ -192,7 +192,7 @@ func (t Tester) Test(ctx context.Context, p config.Provider, key, model string) 
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	res.Status = resp.StatusCode
-	apiType, apiMsg := parseAPIError(data)
+	_, apiMsg := parseAPIError(data)
 	msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
 	if apiMsg != "" {
 		msg += ": " + apiMsg
@@ -203,7 +203,9 @@ func (t Tester) Test(ctx context.Context, p config.Provider, key, model string) 
 		return fail(ClassOK, "connected; the model answered", "")
 	case code == 401 || code == 403:
 		return fail(ClassAuth, msg, "the API key was rejected: check or rotate it in the vault")
-	case code == 404 && (apiType == "not_found_error" || strings.Contains(strings.ToLower(apiMsg), "model")):
+	// Anthropic answers an unknown path with not_found_error too ("Not Found"): only a
+	// message naming the model is an unknown model, anything else a wrong base URL.
+	case code == 404 && strings.Contains(strings.ToLower(apiMsg), "model"):
 		return fail(ClassModel, msg, fmt.Sprintf("the provider does not know model %q: check the provider's model list", model))
 	case code == 404:
 		return fail(ClassNotFound, msg, "no Messages API at this URL: check base_url (it should not end in /v1)")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/internal/testkit/mockapi"
 	"github.com/loopat/desktop/backend/vault"
 	"github.com/zalando/go-keyring"
 )
@@ -71,6 +72,7 @@ func TestConnectionHTTPFailures(t *testing.T) {
 		{403, `{"type":"error","error":{"type":"permission_error","message":"no"}}`, ClassAuth},
 		{404, `{"type":"error","error":{"type":"not_found_error","message":"model: claude-test"}}`, ClassModel},
 		{404, `404 page not found`, ClassNotFound},
+		{404, `{"type":"error","error":{"type":"not_found_error","message":"Not Found"}}`, ClassNotFound},
 		{429, `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`, ClassRateLimited},
 		{500, `{"type":"error","error":{"type":"api_error","message":"boom"}}`, ClassServer},
 		{529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, ClassServer},
@@ -224,5 +226,23 @@ func TestResolve(t *testing.T) {
 	}
 	if _, err := Resolve(cfg, v, "", "nope"); err == nil || !strings.Contains(err.Error(), "anthropic, local") {
 		t.Fatalf("unknown provider: %v", err)
+	}
+}
+
+// Against the mock Messages API the tests use: the right base URL connects; a base URL
+// with an extra path (a common mistake: ".../v1") is a wrong endpoint, not an unknown model.
+func TestConnectionAgainstTheMockAPI(t *testing.T) {
+	srv := mockapi.New(mockapi.Options{})
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	p := config.Provider{Name: "mock", BaseURL: srv.URL(), Models: []string{"claude-sonnet-4-5"}}
+	if r := TestConnection(t.Context(), p, "k", ""); !r.OK || r.Class != ClassOK {
+		t.Fatalf("right URL: %+v", r)
+	}
+	p.BaseURL = srv.URL() + "/v1"
+	if r := TestConnection(t.Context(), p, "k", ""); r.OK || r.Class != ClassNotFound || r.Status != 404 {
+		t.Fatalf("wrong URL: %+v", r)
 	}
 }

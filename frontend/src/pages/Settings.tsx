@@ -11,13 +11,13 @@ import {
   type ImageStatus,
   type Info,
   type Provider,
-  type ProviderTest,
   type VaultEntry,
   type VaultStatus,
 } from '../api/services';
-import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { ConfirmButton, formatBytes, formatTime, InlineError, ProgressBar, useAction, useEvent, useLoad, useToasts } from '../ui';
 import { byteLength, formatMode, getTomlKey, getTomlStringArray, parseMode, savedMessage, setTomlKey, setTomlStringArray } from '../settings/logic';
 import { MachinePanel } from './MachinePanel';
+import { Providers } from '../settings/Providers';
 import { UninstallSection } from './UninstallSection';
 import { DiskSection } from './DiskSection';
 import type { DiskInfo } from './DiskView';
@@ -303,70 +303,6 @@ function CaList({ items, onChange }: { items: string[]; onChange: (items: string
         <span className="muted small">applies after a restart and an image rebuild</span>
       </span>
     </div>
-  );
-}
-
-function Providers() {
-  const list = useLoad<Provider[]>(() => ProviderService.List(), []);
-  const [results, setResults] = useState<Record<string, ProviderTest | 'testing'>>({});
-  const toasts = useToasts();
-  const test = async (name: string) => {
-    setResults((r) => ({ ...r, [name]: 'testing' }));
-    try {
-      const res = await ProviderService.Test(name);
-      setResults((r) => ({ ...r, [name]: res }));
-    } catch (e) {
-      setResults((r) => {
-        const { [name]: _, ...rest } = r;
-        return rest;
-      });
-      toasts.error(e);
-    }
-  };
-  return (
-    <section>
-      <h1>Providers</h1>
-      <p className="muted">Model APIs the agent can use. Keys live in the vault, referenced by name.</p>
-      <InlineError text={list.error} onRetry={() => list.reload()} />
-      {list.loading && !list.data && <Spinner />}
-      {list.data && list.data.length === 0 && <p className="muted">No providers configured. Add one in config.toml.</p>}
-      <div className="cards">
-        {(list.data ?? []).map((p) => {
-          const r = results[p.name];
-          return (
-            <div className="card" key={p.name} data-testid={`provider-${p.name}`}>
-              <div className="row between">
-                <h2>{p.name}</h2>
-                <button className="btn btn-small" disabled={r === 'testing'} onClick={() => test(p.name)}>
-                  {r === 'testing' ? 'Testing…' : 'Test connection'}
-                </button>
-              </div>
-              <dl className="kv">
-                <dt>Base URL</dt>
-                <dd>
-                  <code>{p.baseURL || 'default'}</code>
-                </dd>
-                <dt>Models</dt>
-                <dd>{(p.models ?? []).join(', ') || '—'}</dd>
-                <dt>Key</dt>
-                <dd>
-                  <code>{p.keyRef || '—'}</code>{' '}
-                  {p.hasKey ? <span className="ok-text">set</span> : <span className="fail-text">missing</span>}
-                </dd>
-              </dl>
-              {r && r !== 'testing' && (
-                <div className={r.ok ? 'ok-text' : 'inline-error'} data-testid={`provider-result-${p.name}`}>
-                  {r.ok ? '✓ ' : '✗ '}
-                  {!r.ok && r.class && <strong>{r.class}: </strong>}
-                  {r.message}
-                  {r.hint && <span className="muted"> — {r.hint}</span>}
-                </div>
-              )}
-            </div>
-          );
-        })}
-      </div>
-    </section>
   );
 }
 

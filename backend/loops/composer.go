@@ -51,8 +51,8 @@ type ContextUsage struct {
 	Model  string `json:"model"`
 }
 
-// Image is one image sent with a message: a content block for the model.
-type Image struct {
+// ImageAttachment is one image sent with a message: a content block for the model.
+type ImageAttachment struct {
 	MediaType string `json:"mediaType"` // image/png, image/jpeg, image/gif or image/webp
 	Data      string `json:"data"`      // base64
 }
@@ -251,7 +251,7 @@ func windowFor(model string) int64 {
 
 // SendWithImages is Send with images for the model; the text goes into the loop's input
 // history.
-func (m *Manager) SendWithImages(id, text string, images []Image) (SendResult, error) {
+func (m *Manager) SendWithImages(id, text string, images []ImageAttachment) (SendResult, error) {
 	if len(images) > MaxImagesPerTurn {
 		return SendResult{}, fmt.Errorf("%w: at most %d images per message", ErrBadInput, MaxImagesPerTurn)
 	}
@@ -276,7 +276,7 @@ var imageMagic = map[string][]byte{
 
 // checkImage accepts the media types the model takes, when the bytes are that type and
 // at most MaxImageBytes.
-func checkImage(img Image) error {
+func checkImage(img ImageAttachment) error {
 	magic, ok := imageMagic[img.MediaType]
 	if !ok {
 		return fmt.Errorf("type %q is not png, jpeg, gif or webp", img.MediaType)
@@ -298,7 +298,7 @@ func checkImage(img Image) error {
 }
 
 // sendUserMessage writes the turn's user message: plain text, or text and image blocks.
-func sendUserMessage(s *agent.Session, text string, images []Image) error {
+func sendUserMessage(s *agent.Session, text string, images []ImageAttachment) error {
 	if len(images) == 0 {
 		return s.Send(text)
 	}

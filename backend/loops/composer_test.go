@@ -159,22 +159,22 @@ func TestCheckImage(t *testing.T) {
 		img Image
 		ok  bool
 	}{
-		{Image{"image/png", png}, true},
-		{Image{"image/jpeg", png}, false},    // bytes are not the type
-		{Image{"image/svg+xml", png}, false}, // not a model image type
-		{Image{"image/png", "%%%"}, false},   // not base64
-		{Image{"image/png", base64.StdEncoding.EncodeToString(make([]byte, MaxImageBytes+1))}, false}, // too large
-		{Image{"image/webp", base64.StdEncoding.EncodeToString([]byte("RIFF0000WEBPVP8 "))}, true},
-		{Image{"image/webp", base64.StdEncoding.EncodeToString([]byte("RIFF0000WAVEfmt "))}, false},
+		{ImageAttachment{"image/png", png}, true},
+		{ImageAttachment{"image/jpeg", png}, false},                                                             // bytes are not the type
+		{ImageAttachment{"image/svg+xml", png}, false},                                                          // not a model image type
+		{ImageAttachment{"image/png", "%%%"}, false},                                                            // not base64
+		{ImageAttachment{"image/png", base64.StdEncoding.EncodeToString(make([]byte, MaxImageBytes+1))}, false}, // too large
+		{ImageAttachment{"image/webp", base64.StdEncoding.EncodeToString([]byte("RIFF0000WEBPVP8 "))}, true},
+		{ImageAttachment{"image/webp", base64.StdEncoding.EncodeToString([]byte("RIFF0000WAVEfmt "))}, false},
 	} {
 		if err := checkImage(c.img); (err == nil) != c.ok {
 			t.Errorf("%s %.20q: err %v, want ok=%v", c.img.MediaType, c.img.Data, err, c.ok)
 		}
 	}
 	m, id, _ := managerWithFakeAgent(t, time.Second, 0)
-	many := make([]Image, MaxImagesPerTurn+1)
+	many := make([]ImageAttachment, MaxImagesPerTurn+1)
 	for i := range many {
-		many[i] = Image{"image/png", png}
+		many[i] = ImageAttachment{"image/png", png}
 	}
 	if _, err := m.SendWithImages(id, "look", many); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("too many images: %v", err)

@@ -21,8 +21,8 @@ type QueuedMessage struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
 	// Images go with the text as image content blocks (composer.go); the UI sees their count.
-	Images     []Image `json:"-"`
-	ImageCount int     `json:"imageCount,omitempty"`
+	Images     []ImageAttachment `json:"-"`
+	ImageCount int               `json:"imageCount,omitempty"`
 }
 
 // SendResult tells whether a message started a turn or was queued.
@@ -35,7 +35,7 @@ type SendResult struct {
 func (m *Manager) Send(id, text string) (SendResult, error) { return m.SendWithImages(id, text, nil) }
 
 // send is Send with images already checked (composer.go).
-func (m *Manager) send(id, text string, images []Image) (SendResult, error) {
+func (m *Manager) send(id, text string, images []ImageAttachment) (SendResult, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return SendResult{}, ErrEmptyMessage

@@ -23,7 +23,7 @@ func (s *LoopService) History(id string) ([]string, error) {
 
 // SendWithImages is Send with images (base64 png, jpeg, gif or webp) that reach the
 // agent as image content blocks.
-func (s *LoopService) SendWithImages(id, text string, images []loops.Image) (loops.SendResult, error) {
+func (s *LoopService) SendWithImages(id, text string, images []loops.ImageAttachment) (loops.SendResult, error) {
 	r, err := s.m.SendWithImages(id, text, images)
 	if err == nil {
 		s.nameAfterFirstMessage(id, text)

@@ -253,6 +253,23 @@ export interface HostInfo {
   error?: string;
 }
 
+/** Go uninstall.Image. */
+export interface Image {
+  ref: string;
+  id: string;
+  size: number;
+  tags: string[] | null;
+  action: string;
+  staysFor?: string[];
+  untagRefs?: string[];
+}
+
+/** Go loops.ImageAttachment. */
+export interface ImageAttachment {
+  mediaType: string;
+  data: string;
+}
+
 /** Go services.ImageStatus. */
 export interface ImageStatus {
   ref: string;
@@ -333,12 +350,6 @@ export interface Loops {
   warm: boolean;
 }
 
-/** Go loops.Image. */
-export interface LoopsImage {
-  mediaType: string;
-  data: string;
-}
-
 /** Go config.Machine. */
 export interface Machine {
   name: string;
@@ -414,7 +425,7 @@ export interface Plan {
   keepData: boolean;
   dryRun: boolean;
   containers: Container[] | null;
-  images: UninstallImage[] | null;
+  images: Image[] | null;
   networks: Network[] | null;
   keychain: KeychainItem[] | null;
   folders: Folder[] | null;
@@ -642,17 +653,6 @@ export interface UninstallDone {
   quit: boolean;
 }
 
-/** Go uninstall.Image. */
-export interface UninstallImage {
-  ref: string;
-  id: string;
-  size: number;
-  tags: string[] | null;
-  action: string;
-  staysFor?: string[];
-  untagRefs?: string[];
-}
-
 /** Go uninstall.Result. */
 export interface UninstallResult {
   workspace: string;
@@ -781,7 +781,7 @@ export interface Methods {
     RemovePermissionRule: { params: [string, string]; result: void };
     Rename: { params: [string, string]; result: void };
     Send: { params: [string, string]; result: SendResult };
-    SendWithImages: { params: [string, string, LoopsImage[] | null]; result: SendResult };
+    SendWithImages: { params: [string, string, ImageAttachment[] | null]; result: SendResult };
     SetModel: { params: [string, string]; result: void };
     SetPermissionMode: { params: [string, string]; result: void };
     SharePortOnNetwork: { params: [string, number, boolean]; result: Forward[] | null };

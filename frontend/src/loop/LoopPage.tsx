@@ -1,13 +1,11 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { RECONNECTED } from '../api/client';
-import { LoopService, PERMISSION_MODES, topics, type LoopMeta, type LoopStatus, type QueueItem } from '../api/services';
-import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad, useToasts } from '../ui';
+import { LoopService, topics, type LoopMeta, type LoopStatus, type QueueItem } from '../api/services';
+import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad } from '../ui';
 import { Transcript } from './Transcript';
 import { PendingCards } from './PendingCard';
-import { PermissionRules } from './PermissionRules';
-import { ModelPicker } from './ModelPicker';
-import { withQueuedText } from './transcript';
+import { Composer, ComposerQueue } from './Composer';
 import { FilesTab } from './FilesTab';
 import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
@@ -72,7 +70,7 @@ function Loop({ id }: { id: string }) {
           }
         />
         <PendingCards loopId={id} />
-        <QueueView id={id} items={queue.data ?? []} onChange={(q) => queue.set(q)} />
+        <ComposerQueue id={id} items={queue.data ?? []} onChange={(q) => queue.set(q)} />
         <Composer
           meta={m}
           working={working}
@@ -243,162 +241,6 @@ function LoopHeader({
         )}
         <span className="grow" />
         <PromoteButton loopId={meta.id} />
-      </div>
-    </div>
-  );
-}
-
-function QueueView({ id, items, onChange }: { id: string; items: QueueItem[]; onChange: (q: QueueItem[]) => void }) {
-  const { run } = useAction();
-  if (items.length === 0) return null;
-  return (
-    <div className="queue" data-testid="queue">
-      <div className="queue-title">Queued — sent when the agent finishes its turn</div>
-      {items.map((q) => (
-        <div className="queue-item" key={q.id} data-testid="queue-item">
-          <span className="queue-text">{q.text}</span>
-          <button
-            className="icon-btn"
-            aria-label="Remove from queue"
-            onClick={() =>
-              run(async () => {
-                await LoopService.Unqueue(id, q.id);
-                onChange(items.filter((x) => x.id !== q.id));
-              })
-            }
-          >
-            ×
-          </button>
-        </div>
-      ))}
-    </div>
-  );
-}
-
-function Composer({
-  meta,
-  working,
-  queued,
-  onQueued,
-  onQueueTaken,
-  onMeta,
-}: {
-  meta: LoopMeta;
-  working: boolean;
-  queued: number;
-  onQueued: () => void;
-  onQueueTaken: () => void;
-  onMeta: (m: LoopMeta) => void;
-}) {
-  const [text, setText] = useState('');
-  const [sending, setSending] = useState(false);
-  const toasts = useToasts();
-  const { run } = useAction();
-  // Interrupt ends only the running turn. The queued messages come back into the box
-  // (as Esc does in Claude Code) unless the user keeps the queue.
-  const interrupt = (keepQueue: boolean) =>
-    run(async () => {
-      const back = await LoopService.Interrupt(meta.id, keepQueue);
-      if (!keepQueue) onQueueTaken();
-      if (back.length > 0) setText((cur) => withQueuedText(cur, back));
-    });
-  if (meta.archived) {
-    return (
-      <div className="composer composer-archived" data-testid="composer">
-        <textarea className="input composer-input" disabled rows={2} placeholder="This loop is archived. Unarchive to continue." data-testid="composer-input" />
-        <div className="composer-bar">
-          <span className="small muted" data-testid="archived-note">
-            Archived loops take no messages.
-          </span>
-          <span className="grow" />
-          <button className="btn btn-primary" onClick={() => run(async () => {
-            await LoopService.Archive(meta.id, false);
-            onMeta({ ...meta, archived: false });
-          })} data-testid="unarchive">
-            Unarchive to continue
-          </button>
-        </div>
-      </div>
-    );
-  }
-  const send = async () => {
-    const t = text.trim();
-    if (!t || sending) return;
-    setSending(true);
-    try {
-      const res = await LoopService.Send(meta.id, t);
-      setText('');
-      if (res?.queued) onQueued();
-    } catch (e) {
-      toasts.error(e); // the text stays in the box so nothing is lost
-    } finally {
-      setSending(false);
-    }
-  };
-  return (
-    <div className="composer" data-testid="composer">
-      <textarea
-        className="input composer-input"
-        placeholder={working ? 'The agent is working — your message will be queued' : 'Message the agent (Enter to send, Shift+Enter for a new line)'}
-        value={text}
-        rows={Math.min(10, Math.max(2, text.split('\n').length))}
-        onChange={(e) => setText(e.target.value)}
-        onKeyDown={(e) => {
-          if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
-            e.preventDefault();
-            send();
-          }
-        }}
-        data-testid="composer-input"
-      />
-      <div className="composer-bar">
-        <label className="small muted">
-          Permissions{' '}
-          <select
-            className="input input-small"
-            value={meta.permissionMode || 'bypassPermissions'}
-            onChange={(e) => {
-              const mode = e.target.value;
-              run(async () => {
-                await LoopService.SetPermissionMode(meta.id, mode);
-                onMeta({ ...meta, permissionMode: mode });
-              });
-            }}
-            data-testid="permission-mode"
-          >
-            {PERMISSION_MODES.map((p) => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </label>
-        <PermissionRules loopId={meta.id} />
-        <ModelPicker loopId={meta.id} model={meta.model} onChange={(model) => onMeta({ ...meta, model })} />
-        <span className="grow" />
-        {working && queued > 0 && (
-          <button
-            className="btn"
-            onClick={() => interrupt(true)}
-            title="Stop the current turn; the queued messages are sent after it"
-            data-testid="interrupt-keep-queue"
-          >
-            Interrupt, keep queue
-          </button>
-        )}
-        {working && (
-          <button
-            className="btn btn-danger"
-            onClick={() => interrupt(false)}
-            title={queued > 0 ? 'Stop the current turn; the queued messages come back into the box' : 'Stop the current turn'}
-            data-testid="interrupt"
-          >
-            Interrupt
-          </button>
-        )}
-        <button className="btn btn-primary" disabled={!text.trim() || sending} onClick={send} data-testid="send">
-          {working ? 'Queue' : 'Send'}
-        </button>
       </div>
     </div>
   );

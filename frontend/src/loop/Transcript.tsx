@@ -217,6 +217,11 @@ function LineBody({ msg, results }: { msg: Msg; results: Map<string, ToolResult>
       return (
         <div className="msg msg-user" data-testid="msg-user">
           <div className="msg-text">{msg.text}</div>
+          {msg.images > 0 && (
+            <div className="msg-time" data-testid="msg-images">
+              {msg.images} image{msg.images > 1 ? 's' : ''} attached
+            </div>
+          )}
           {time && <div className="msg-time">{formatTime(time)}</div>}
         </div>
       );
@@ -260,6 +265,12 @@ function LineBody({ msg, results }: { msg: Msg; results: Map<string, ToolResult>
       );
     case 'result':
       return <ResultLine msg={msg} />;
+    case 'session_divider':
+      return (
+        <div className="msg-divider msg-divider-session" data-testid="session-divider">
+          New session{time ? ` · ${formatTime(time)}` : ''} — the agent starts a fresh conversation
+        </div>
+      );
     case 'interrupted':
       return (
         <div className="msg-divider msg-divider-interrupted" data-testid="interrupted">

@@ -130,6 +130,11 @@ function addLine(st: TranscriptState, m: Msg, building: boolean): TranscriptStat
       push();
       return st;
     }
+    case 'session_divider':
+      // "New session" (/clear): the next init is a new session, shown even if ids repeat.
+      st.session = '';
+      push();
+      return st;
     case 'result':
     case 'error':
     case 'oversized':

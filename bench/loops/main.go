@@ -137,19 +137,32 @@ func run(n, turns int) error {
 		return err
 	}
 
-	var ours, hand, floor []time.Duration
+	var ours, cold, hand, floor []time.Duration
 	var phases []loopsbench.Phase
 	var keep string
 	for i := 0; i < n; i++ {
-		progress("loop start %d of %d: loopat, by hand, floor", i+1, n)
+		progress("loop start %d of %d: loopat (warm loop on, the default), by hand, floor", i+1, n)
 		last := i == n-1
+		// A user who clicks "New loop" a few seconds after the last one finds the next
+		// one prepared; the preparation is waited for before and after so it never runs
+		// beside a measured start (ours, by hand or floor).
+		warm, err := b.waitWarm("")
+		if err != nil {
+			return err
+		}
 		d, ph, err := b.loopatStart(fmt.Sprintf("start %d", i), last)
 		if err != nil {
 			return err
 		}
+		if last && ph[0].LoopID != warm {
+			return fmt.Errorf("the measured start did not get the warm loop %s", warm)
+		}
 		ours, phases = append(ours, d), ph
 		if last {
 			keep = ph[0].LoopID
+		}
+		if _, err := b.waitWarm(warm); err != nil {
+			return err
 		}
 		if d, err = b.byHandStart(fmt.Sprint(i)); err != nil {
 			return err
@@ -160,6 +173,17 @@ func run(n, turns int) error {
 		}
 		floor = append(floor, d)
 	}
+	// Cold starts: [loops] warm = false, as a loop with a repo or after a settings change starts.
+	b.setWarm(false)
+	for i := 0; i < n; i++ {
+		progress("cold loop start %d of %d (warm loop off)", i+1, n)
+		d, _, err := b.loopatStart(fmt.Sprintf("cold %d", i), false)
+		if err != nil {
+			return err
+		}
+		cold = append(cold, d)
+	}
+	b.setWarm(true)
 
 	progress("later turns x%d", turns)
 	// Later turns: in the kept loop, a one-shot claude -p, and the CLI's own loop.
@@ -168,7 +192,7 @@ func run(n, turns int) error {
 		return err
 	}
 
-	res := loopsbench.Result{Starts: ours, ByHand: hand, Floor: floor, Later: later, OneShot: oneshot, CLILoop: cliLoop,
+	res := loopsbench.Result{Starts: ours, ColdStarts: cold, ByHand: hand, Floor: floor, Later: later, OneShot: oneshot, CLILoop: cliLoop,
 		Ensure: ensure, VaultRead: vaultRead, Clones: clones, Phases: phases}
 	if err := res.Check(); err != nil {
 		return err
@@ -189,6 +213,31 @@ func run(n, turns int) error {
 	}
 	fmt.Println("rows written to", path)
 	return nil
+}
+
+// setWarm switches [loops] warm in the app's live config (as a saved Settings change does).
+func (b *bench) setWarm(on bool) {
+	cfg := b.app.Core.Live.Get()
+	cfg.Loops.Warm = on
+	b.app.Core.Live.Set(cfg)
+	if !on {
+		b.app.Core.Loops.DiscardWarm("bench: cold starts")
+	}
+}
+
+// waitWarm waits until a warm loop other than not is prepared and returns its id.
+func (b *bench) waitWarm(not string) (string, error) {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if id := b.app.Core.Loops.WarmLoopID(); id != "" && id != not {
+			return id, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no warm loop prepared in 3 minutes")
+		}
+		b.app.Core.Loops.KickWarm()
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // loopatStart is the user's action: New loop, type a message, see the first token.

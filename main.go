@@ -27,5 +27,6 @@ func main() {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-psn_") {
 		os.Exit(runDesktop(dist))
 	}
+	handOver(args) // loopat-headless, when installed, runs CLI commands without WebKit mapped
 	os.Exit(cli.Main(context.Background(), args, cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Assets: dist}))
 }

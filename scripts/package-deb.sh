@@ -2,7 +2,8 @@
 # package-deb.sh BIN VERSION OUTDIR: builds OUTDIR/loopat_<version>_<arch>.deb from the
 # desktop binary BIN (normally build/bin/loopat from `make build`) and prints its path.
 #
-# The package holds /usr/bin/loopat, the application-menu entry
+# The package holds /usr/bin/loopat (and its window-less twin /usr/lib/loopat/loopat-headless
+# when it is beside BIN), the application-menu entry
 # /usr/share/applications/loopat.desktop and the icon in hicolor sizes rendered from
 # build/appicon.png (needs ImageMagick's `convert`). Debian's desktop-file-utils and
 # hicolor-icon-theme triggers refresh the menu and icon caches, so there are no
@@ -33,6 +34,11 @@ trap 'rm -rf "$stage"' EXIT
 chmod 755 "$stage"
 umask 022
 install -Dm755 "$bin" "$stage/usr/bin/loopat"
+# The window-less twin the desktop binary execs for CLI commands (backend/headless).
+twin="$(dirname "$bin")/loopat-headless"
+if [[ -x $twin ]]; then
+	install -Dm755 "$twin" "$stage/usr/lib/loopat/loopat-headless"
+fi
 install -Dm644 "$root_dir/build/linux/loopat.desktop" "$stage/usr/share/applications/loopat.desktop"
 for size in 16 24 32 48 64 128 256 512; do
 	dir="$stage/usr/share/icons/hicolor/${size}x${size}/apps"

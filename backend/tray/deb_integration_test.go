@@ -56,7 +56,7 @@ func TestIntegrationDebInstallsInCleanContainer(t *testing.T) {
 		return string(b)
 	}
 	files := read("files.txt")
-	want := []string{"/usr/bin/loopat", "/usr/share/applications/loopat.desktop"}
+	want := []string{"/usr/bin/loopat", "/usr/lib/loopat/loopat-headless", "/usr/share/applications/loopat.desktop"}
 	for _, s := range []string{"16", "24", "32", "48", "64", "128", "256", "512"} {
 		want = append(want, "/usr/share/icons/hicolor/"+s+"x"+s+"/apps/loopat.png")
 	}

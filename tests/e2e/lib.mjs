@@ -77,8 +77,7 @@ export async function stop(child) {
 }
 
 /** Starts `loopat serve` on a fresh LOOPAT_HOME; returns {url, origin, token, home, child, close}. */
-export async function startServe({ home, extraEnv = {} } = {}) {
-  const bin = loopatBin();
+export async function startServe({ home, extraEnv = {}, bin = loopatBin() } = {}) {
   const loopatHome = home ?? join(tempDir('loopat-e2e-'), 'ws-e2e');
   mkdirSync(loopatHome, { recursive: true });
   const env = { ...process.env, LOOPAT_HOME: loopatHome, ...extraEnv };

@@ -60,8 +60,12 @@ type Links struct {
 	ctx context.Context
 	o   LinksOptions
 
-	mu      sync.Mutex // serialises attaches
+	mu      sync.Mutex // guards current and attaching, never held across podman calls
 	current map[string]linked
+	// attaching serialises the attaches of one loop; different loops attach in parallel
+	// (an attach waits for the relay's exec and hello: holding one lock for all loops
+	// made 8 loops started at once link one after another).
+	attaching map[string]*sync.Mutex
 }
 
 type linked struct {
@@ -80,7 +84,7 @@ func NewLinks(ctx context.Context, o LinksOptions) *Links {
 	if o.ReattachDelay <= 0 {
 		o.ReattachDelay = 500 * time.Millisecond
 	}
-	return &Links{ctx: ctx, o: o, current: map[string]linked{}}
+	return &Links{ctx: ctx, o: o, current: map[string]linked{}, attaching: map[string]*sync.Mutex{}}
 }
 
 func alive(s *link.Session) bool {
@@ -104,9 +108,13 @@ func (l *Links) Attach(_ context.Context, conn context.Context, loopID, containe
 	if err != nil {
 		return fmt.Errorf("link loop %s: %w", loopID, err)
 	}
+	loopMu := l.loopLock(loopID)
+	loopMu.Lock()
+	defer loopMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if cur, ok := l.current[loopID]; ok && cur.containerID == info.ID && alive(cur.sess) {
+	cur, ok := l.current[loopID]
+	l.mu.Unlock()
+	if ok && cur.containerID == info.ID && alive(cur.sess) {
 		l.o.Server.SetPolicy(loopID, policy)
 		return nil
 	}
@@ -114,9 +122,23 @@ func (l *Links) Attach(_ context.Context, conn context.Context, loopID, containe
 	if err != nil {
 		return err
 	}
+	l.mu.Lock()
 	l.current[loopID] = linked{sess: sess, containerID: info.ID}
+	l.mu.Unlock()
 	go l.watch(conn, loopID, container, sess)
 	return nil
+}
+
+// loopLock is loopID's attach lock.
+func (l *Links) loopLock(loopID string) *sync.Mutex {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.attaching[loopID]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.attaching[loopID] = m
+	}
+	return m
 }
 
 // Linked lists the loops that have a link, sorted.

@@ -156,7 +156,7 @@ func TestNewSessionRefusedWhileWorking(t *testing.T) {
 func TestCheckImage(t *testing.T) {
 	png := base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n0000"))
 	for _, c := range []struct {
-		img Image
+		img ImageAttachment
 		ok  bool
 	}{
 		{ImageAttachment{"image/png", png}, true},

@@ -129,7 +129,7 @@ func TestHostileComposerUploadsAndFileSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.startMock(m, meta.ID) // the container up, as the agent has it
-	victim := t.TempDir() // a host folder the agent must not reach
+	victim := t.TempDir()   // a host folder the agent must not reach
 	victimFile := filepath.Join(victim, "notes.txt")
 	if err := os.WriteFile(victimFile, []byte("host data"), 0o644); err != nil {
 		t.Fatal(err)

@@ -1,17 +1,37 @@
-import { lazy, Suspense, useEffect, useState } from 'react';
-import { HashRouter, Navigate, Route, Routes, useNavigate } from 'react-router-dom';
+import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
+import { HashRouter, Navigate, Route, Routes, useNavigate, useParams } from 'react-router-dom';
 import { client, on, RESTARTED_TEXT, type ConnectionState } from './api/client';
 import { SystemService, type ConfigChange, type Info } from './api/services';
 import { applyTheme } from './settings/logic';
 import { Header } from './components/Header';
 import { Sidebar } from './components/Sidebar';
 import { Home } from './pages/Home';
-import { Onboarding } from './pages/Onboarding';
-import { Settings } from './pages/Settings';
+import { prefetchTranscript } from './loop/transcriptPrefetch';
 import { Spinner, ToastProvider, useLoad } from './ui';
 
 // The loop view carries the heavy parts (terminal, markdown, highlighting): load it on demand.
-const LoopPage = lazy(() => import('./loop/LoopPage').then((m) => ({ default: m.LoopPage })));
+const loadLoopPage = () => import('./loop/LoopPage');
+const LoopPage = lazy(() => loadLoopPage().then((m) => ({ default: m.LoopPage })));
+const Settings = lazy(() => import('./pages/Settings').then((m) => ({ default: m.Settings })));
+const Onboarding = lazy(() => import('./pages/Onboarding').then((m) => ({ default: m.Onboarding })));
+// Opened straight at a loop (reload, notification, deep link): its code and its chat's
+// first page are fetched now, beside the shell's own first fetches, not after them.
+const startLoop = /^#\/loops\/([^/?]+)/.exec(window.location.hash);
+if (startLoop) {
+  void loadLoopPage();
+  prefetchTranscript(decodeURIComponent(startLoop[1]));
+}
+
+/** The loop route: starts the chat's first page while the loop page loads its header. */
+function LoopRoute() {
+  const { id = '' } = useParams();
+  useMemo(() => prefetchTranscript(id), [id]);
+  return (
+    <Suspense fallback={<div className="page pad"><Spinner label="Loading…" /></div>}>
+      <LoopPage />
+    </Suspense>
+  );
+}
 const ContextPage = lazy(() => import('./pages/ContextPage').then((m) => ({ default: m.ContextPage })));
 const KanbanPage = lazy(() => import('./pages/KanbanPage').then((m) => ({ default: m.KanbanPage })));
 
@@ -58,17 +78,10 @@ function Shell() {
         <main className="main">
           <Routes>
             <Route path="/" element={<Home />} />
-            <Route path="/onboarding" element={<Onboarding />} />
+            <Route path="/onboarding" element={<Suspense fallback={<Spinner label="Loading…" />}><Onboarding /></Suspense>} />
             <Route path="/settings" element={<Navigate to="/settings/general" replace />} />
-            <Route path="/settings/:section" element={<Settings info={info.data} />} />
-            <Route
-              path="/loops/:id"
-              element={
-                <Suspense fallback={<div className="page pad"><Spinner label="Loading…" /></div>}>
-                  <LoopPage />
-                </Suspense>
-              }
-            />
+            <Route path="/settings/:section" element={<Suspense fallback={<Spinner label="Loading…" />}><Settings info={info.data} /></Suspense>} />
+            <Route path="/loops/:id" element={<LoopRoute />} />
             <Route path="/context" element={<Navigate to="/context/knowledge" replace />} />
             <Route path="/context/:repo" element={<Suspense fallback={<Spinner label="Loading…" />}><ContextPage /></Suspense>} />
             <Route path="/kanban" element={<Suspense fallback={<Spinner label="Loading…" />}><KanbanPage /></Suspense>} />

@@ -5,7 +5,7 @@
 // (LoopService.MessagesPage; older pages load as the user scrolls up), the list is
 // virtualised (only the rows on screen are in the DOM), and a streamed line updates the
 // model incrementally (transcript.ts) so only the new or changed rows render.
-import { memo, useCallback, useEffect, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 import { Virtuoso, type VirtuosoHandle } from 'react-virtuoso';
@@ -14,13 +14,15 @@ import { LoopService, topics, type Msg } from '../api/services';
 import { formatTime, InlineError, Spinner, useEvent } from '../ui';
 import './transcript.css';
 
+import { FIRST_PAGE_LINES, takePrefetched } from './transcriptPrefetch';
 import {
-  appendLine,
+  appendLines,
   applyDelta,
   buildTranscript,
   lineTime,
   mergeTail,
   NO_STREAM,
+  parentToolUseId,
   prependLines,
   resultText,
   stampArrival,
@@ -45,6 +47,8 @@ interface Loaded {
   firstIndex: number;
 }
 
+const rowKey = (_: number, row: Row) => row.key;
+
 /**
  * The chat of one loop: fetches the newest page, follows loop:<id>:message and
  * :delta events, and loads older pages on scroll-up. empty is shown for a loop with no
@@ -61,13 +65,20 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
   const scroller = useRef<HTMLElement | null>(null);
   // The chat sticks to the bottom until the user scrolls up, and again once they come
   // back down. Row heights are only known once rendered (markdown, tool cards), so the
-  // list's height keeps changing after the first paint: every change re-pins it.
+  // list's height keeps changing after the first paint: every change re-pins it, at most
+  // once a frame (reading scrollHeight forces a layout).
   const stick = useRef(true);
   const userScrolledAt = useRef(0);
+  const pinFrame = useRef(0);
   const pin = useCallback(() => {
-    const el = scroller.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    if (pinFrame.current) return;
+    pinFrame.current = requestAnimationFrame(() => {
+      pinFrame.current = 0;
+      const el = scroller.current;
+      if (el && stick.current) el.scrollTop = el.scrollHeight;
+    });
   }, []);
+  useEffect(() => () => cancelAnimationFrame(pinFrame.current), []);
   const attachScroller = useCallback((el: HTMLElement | Window | null) => {
     const node = el instanceof HTMLElement ? el : null;
     if (node === scroller.current) return;
@@ -86,10 +97,51 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
     );
   }, []);
 
+  // Live lines and deltas are applied once per animation frame: a burst of events (a
+  // fast stream, a reconnect) costs one render per frame, not one per event.
+  const batch = useRef<{ lines: Msg[]; deltas: { kind: string; text: string }[]; frame: number }>({ lines: [], deltas: [], frame: 0 });
+  const flush = useCallback(() => {
+    const b = batch.current;
+    b.frame = 0;
+    const lines = b.lines;
+    const deltas = b.deltas;
+    b.lines = [];
+    b.deltas = [];
+    if (lines.length) {
+      setLoaded((l) => (l ? { ...l, tr: appendLines(l.tr, lines) } : l));
+      // A whole line supersedes the partial text streamed before it.
+      setStreaming(deltas.length ? deltas.reduce(applyDelta, NO_STREAM) : NO_STREAM);
+    } else if (deltas.length) {
+      setStreaming((s) => deltas.reduce(applyDelta, s));
+    }
+  }, []);
+  const schedule = useCallback(() => {
+    if (!batch.current.frame) batch.current.frame = requestAnimationFrame(flush);
+  }, [flush]);
+  useEffect(() => () => cancelAnimationFrame(batch.current.frame), []);
+
+  // Subscribed before the first load runs, so a prefetched page's events hand over without a gap.
+  useEvent(topics.loopMessage(loopId), (m: Msg) => {
+    const line = stampArrival(m);
+    if (arrived.current) {
+      arrived.current.push(line);
+      return;
+    }
+    // Deltas before this line belong to it: what came after it is a new block.
+    batch.current.deltas = [];
+    batch.current.lines.push(line);
+    schedule();
+  });
+  useEvent(topics.loopDelta(loopId), (d: { kind: string; text: string }) => {
+    batch.current.deltas.push(d);
+    schedule();
+  });
+
   const load = useCallback(() => {
-    arrived.current = [];
+    const pre = takePrefetched(loopId);
+    arrived.current = pre?.arrived ?? [];
     setError('');
-    LoopService.MessagesPage(loopId, 0, PAGE_LINES)
+    (pre?.page ?? LoopService.MessagesPage(loopId, 0, FIRST_PAGE_LINES))
       .then((page) => {
         const lines = mergeTail(page.lines, arrived.current ?? []);
         const tr = buildTranscript(lines, FIRST_INDEX);
@@ -101,14 +153,6 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
       });
   }, [loopId]);
   useEffect(load, [load]);
-
-  useEvent(topics.loopMessage(loopId), (m: Msg) => {
-    const line = stampArrival(m);
-    if (arrived.current) arrived.current.push(line);
-    else setLoaded((l) => (l ? { ...l, tr: appendLine(l.tr, line) } : l));
-    setStreaming(NO_STREAM); // a whole line supersedes the partial text
-  });
-  useEvent(topics.loopDelta(loopId), (d: { kind: string; text: string }) => setStreaming((s) => applyDelta(s, d)));
   useEvent(RECONNECTED, load);
   useEffect(() => {
     if (!working) setStreaming(NO_STREAM);
@@ -117,20 +161,71 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
   // Streamed text grows the footer, which Virtuoso's followOutput does not see.
   useEffect(pin, [streaming, pin]);
 
+  // Read through a ref so the callbacks handed to the list keep their identity per event.
+  const loadedRef = useRef(loaded);
+  loadedRef.current = loaded;
+  const loadingOlderRef = useRef(false);
   const loadOlder = useCallback(() => {
-    if (!loaded?.more || loadingOlder) return;
+    const cur = loadedRef.current;
+    if (!cur?.more || loadingOlderRef.current) return;
+    loadingOlderRef.current = true;
     setLoadingOlder(true);
-    LoopService.MessagesPage(loopId, loaded.before, PAGE_LINES)
+    LoopService.MessagesPage(loopId, cur.before, PAGE_LINES)
       .then((page) =>
         setLoaded((l) => {
-          if (!l || l.before !== loaded.before) return l;
+          if (!l || l.before !== cur.before) return l;
           const tr = prependLines(l.tr, page.lines);
           return { tr, before: page.start, more: page.more, firstIndex: l.firstIndex - (tr.rows.length - l.tr.rows.length) };
         }),
       )
       .catch((e) => setError(e instanceof Error ? e.message : String(e)))
-      .finally(() => setLoadingOlder(false));
-  }, [loopId, loaded, loadingOlder]);
+      .finally(() => {
+        loadingOlderRef.current = false;
+        setLoadingOlder(false);
+      });
+  }, [loopId]);
+  const followOutput = useCallback(() => (stick.current ? ('auto' as const) : false), []);
+  // The index maps are replaced only when the transcript is rebuilt (first page, older
+  // page), so rows re-render on their own rev, not on every event.
+  const results = loaded?.tr.results;
+  const children = loaded?.tr.children;
+  const itemContent = useCallback(
+    (_: number, row: Row) => <Line row={row} results={results!} nested={children!} />,
+    [results, children],
+  );
+  const rowsEmpty = !loaded || loaded.tr.rows.length === 0;
+  const more = !!loaded?.more;
+  const context = useMemo<ListContext>(() => {
+    const live = streaming.thinking || streaming.text || streaming.tool;
+    const footer = (
+      <div className="transcript-footer">
+        {rowsEmpty && !working && !live && empty}
+        {live && (
+          <div className="msg msg-assistant streaming" data-testid="streaming">
+            {streaming.thinking && (
+              <details className="thinking" open>
+                <summary>Thinking…</summary>
+                <div className="thinking-body">{streaming.thinking}</div>
+              </details>
+            )}
+            {streaming.text && <MarkdownText text={streaming.text} live />}
+            {streaming.tool && !streaming.text && <div className="muted small">Preparing a tool call…</div>}
+          </div>
+        )}
+        {working && !live && (
+          <div className="working-indicator" data-testid="working">
+            <span className="spinner" /> Agent is working…
+          </div>
+        )}
+      </div>
+    );
+    const header = (
+      <div className="transcript-older muted small" data-testid={more ? 'older' : undefined}>
+        {loadingOlder ? 'Loading earlier messages…' : ''}
+      </div>
+    );
+    return { footer, header };
+  }, [streaming, working, empty, rowsEmpty, more, loadingOlder]);
 
   if (!loaded) {
     return (
@@ -140,34 +235,6 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
     );
   }
   const { tr } = loaded;
-  const live = streaming.thinking || streaming.text || streaming.tool;
-  const footer = (
-    <div className="transcript-footer">
-      {tr.rows.length === 0 && !working && !live && empty}
-      {live && (
-        <div className="msg msg-assistant streaming" data-testid="streaming">
-          {streaming.thinking && (
-            <details className="thinking" open>
-              <summary>Thinking…</summary>
-              <div className="thinking-body">{streaming.thinking}</div>
-            </details>
-          )}
-          {streaming.text && <MarkdownText text={streaming.text} />}
-          {streaming.tool && !streaming.text && <div className="muted small">Preparing a tool call…</div>}
-        </div>
-      )}
-      {working && !live && (
-        <div className="working-indicator" data-testid="working">
-          <span className="spinner" /> Agent is working…
-        </div>
-      )}
-    </div>
-  );
-  const header = (
-    <div className="transcript-older muted small" data-testid={loaded.more ? 'older' : undefined}>
-      {loadingOlder ? 'Loading earlier messages…' : ''}
-    </div>
-  );
   return (
     <Virtuoso<Row, ListContext>
       ref={list}
@@ -176,20 +243,24 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
       data={tr.rows}
       firstItemIndex={loaded.firstIndex}
       initialTopMostItemIndex={Math.max(0, tr.rows.length - 1)}
-      computeItemKey={(_, row) => row.key}
-      itemContent={(_, row) => <Line row={row} results={tr.results} />}
-      followOutput={() => (stick.current ? 'auto' : false)}
+      computeItemKey={rowKey}
+      itemContent={itemContent}
+      followOutput={followOutput}
       totalListHeightChanged={pin}
       atBottomThreshold={80}
       startReached={loadOlder}
-      increaseViewportBy={{ top: 800, bottom: 400 }}
+      increaseViewportBy={VIEWPORT_MARGIN}
       defaultItemHeight={90}
       scrollerRef={attachScroller}
-      context={{ footer, header }}
+      context={context}
       components={LIST_PARTS}
     />
   );
 }
+
+// Rows rendered beyond the viewport: enough for smooth scrolling, few enough that opening
+// a loop renders little more than one screen.
+const VIEWPORT_MARGIN = { top: 400, bottom: 200 };
 
 // Stable component types (new ones per render would remount the footer at every delta);
 // what they show comes through Virtuoso's context.
@@ -202,15 +273,21 @@ const LIST_PARTS = {
   Footer: ({ context }: { context?: ListContext }) => <>{context?.footer}</>,
 };
 
-const Line = memo(function Line({ row, results }: { row: Row; results: Map<string, ToolResult> }) {
+/** What a row's tool cards look up: results by tool_use id, a Task's subagent lines by its id. */
+interface Index {
+  results: Map<string, ToolResult>;
+  nested: Map<string, Msg[]>;
+}
+
+const Line = memo(function Line({ row, results, nested }: { row: Row } & Index) {
   return (
     <div className="transcript-row" data-rev={row.rev}>
-      <LineBody msg={row.msg} results={results} />
+      <LineBody msg={row.msg} results={results} nested={nested} />
     </div>
   );
 });
 
-function LineBody({ msg, results }: { msg: Msg; results: Map<string, ToolResult> }) {
+function LineBody({ msg, results, nested }: { msg: Msg } & Index) {
   const time = lineTime(msg);
   switch (msg.type) {
     case 'user_input':
@@ -226,6 +303,8 @@ function LineBody({ msg, results }: { msg: Msg; results: Map<string, ToolResult>
         </div>
       );
     case 'user':
+      // A subagent's own lines show only inside its Task card (the prompt is the Task's input).
+      if (parentToolUseId(msg)) return null;
       return (
         <div className="msg msg-user" data-testid="msg-user">
           <div className="msg-text">{userText(msg)}</div>
@@ -245,7 +324,8 @@ function LineBody({ msg, results }: { msg: Msg; results: Map<string, ToolResult>
                   <div className="thinking-body">{c.thinking}</div>
                 </details>
               );
-            if (c?.type === 'tool_use') return <ToolCard key={i} use={c} result={results.get(c.id)} />;
+            if (c?.type === 'tool_use')
+              return <ToolCard key={i} use={c} result={results.get(c.id)} sub={nested.get(c.id)} results={results} nested={nested} />;
             return null;
           })}
           {hasText && time && (
@@ -315,15 +395,30 @@ function ResultLine({ msg }: { msg: Msg }) {
   return <div className="msg-divider">Turn finished{secs && ` in ${secs}`}{usage && ` · ${usage}`}</div>;
 }
 
-export function MarkdownText({ text }: { text: string }) {
-  return (
-    <div className="markdown">
-      <Markdown remarkPlugins={[remarkGfm]}>{text}</Markdown>
-    </div>
-  );
+// Rendered markdown by source text: parsing is the costliest part of a row, and a
+// virtualised row is mounted again each time it scrolls back into view. React elements
+// are immutable, so one rendering serves every mount. Bounded, oldest dropped first.
+const MARKDOWN_CACHE_SIZE = 400;
+const markdownCache = new Map<string, React.ReactElement>();
+const REMARK_PLUGINS = [remarkGfm];
+
+function renderMarkdown(text: string, live = false): React.ReactElement {
+  // Partial text being streamed is rendered once and never again: not worth a cache slot.
+  if (live) return Markdown({ children: text, remarkPlugins: REMARK_PLUGINS }) as React.ReactElement;
+  const hit = markdownCache.get(text);
+  if (hit) return hit;
+  // Markdown is a plain synchronous function component: calling it gives the element tree.
+  const el = Markdown({ children: text, remarkPlugins: REMARK_PLUGINS }) as React.ReactElement;
+  markdownCache.set(text, el);
+  if (markdownCache.size > MARKDOWN_CACHE_SIZE) markdownCache.delete(markdownCache.keys().next().value!);
+  return el;
 }
 
-function ToolCard({ use, result }: { use: any; result?: ToolResult }) {
+export const MarkdownText = memo(function MarkdownText({ text, live }: { text: string; live?: boolean }) {
+  return <div className="markdown">{renderMarkdown(text, live)}</div>;
+});
+
+function ToolCard({ use, result, sub, results, nested }: { use: any; result?: ToolResult; sub?: Msg[] } & Index) {
   const [open, setOpen] = useState(false);
   const name = String(use.name ?? 'tool');
   if (name === 'TodoWrite' && Array.isArray(use.input?.todos)) return <TodoList todos={use.input.todos} />;
@@ -337,6 +432,7 @@ function ToolCard({ use, result }: { use: any; result?: ToolResult }) {
         <span className="tool-summary">{summary}</span>
         <span className={`tool-state state-${state}`}>{state === 'running' ? '…' : state === 'failed' ? '✗' : '✓'}</span>
       </button>
+      {sub && sub.length > 0 && <Subagent lines={sub} running={!result} results={results} nested={nested} />}
       {open && (
         <div className="tool-body">
           <div className="tool-label">Input</div>
@@ -357,6 +453,46 @@ function ToolCard({ use, result }: { use: any; result?: ToolResult }) {
       )}
     </div>
   );
+}
+
+/**
+ * A Task's subagent conversation inside its card: collapsed to a count and the latest
+ * step, expanded to the subagent's own replies and tool cards (which nest in turn).
+ */
+function Subagent({ lines, running, results, nested }: { lines: Msg[]; running: boolean } & Index) {
+  const [open, setOpen] = useState(false);
+  const steps = lines.filter((m) => m.type === 'assistant');
+  const latest = latestStep(steps[steps.length - 1]);
+  return (
+    <div className={`subagent ${open ? 'open' : ''}`} data-testid="subagent">
+      <button className="subagent-head" onClick={() => setOpen(!open)} aria-expanded={open} data-testid="subagent-toggle">
+        <span className="subagent-caret" aria-hidden>{open ? '▾' : '▸'}</span>
+        <span>
+          Subagent · {steps.length} {steps.length === 1 ? 'step' : 'steps'}
+          {running ? ' · working' : ''}
+        </span>
+        {!open && latest && <span className="subagent-latest">{latest}</span>}
+      </button>
+      {open && (
+        <div className="subagent-body" data-testid="subagent-body">
+          {steps.map((m, i) => (
+            <LineBody key={i} msg={m} results={results} nested={nested} />
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+// latestStep is one line saying what a subagent message did: its text, or its tool call.
+function latestStep(m: Msg | undefined): string {
+  const content: any[] = Array.isArray(m?.message?.content) ? m!.message.content : [];
+  for (let i = content.length - 1; i >= 0; i--) {
+    const c = content[i];
+    if (c?.type === 'tool_use') return `${c.name ?? 'tool'} ${summarizeInput(String(c.name ?? ''), c.input)}`.trim();
+    if (c?.type === 'text' && c.text) return String(c.text).split('\n')[0];
+  }
+  return '';
 }
 
 function TodoList({ todos }: { todos: { content: string; status: string; activeForm?: string }[] }) {

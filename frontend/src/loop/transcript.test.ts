@@ -5,6 +5,7 @@ import {
   applyDelta,
   buildTranscript,
   lineTime,
+  linesOf,
   mergeTail,
   NO_STREAM,
   prependLines,
@@ -100,7 +101,7 @@ describe('incremental transcript model', () => {
     // and the tool card now has its result.
     expect(all.rows.map((r) => r.key)).toEqual([98, 99, 101]);
     expect(all.results.get('a')?.content).toBe('ok');
-    expect(all.lines.length).toBe(5);
+    expect(linesOf(all).length).toBe(5);
     expect(prependLines(newer, [])).toBe(newer);
   });
 

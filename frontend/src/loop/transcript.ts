@@ -38,13 +38,26 @@ export interface Row {
 }
 
 export interface TranscriptState {
-  /** Every loaded line (kept to rebuild rows when an older page is prepended). */
+  /**
+   * Every loaded line, kept to rebuild rows when an older page is prepended: the first
+   * lineCount entries. The array is shared by successive states and appended to in place
+   * while a state is its tip (copied otherwise), so a live line does not copy it.
+   */
   lines: Msg[];
+  lineCount: number;
   rows: Row[];
   /** tool_use id → result; mutated in place, rows read it when they render. */
   results: Map<string, ToolResult>;
-  /** tool_use id → index in rows of the assistant row that made the call. */
+  /**
+   * tool_use id → index in rows of the row that shows the call: the assistant row that
+   * made it, or for a subagent's call, the row of the Task card it is nested under.
+   */
   useRow: Map<string, number>;
+  /**
+   * Task tool_use id → the subagent's lines (messages carrying parent_tool_use_id), shown
+   * inside that Task's card instead of as rows of their own; mutated in place like results.
+   */
+  children: Map<string, Msg[]>;
   /** Identity of the last "Session started" shown, so a session's pill shows once. */
   session: string;
   hasUserInput: boolean;
@@ -53,36 +66,101 @@ export interface TranscriptState {
 }
 
 export function emptyTranscript(firstKey = 0): TranscriptState {
-  return { lines: [], rows: [], results: new Map(), useRow: new Map(), session: '', hasUserInput: false, firstKey, nextKey: firstKey };
+  return {
+    lines: [],
+    lineCount: 0,
+    rows: [],
+    results: new Map(),
+    useRow: new Map(),
+    children: new Map(),
+    session: '',
+    hasUserInput: false,
+    firstKey,
+    nextKey: firstKey,
+  };
 }
 
 /** Builds the state for lines (oldest first), the first one keyed firstKey. */
 export function buildTranscript(lines: Msg[], firstKey = 0): TranscriptState {
   let st = emptyTranscript(firstKey);
-  const rows: Row[] = [];
-  st = { ...st, rows };
-  for (const m of lines) st = addLine(st, m, true);
+  for (const m of lines) st = addLine(st, m);
   return st;
+}
+
+// nestLine files a subagent's line under its Task card's row: its tool calls and results
+// are indexed against that row, so a result for a nested call re-renders the card.
+function nestLine(st: TranscriptState, m: Msg, parent: string, row: number) {
+  const content = m.message?.content;
+  if (Array.isArray(content)) {
+    for (const c of content) {
+      if (c?.type === 'tool_use' && c.id) st.useRow.set(c.id, row);
+      if (c?.type === 'tool_result' && c.tool_use_id) st.results.set(c.tool_use_id, { content: c.content, is_error: c.is_error });
+    }
+  }
+  const list = st.children.get(parent) ?? [];
+  // The map is shared with the previous state, so filing the same line twice (React runs
+  // a state updater twice in StrictMode) must not list it twice. A new array per change:
+  // the card's memoised parts compare by identity.
+  if (!list.includes(m)) st.children.set(parent, [...list, m]);
+  bump(st, row);
+}
+
+function bump(st: TranscriptState, i: number) {
+  if (st.rows[i]) st.rows[i] = { ...st.rows[i], rev: st.rows[i].rev + 1 };
 }
 
 /** Appends one line (a live event) and returns the new state; unchanged rows keep their identity. */
 export function appendLine(st: TranscriptState, m: Msg): TranscriptState {
-  return addLine({ ...st, rows: st.rows.slice() }, m, false);
+  return appendLines(st, [m]);
+}
+
+/**
+ * Appends a batch of live lines (those that arrived within one animation frame) with one
+ * copy of the arrays, so a burst of events costs one render, not one per line.
+ */
+export function appendLines(st: TranscriptState, ms: Msg[]): TranscriptState {
+  if (ms.length === 0) return st;
+  const tip = st.lines.length === st.lineCount;
+  const lines = tip ? st.lines : st.lines.slice(0, st.lineCount);
+  let next: TranscriptState = { ...st, rows: st.rows.slice(), lines };
+  for (const m of ms) next = addLine(next, m);
+  return next;
+}
+
+/** The loaded lines of st, oldest first. */
+export function linesOf(st: TranscriptState): Msg[] {
+  return st.lines.length === st.lineCount ? st.lines : st.lines.slice(0, st.lineCount);
+}
+
+/** The Task tool_use id a subagent's line belongs to, '' for the main agent's lines. */
+export function parentToolUseId(m: Msg): string {
+  const p = m?.parent_tool_use_id;
+  return typeof p === 'string' ? p : '';
 }
 
 /** Puts an older page in front: rows are rebuilt once (O(n) per page, not per event). */
 export function prependLines(st: TranscriptState, older: Msg[]): TranscriptState {
   if (older.length === 0) return st;
-  return buildTranscript([...older, ...st.lines], st.firstKey - older.length);
+  return buildTranscript([...older, ...linesOf(st)], st.firstKey - older.length);
 }
 
-// addLine mutates st.rows (already a private copy) and the maps, and returns st.
-function addLine(st: TranscriptState, m: Msg, building: boolean): TranscriptState {
+// addLine mutates st.rows and st.lines (private copies, or the tip's own) and the maps,
+// and returns st.
+function addLine(st: TranscriptState, m: Msg): TranscriptState {
   const key = st.nextKey;
   st.nextKey++;
-  if (!building) st.lines = [...st.lines, m];
-  else st.lines.push(m);
+  st.lines.push(m);
+  st.lineCount = st.lines.length;
   const push = () => st.rows.push({ key, msg: m, rev: 0 });
+  // A subagent's line goes inside its Task card (the card's row re-renders), when that
+  // card is loaded; otherwise (its Task is on an older page) it is shown as a row so
+  // nothing is lost, and nested once the older page comes in.
+  const parent = parentToolUseId(m);
+  const parentRow = parent ? st.useRow.get(parent) : undefined;
+  if (parentRow !== undefined) {
+    nestLine(st, m, parent, parentRow);
+    return st;
+  }
   switch (m.type) {
     case 'user_input':
       st.hasUserInput = true;
@@ -95,7 +173,7 @@ function addLine(st: TranscriptState, m: Msg, building: boolean): TranscriptStat
           if (c?.type !== 'tool_result' || !c.tool_use_id) continue;
           st.results.set(c.tool_use_id, { content: c.content, is_error: c.is_error });
           const i = st.useRow.get(c.tool_use_id);
-          if (i !== undefined && st.rows[i]) st.rows[i] = { ...st.rows[i], rev: st.rows[i].rev + 1 };
+          if (i !== undefined) bump(st, i);
         }
       }
       // The CLI may echo what the user typed; our own user_input line already shows it.

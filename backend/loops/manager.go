@@ -95,6 +95,8 @@ type Manager struct {
 	wg      sync.WaitGroup
 
 	warm warmSlot // the loop prepared ahead (warm.go)
+	// statusWrites: loop id -> a status save still running (turnstatus.go).
+	statusWrites sync.Map
 }
 
 // run is the in-memory state of one loop.

@@ -214,6 +214,7 @@ func (m *Manager) AgentProcessID(id string) string {
 // setStatus saves and publishes a loop's status. The detail is masked: it may quote
 // an error or the model API's answer, which can echo a secret.
 func (m *Manager) setStatus(id, status, detail string) {
+	m.awaitStatusWrite(id) // a turn's "working" saved behind (turnstatus.go) goes first
 	if _, err := m.store.Update(id, func(x *Meta) { x.Status = status }); err != nil {
 		m.log.Warn("save loop status", "loop", id, "err", err)
 	}
@@ -315,7 +316,7 @@ func (m *Manager) runTurn(ctx context.Context, id string, r *run, msg QueuedMess
 			return
 		}
 	}
-	m.setStatus(id, StatusWorking, "")
+	m.setStatusBehind(id, StatusWorking) // saved off the message's path (turnstatus.go)
 	if err := sendUserMessage(s, text, msg.Images); err != nil {
 		m.fail(id, r, "Could not send the message to the agent: "+err.Error(), "Send it again: the agent restarts and resumes the conversation.")
 	}

@@ -161,11 +161,13 @@ export async function screenshot(page, name) {
 // Starts the mock Anthropic API on loopback (model traffic leaves the sandbox through
 // loopat's gateway on the host, which holds the key) and writes a config.toml in home that
 // uses it as the default provider. Returns the mock process handle.
-export async function startAgentWorkspace(home, { chunkDelay } = {}) {
+// record: a file the mock writes every request into (JSON lines) when it is stopped.
+export async function startAgentWorkspace(home, { chunkDelay, record } = {}) {
   const mockCmd = process.env.LOOPAT_E2E_MOCK_BIN
     ? [process.env.LOOPAT_E2E_MOCK_BIN, []]
     : ['go', ['run', './internal/testkit/cmd/mock-anthropic']];
   const extra = chunkDelay ? ['--chunk-delay', chunkDelay] : [];
+  if (record) extra.push('--record', record);
   const mock = spawnAndWait(mockCmd[0], [...mockCmd[1], '--addr', '127.0.0.1:0', ...extra], {
     cwd: repoRoot,
     env: process.env,

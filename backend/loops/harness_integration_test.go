@@ -81,6 +81,7 @@ func newHarness(t *testing.T) *harness {
 		link: looplink.New(t, ws)}
 	h.cfg.Agent.DefaultProvider = "mock"
 	h.cfg.Agent.DefaultModel = "claude-sonnet-4-5"
+	h.cfg.Loops.Warm = false // these tests drive one loop each; the warm loop is tested through core.Open (core/warm_integration_test.go)
 	t.Cleanup(func() { h.cleanupPodman() })
 	return h
 }

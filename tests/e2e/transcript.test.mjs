@@ -109,10 +109,118 @@ describe('long transcript chat', () => {
     await screenshot(page, 'e2e-transcript-streaming.png');
     const line = { type: 'assistant', message: { content: [{ type: 'text', text: 'Streaming one token at a time' }] } };
     socket.send(JSON.stringify({ topic: `loop:${loop}:message`, data: line }));
-    await messages.getByText('Streaming one token at a time').waitFor();
+    // The partial text shows the same words: wait for the whole line's own row.
+    await messages.getByTestId('msg-assistant').filter({ hasText: 'Streaming one token at a time' }).waitFor();
     assert.equal(await page.getByTestId('streaming').count(), 0, 'the whole line replaced the partial text');
     // A live line without a stored time shows the time it arrived.
     const last = messages.locator('[data-testid="msg-assistant"]').last();
     assert.match(await last.getByTestId('msg-time').innerText(), /\d/);
+  });
+});
+
+// Subagent output (issue 17): lines carrying parent_tool_use_id render inside their Task
+// card (collapsed to a count and the latest step, expandable), never as loose chat lines,
+// both from the stored transcript and live.
+describe('subagent output nested under its Task card', () => {
+  let serve, browser, loop, socket;
+
+  before(async () => {
+    const home = join(tempDir('loopat-e2e-subagent-'), 'ws');
+    mkdirSync(home, { recursive: true });
+    loop = randomUUID();
+    const dir = join(home, 'loops', loop);
+    mkdirSync(join(dir, 'home'), { recursive: true });
+    mkdirSync(join(dir, 'workdir'), { recursive: true });
+    writeFileSync(
+      join(dir, 'meta.json'),
+      JSON.stringify({ id: loop, title: 'Subagent loop', created: new Date().toISOString(), status: 'idle', vault: 'default', usage: { byModel: {} } }),
+    );
+    const ts = new Date(Date.UTC(2026, 10, 30, 9, 0, 0)).toISOString();
+    const sub = (type, content) => ({ type, parent_tool_use_id: 'task-1', message: { content } });
+    const lines = [
+      { type: 'user_input', text: 'find the TODOs', ts },
+      { ts, type: 'assistant', message: { content: [{ type: 'tool_use', id: 'task-1', name: 'Task', input: { description: 'Search for TODOs', prompt: 'grep the tree' } }] } },
+      sub('user', [{ type: 'text', text: 'grep the tree' }]),
+      sub('assistant', [{ type: 'tool_use', id: 'child-grep', name: 'Grep', input: { pattern: 'TODO', path: 'src' } }]),
+      sub('user', [{ type: 'tool_result', tool_use_id: 'child-grep', content: 'src/a.go:3: TODO fix' }]),
+      sub('assistant', [{ type: 'text', text: 'SUBAGENT-FINDING one TODO in src/a.go' }]),
+      { type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 'task-1', content: 'one TODO in src/a.go' }] } },
+      { ts, type: 'assistant', message: { content: [{ type: 'text', text: 'MAIN-REPLY there is one TODO' }] } },
+      { ts, type: 'result', subtype: 'success', duration_ms: 900 },
+    ];
+    writeFileSync(join(dir, 'messages.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    serve = await startServe({ home });
+    browser = await launchBrowser();
+    await browser.page.routeWebSocket(/\/api\/events/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => ws.send(m));
+      socket = ws;
+    });
+    await browser.page.goto(serve.url);
+  });
+  after(async () => {
+    await browser?.close();
+    await serve?.close();
+  });
+
+  // Every element showing text is inside a Task card: no loose subagent line in the chat.
+  const onlyInTaskCard = (page, text) =>
+    page.evaluate((t) => {
+      const hits = [...document.querySelectorAll('[data-testid=messages] *')].filter((el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.includes(t)));
+      return { count: hits.length, loose: hits.filter((el) => !el.closest('[data-testid=tool-card][data-tool=Task]')).length };
+    }, text);
+
+  it('shows a stored subagent run inside its Task card, collapsed, and expands it', async () => {
+    const { page } = browser;
+    await page.goto(`${serve.origin}/#/loops/${loop}`);
+    const messages = page.getByTestId('messages');
+    await messages.getByText('MAIN-REPLY there is one TODO').waitFor({ timeout: 60_000 });
+    const card = messages.locator('[data-testid=tool-card][data-tool=Task]');
+    assert.equal(await card.count(), 1);
+    const subagent = card.getByTestId('subagent');
+    assert.match(await subagent.innerText(), /Subagent · 2 steps/);
+    assert.match(await subagent.innerText(), /SUBAGENT-FINDING/, 'collapsed, the card shows the latest step');
+    assert.equal(await card.getByTestId('subagent-body').count(), 0, 'collapsed by default');
+    assert.deepEqual(await onlyInTaskCard(page, 'SUBAGENT-FINDING'), { count: 1, loose: 0 });
+    // The subagent's prompt line is not a chat bubble of the user.
+    assert.equal(await messages.getByTestId('msg-user').filter({ hasText: 'grep the tree' }).count(), 0);
+    // The Task's own result still folds into the card.
+    assert.match(await card.getByTestId('tool-result').first().innerText(), /one TODO in src\/a\.go/);
+
+    await card.getByTestId('subagent-toggle').click();
+    const body = card.getByTestId('subagent-body');
+    await body.waitFor();
+    const grep = body.locator('[data-testid=tool-card][data-tool=Grep]');
+    assert.equal(await grep.count(), 1, 'the subagent tool call is a card inside the Task card');
+    assert.match(await grep.innerText(), /TODO in src/);
+    assert.match(await grep.getByTestId('tool-result').innerText(), /src\/a\.go:3: TODO fix/, 'its result is folded in');
+    assert.match(await body.innerText(), /SUBAGENT-FINDING one TODO in src\/a\.go/);
+    assert.deepEqual((await onlyInTaskCard(page, 'SUBAGENT-FINDING')).loose, 0);
+    await screenshot(page, 'e2e-transcript-subagent.png');
+    await card.getByTestId('subagent-toggle').click();
+    assert.equal(await card.getByTestId('subagent-body').count(), 0, 'collapsible');
+  });
+
+  it('nests live subagent lines under a running Task card as they arrive', async () => {
+    const { page } = browser;
+    const messages = page.getByTestId('messages');
+    await page.waitForTimeout(1000); // the event socket is open
+    const send = (data) => socket.send(JSON.stringify({ topic: `loop:${loop}:message`, data }));
+    send({ type: 'assistant', message: { content: [{ type: 'tool_use', id: 'task-2', name: 'Task', input: { description: 'Run the tests' } }] } });
+    const card = messages.locator('[data-testid=tool-card][data-tool=Task]').filter({ hasText: 'Run the tests' });
+    await card.waitFor();
+    assert.equal(await card.getByTestId('subagent').count(), 0, 'no subagent lines yet');
+    send({ type: 'assistant', parent_tool_use_id: 'task-2', message: { content: [{ type: 'tool_use', id: 'child-bash', name: 'Bash', input: { command: 'LIVE-CHILD-CMD go test ./...' } }] } });
+    await card.getByTestId('subagent').getByText(/LIVE-CHILD-CMD/).waitFor();
+    assert.match(await card.getByTestId('subagent').innerText(), /1 step · working/);
+    send({ type: 'assistant', parent_tool_use_id: 'task-2', message: { content: [{ type: 'text', text: 'LIVE-CHILD-DONE all tests pass' }] } });
+    await card.getByTestId('subagent').getByText(/LIVE-CHILD-DONE/).waitFor();
+    assert.match(await card.getByTestId('subagent').innerText(), /2 steps/);
+    assert.deepEqual((await onlyInTaskCard(page, 'LIVE-CHILD-DONE')).loose, 0, 'not a loose line');
+    send({ type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 'task-2', content: 'tests pass' }] } });
+    await page.waitForFunction(() => !/working/.test(document.querySelectorAll('[data-tool=Task] [data-testid=subagent]')[1]?.textContent ?? 'working'));
+    assert.match(await card.getByTestId('subagent').innerText(), /2 steps/);
+    assert.equal(await card.locator('.state-done').count(), 1, 'the Task card is done');
   });
 });

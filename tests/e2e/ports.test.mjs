@@ -1,0 +1,143 @@
+// Issue 18: what the agent serves in its loop reaches the user. A server started inside
+// a real loop container (as the agent user, the way the agent's Bash would) appears in
+// the Ports tab of `loopat serve` with a toast, its URL answers from the host, the
+// preview pane shows the page (and walks back after a link followed in the frame), the
+// agent's server never receives the app's session cookie, and Stop removes the forward.
+// Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the mock model API).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+
+const enabled = process.env.LOOPAT_E2E_AGENT === '1';
+const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: ports need podman and the sandbox image';
+
+const PORT = 8765;
+const MARKER = `served-by-the-loop-${process.pid}`;
+
+// The agent's server: two pages, and every Cookie header it receives logged to a file.
+const SERVER = `
+import http.server, os
+os.chdir('/tmp/site')
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        with open('/tmp/cookies.log', 'a') as f:
+            f.write(repr(self.headers.get('Cookie')) + '\\n')
+        return super().do_GET()
+http.server.ThreadingHTTPServer(('0.0.0.0', ${PORT}), H).serve_forever()
+`;
+
+describe('ports', { skip }, () => {
+  let mock;
+  let serve;
+  let browser;
+  let root;
+  const workspace = `ws-ports-${process.pid}`;
+  const label = `label=loopat.workspace=${workspace}`;
+  const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+
+  /** Runs sh -c script in the loop's container as the agent (uid 2000). */
+  const inLoop = (container, script) => {
+    const r = spawnSync('podman', ['exec', '--user', '2000', container, 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, `in the loop: ${script}\n${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+
+  before(async () => {
+    root = tempDir('loopat-ports-');
+    const home = join(root, workspace);
+    mock = await startAgentWorkspace(home);
+    serve = await startServe({ home });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await serve?.close();
+    await stop(mock?.child);
+    const containers = ids(['ps', '-aq', '--filter', label]);
+    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
+    const networks = ids(['network', 'ls', '-q', '--filter', label]);
+    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
+    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
+      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
+    }
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('lists a server started in the loop, forwards it, previews it, stops it', async () => {
+    const { page } = browser;
+    try {
+      await page.goto(serve.url); // carries the session token: the cookie is set for 127.0.0.1
+      await page.goto(`${serve.origin}/#/settings/vault`);
+      await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
+      await page.getByTestId('vault-value').fill('sk-mock-e2e');
+      await page.getByTestId('vault-save').click();
+      await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
+      const cookies = await browser.context.cookies(serve.origin);
+      assert.ok(cookies.some((c) => c.name === 'loopat_token'), 'the app session cookie is set');
+
+      await page.goto(`${serve.origin}/#/`);
+      await page.getByTestId('new-loop').click();
+      await page.getByTestId('new-loop-title').fill('e2e ports');
+      await page.getByTestId('new-loop-create').click();
+      await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
+      await page.getByTestId('tab-ports').click();
+      await page.getByTestId('ports-empty').waitFor({ timeout: 20_000 });
+
+      let container = '';
+      for (let i = 0; i < 240 && !container; i++) {
+        container = ids(['ps', '-q', '--filter', label, '--filter', 'status=running'])[0] ?? '';
+        if (!container) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(container, 'the loop container runs');
+      // Started the way the agent's Bash would: a detached process of the agent user.
+      inLoop(
+        container,
+        `mkdir -p /tmp/site && printf '<h1>${MARKER}</h1><a href="page2.html">next</a>' > /tmp/site/index.html && ` +
+          `printf '<h1>second page</h1>' > /tmp/site/page2.html && ` +
+          `cat > /tmp/srv.py <<'PY'\n${SERVER}\nPY\nsetsid python3 /tmp/srv.py </dev/null >/tmp/srv.log 2>&1 &`,
+      );
+
+      const row = page.getByTestId(`port-${PORT}`);
+      await row.getByTestId('port-url').waitFor({ timeout: 20_000 });
+      await page.getByTestId('toast-info').filter({ hasText: `Port ${PORT} is open` }).first().waitFor({ timeout: 10_000 });
+      assert.match((await row.innerText()).toLowerCase(), /python3/);
+      const url = await row.getByTestId('port-url').getAttribute('href');
+      // Shown on the other loopback name than the UI's: another host, so no app cookie.
+      assert.match(url, /^http:\/\/localhost:\d+\/$/);
+      const hostPort = Number(new URL(url).port);
+      const res = await fetch(`http://127.0.0.1:${hostPort}/`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), new RegExp(MARKER));
+
+      await row.getByTestId('port-preview').click();
+      const frame = page.frameLocator('[data-testid="preview-frame"]');
+      await frame.getByText(MARKER).waitFor({ timeout: 20_000 });
+      await screenshot(page, 'e2e-ports-preview.png');
+      await frame.getByText('next').click();
+      await frame.getByText('second page').waitFor({ timeout: 10_000 });
+      await page.getByTestId('preview-back').click();
+      await frame.getByText(MARKER).waitFor({ timeout: 10_000 });
+      await page.getByTestId('preview-reload').click();
+      await frame.getByText(MARKER).waitFor({ timeout: 10_000 });
+      assert.ok(await page.getByTestId('loop-page').isVisible(), 'back walked the frame, not the app');
+
+      // The agent's server saw requests, none with the app's session cookie.
+      const log = inLoop(container, 'cat /tmp/cookies.log');
+      assert.ok(log.split('\n').filter(Boolean).length >= 3, `requests reached the loop: ${log}`);
+      assert.doesNotMatch(log, /loopat_token/);
+      assert.doesNotMatch(log, new RegExp(serve.token));
+
+      await row.getByTestId('port-stop').click();
+      await row.getByTestId('port-forward').waitFor({ timeout: 10_000 }); // still listening in the loop, no longer forwarded
+      await assert.rejects(fetch(`http://127.0.0.1:${hostPort}/`), 'the host port is closed after Stop');
+      await page.getByTestId('ports-preview').waitFor({ state: 'detached', timeout: 5_000 });
+    } catch (e) {
+      await screenshot(page, 'e2e-ports-failure.png').catch(() => {});
+      throw e;
+    }
+  });
+});

@@ -21,8 +21,8 @@ import (
 	"github.com/loopat/desktop/backend/hostexec"
 	"github.com/loopat/desktop/backend/images"
 	"github.com/loopat/desktop/backend/logging"
-	"github.com/loopat/desktop/backend/ports"
 	"github.com/loopat/desktop/backend/loops"
+	"github.com/loopat/desktop/backend/ports"
 	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/secrets"
 	"github.com/loopat/desktop/backend/services"
@@ -34,6 +34,9 @@ import (
 type Options struct {
 	Verbose bool      // info logs to stderr too
 	Stderr  io.Writer // nil = os.Stderr
+	// NoWarm: a short-lived command (doctor, image, loop) prepares no warm loop and
+	// leaves those of a running app alone.
+	NoWarm bool
 }
 
 // Core owns the long-lived parts of one running app.
@@ -69,6 +72,7 @@ type Core struct {
 	links    *hostexec.Links // the loops' host links (host-exec policies follow config changes)
 	registry *rpc.Registry
 	closers  []func() error
+	noWarm   bool // Options.NoWarm
 }
 
 // Open resolves LOOPAT_HOME and builds every service. An invalid config is not fatal.
@@ -90,7 +94,7 @@ func Open(ctx context.Context, o Options) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Core{Workspace: ws, Bus: events.New(), Log: log, Scrub: scrub}
+	c := &Core{Workspace: ws, Bus: events.New(), Log: log, Scrub: scrub, noWarm: o.NoWarm}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.closers = append(c.closers, logCloser.Close)
 

@@ -76,6 +76,7 @@ func (c *Core) openLoops() ([]any, error) {
 		Scrub:               c.Scrub,
 		Context:             c.loopContext,
 		AfterContainerStart: c.links.Attach,
+		NoWarm:              c.noWarm,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open loops: %w", err)

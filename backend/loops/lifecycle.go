@@ -35,7 +35,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			_, _ = m.store.Update(meta.ID, func(x *Meta) { x.Status = StatusIdle })
 		}
 	}
-	if len(staleWarm) > 0 {
+	if len(staleWarm) > 0 && !m.opt.NoWarm {
 		m.removeStaleWarm(staleWarm) // before a new one is prepared
 	}
 	conts, err := m.sb.List(ctx)

@@ -71,6 +71,9 @@ type Options struct {
 	InterruptGrace time.Duration
 	// IdleCheck is the idle-stop sweep period (default 30s).
 	IdleCheck time.Duration
+	// NoWarm: no warm loop is prepared, and none found at Start is removed (a short-lived
+	// command beside a running app: those are the app's).
+	NoWarm bool
 	// WarmDelay is how long after a start the next warm loop waits (default 3s; <0 = none).
 	WarmDelay time.Duration
 }

@@ -44,7 +44,7 @@ type warmSlot struct {
 }
 
 // warmEnabled reports [loops] warm in force.
-func (m *Manager) warmEnabled() bool { return m.cfg().Loops.Warm }
+func (m *Manager) warmEnabled() bool { return !m.opt.NoWarm && m.cfg().Loops.Warm }
 
 // WarmLoopID is the prepared loop's id ("" when none); tests and benches use it.
 func (m *Manager) WarmLoopID() string {
@@ -122,7 +122,7 @@ func (m *Manager) prepareWarm(gen int) {
 		return // the engine is not up: the idle sweep kicks again later
 	}
 	c := m.cfg()
-	if !c.Loops.Warm {
+	if !m.warmEnabled() {
 		return
 	}
 	meta, err := m.store.Create(NewLoop{Title: warmTitle, Provider: c.Agent.DefaultProvider, Model: c.Agent.DefaultModel,
@@ -174,7 +174,11 @@ func (m *Manager) claimWarm(req CreateRequest) (Meta, bool) {
 		return Meta{}, false
 	}
 	meta, err := m.store.Get(id)
-	if err != nil || (req.Vault != "" && req.Vault != meta.Vault) {
+	if err != nil {
+		m.DiscardWarm("its folder is unreadable: " + err.Error())
+		return Meta{}, false
+	}
+	if req.Vault != "" && req.Vault != meta.Vault {
 		return Meta{}, false
 	}
 	if now, err := m.warmStamp(meta.Vault); err != nil || now != stamp {

@@ -247,7 +247,9 @@ func (m *Manager) closeWarm() {
 }
 
 // removeWarm kills the warm loop's agent, removes its container and folder. It uses its
-// own context: it runs when the manager's life has ended too.
+// own context: it runs when the manager's life has ended too. A container that could
+// not be removed keeps its folder (meta.json says Warm), so the next Start retries
+// instead of leaving an orphan container.
 func (m *Manager) removeWarm(id string, r *run) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -262,7 +264,8 @@ func (m *Manager) removeWarm(id string, r *run) {
 		}
 	}
 	if err := m.sb.Remove(ctx, id); err != nil {
-		m.log.Warn("warm loop: remove container", "loop", id, "err", err)
+		m.log.Warn("warm loop: remove container; the next start retries", "loop", id, "err", err)
+		return
 	}
 	if m.opt.Gateway != nil {
 		m.opt.Gateway.Forget(id)

@@ -21,8 +21,8 @@ func warmTestManager(t *testing.T, ws config.Workspace, noWarm bool) *Manager {
 }
 
 // A loop prepared ahead is no user loop: not listed, not found by Get, Send, Delete or
-// Archive; a crash-left one is removed at the app's Start (even with the engine down),
-// and left alone by a short-lived command (NoWarm), whose loops are the app's.
+// Archive; a short-lived command (NoWarm) leaves a crash-left one alone (it may be a
+// running app's), and its folder outlives its container (the retry's marker).
 func TestWarmLoopIsNoUserLoopAndStaleOnesGoAtStart(t *testing.T) {
 	ws, _ := config.NewWorkspace(filepath.Join(t.TempDir(), "ws"))
 	cli := warmTestManager(t, ws, true)
@@ -62,12 +62,14 @@ func TestWarmLoopIsNoUserLoopAndStaleOnesGoAtStart(t *testing.T) {
 		t.Fatalf("a NoWarm start removed the app's warm loop: %v", err)
 	}
 
+	// The app's start with the engine down cannot remove the container: the folder
+	// stays (it still says Warm) so a later start retries, and no orphan is left.
 	app := warmTestManager(t, ws, false)
 	_ = app.Start(context.Background())
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the app's start left the crash-left warm loop: %v", err)
+	if meta, err := app.store.Get(warm.ID); err != nil || !meta.Warm {
+		t.Fatalf("the warm loop's folder went before its container: %+v %v", meta, err)
 	}
 	if _, err := app.Get(user.ID); err != nil {
-		t.Fatalf("the user's loop went with it: %v", err)
+		t.Fatalf("the user's loop: %v", err)
 	}
 }

@@ -6,14 +6,15 @@ import { ConfirmButton, InlineError, Spinner, useAction, useEvent, useLoad } fro
 import { Transcript } from './Transcript';
 import { PendingCards } from './PendingCard';
 import { Composer, ComposerQueue } from './Composer';
-import { FilesTab } from './FilesTab';
-import { GitTab } from './GitTab';
 import { HostCallsTab } from './HostCallsTab';
 import { PortsTab, usePortToasts } from './PortsTab';
 import { PromoteButton } from './PromoteButton';
 import { useLinkedCard } from '../kanban/linkedCard';
 
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
+// Files and Git carry the syntax highlighter: loaded beside the chat, not before it.
+const FilesTab = lazy(() => import('./FilesTab').then((m) => ({ default: m.FilesTab })));
+const GitTab = lazy(() => import('./GitTab').then((m) => ({ default: m.GitTab })));
 
 const BUSY: LoopStatus[] = ['working', 'starting'];
 
@@ -100,8 +101,10 @@ function Loop({ id }: { id: string }) {
           <div className="tab-body">
             {/* The terminal stays mounted once opened so its session survives tab switches. */}
             <TerminalHost loopId={id} visible={tab === 'terminal'} />
-            {tab === 'files' && <FilesTab loopId={id} />}
-            {tab === 'git' && <GitTab loopId={id} />}
+            <Suspense fallback={<Spinner label="Loading…" />}>
+              {tab === 'files' && <FilesTab loopId={id} />}
+              {tab === 'git' && <GitTab loopId={id} />}
+            </Suspense>
             {tab === 'host' && <HostCallsTab loopId={id} />}
             {tab === 'ports' && <PortsTab loopId={id} />}
           </div>

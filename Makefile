@@ -21,7 +21,6 @@ BIN           := build/bin/loopat
 HEADLESS_BIN  := build/bin/loopat-headless
 ITEST_TIMEOUT ?= 60m
 
-
 .PHONY: run build headless deps system-deps frontend-deps wails-cli frontend forwarder test test-deps test-setup \
         test-unit vet-darwin generate test-integration test-e2e test-gui test-rootless bench package clean
 
@@ -32,7 +31,7 @@ run: build
 ## build: the desktop binary build/bin/loopat (frontend, forwarder and Go backend)
 build: deps frontend forwarder
 	$(WAILS) build -s -skipbindings -m -trimpath -tags "$(WAILS_TAGS)" -ldflags "$(LDFLAGS)" -o loopat
-	$(MAKE) --no-print-directory headless
+	$(MAKE) --no-print-directory headless VERSION=$(VERSION)
 
 ## headless: build/bin/loopat-headless, the CLI without WebKit (loopat execs it for commands; backend/headless)
 headless:

@@ -29,7 +29,7 @@ describe('loopat serve runs without WebKit', { skip }, () => {
     servers.push(s);
     assert.equal(exeOf(s.child.pid), 'loopat-headless');
     assert.equal(mapsWebKit(s.child.pid), false, 'a serve process maps WebKitGTK');
-    const res = await fetch(`${s.origin}/api/health`);
+    const res = await fetch(`${s.origin}/api/health`, { headers: { Authorization: `Bearer ${s.token}` } });
     assert.equal(res.status, 200);
   });
 
@@ -45,7 +45,7 @@ describe('loopat serve runs without WebKit', { skip }, () => {
     const env = readFileSync(`/proc/${s.child.pid}/environ`, 'utf8').split('\0');
     assert.ok(env.includes('LOOPAT_NO_HEADLESS=1'), 'hand-back did not stop a second hand-over');
     assert.ok(!env.some((e) => e.startsWith('LOOPAT_HEADLESS_FROM=')), 'hand-over variables leaked to the desktop binary');
-    const res = await fetch(`${s.origin}/api/health`);
+    const res = await fetch(`${s.origin}/api/health`, { headers: { Authorization: `Bearer ${s.token}` } });
     assert.equal(res.status, 200);
   });
 });

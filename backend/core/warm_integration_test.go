@@ -199,18 +199,26 @@ func TestWarmLoopRemovedOnCloseAndUninstall(t *testing.T) {
 	f := newCoreFixture(t)
 	c, warm := f.openWarm()
 	name := c.Loops.Sandbox().ContainerName(warm)
+	closeStart := time.Now()
 	c.Close()
+	t.Logf("close with a warm loop: %s", time.Since(closeStart).Round(time.Millisecond))
+	// Close waits a bounded time for the removal: on a loaded machine the container may
+	// outlive it, but then its folder still says warm, and the next start removes both.
+	dir := filepath.Join(c.Workspace.LoopsDir(), warm)
 	if containerExists(name) {
-		t.Fatalf("Close left the warm container %s", name)
-	}
-	if exists(filepath.Join(c.Workspace.LoopsDir(), warm)) {
-		t.Fatal("Close left the warm loop's folder")
+		if b, err := os.ReadFile(filepath.Join(dir, "meta.json")); err != nil || !strings.Contains(string(b), `"warm": true`) {
+			t.Fatalf("Close left the warm container %s without its warm folder: %v", name, err)
+		}
+		t.Log("the warm container outlived Close's bound; the next start must remove it")
+	} else if exists(dir) {
+		t.Fatal("Close removed the warm container but left its folder")
 	}
 
 	c2, warm2 := f.openWarm()
 	if warm2 == warm {
 		t.Fatal("the closed app's warm loop came back")
 	}
+	waitGone(t, c2, warm)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	res := uninstall.Run(ctx, c2.UninstallDeps(), uninstall.Options{}, func(uninstall.Step) {})

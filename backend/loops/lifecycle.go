@@ -114,8 +114,11 @@ func (m *Manager) Close() {
 		runs = append(runs, r)
 	}
 	m.mu.Unlock()
-	m.endLife()   // every turn's context: starts in flight stop
-	m.closeWarm() // its agent's exit is among what Close waits for
+	m.endLife() // every turn's context: starts in flight stop
+	// The warm loop goes beside the rest (bounded); its agent's exit is among what Close waits for.
+	warmGone := make(chan struct{})
+	go func() { defer close(warmGone); m.closeWarm() }()
+	defer func() { <-warmGone }()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	for _, r := range runs {

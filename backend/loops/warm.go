@@ -234,7 +234,11 @@ func (m *Manager) DiscardWarm(why string) {
 	}
 }
 
-// closeWarm removes the warm loop synchronously (Close, after life has ended).
+// closeWarmLimit bounds what closing the app waits for the warm loop's removal: past it
+// the container is left to the next start (its folder still says Warm).
+const closeWarmLimit = 3 * time.Second
+
+// closeWarm removes the warm loop (Close, after life has ended), within closeWarmLimit.
 func (m *Manager) closeWarm() {
 	m.warm.mu.Lock()
 	m.warm.generation++
@@ -242,7 +246,7 @@ func (m *Manager) closeWarm() {
 	m.warm.id, m.warm.run, m.warm.stamp = "", nil, ""
 	m.warm.mu.Unlock()
 	if id != "" {
-		m.removeWarm(id, r)
+		m.removeWarmWithin(id, r, closeWarmLimit)
 	}
 }
 
@@ -250,8 +254,11 @@ func (m *Manager) closeWarm() {
 // own context: it runs when the manager's life has ended too. A container that could
 // not be removed keeps its folder (meta.json says Warm), so the next Start retries
 // instead of leaving an orphan container.
-func (m *Manager) removeWarm(id string, r *run) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (m *Manager) removeWarm(id string, r *run) { m.removeWarmWithin(id, r, 30*time.Second) }
+
+// removeWarmWithin is removeWarm bounded by limit.
+func (m *Manager) removeWarmWithin(id string, r *run, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	if r != nil {
 		r.mu.Lock()

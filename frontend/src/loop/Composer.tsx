@@ -348,7 +348,7 @@ export function Composer({
             <span className="context-meter-bar">
               <span style={{ width: `${meter.percent}%` }} />
             </span>
-            {meter.percent}%
+            {meter.shown}
           </span>
         )}
         <button className="btn btn-small" disabled={working} onClick={newSession} title="Start a fresh conversation (/clear); the transcript stays on screen" data-testid="new-session">

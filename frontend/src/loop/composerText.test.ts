@@ -54,9 +54,10 @@ describe('history', () => {
 
 describe('contextMeter', () => {
   it('reports the share used with a level', () => {
-    expect(contextMeter(50_000, 200_000)).toEqual({ percent: 25, level: 'ok', label: '50k / 200k tokens (25%)' });
+    expect(contextMeter(50_000, 200_000)).toEqual({ percent: 25, shown: '25%', level: 'ok', label: '50k / 200k tokens (25%)' });
+    expect(contextMeter(30, 200_000)).toMatchObject({ percent: 0, shown: '<1%', label: '30 / 200k tokens (<1%)' });
     expect(contextMeter(150_000, 200_000).level).toBe('warn');
-    expect(contextMeter(990_000, 1_000_000)).toEqual({ percent: 99, level: 'full', label: '990k / 1M tokens (99%)' });
+    expect(contextMeter(990_000, 1_000_000)).toEqual({ percent: 99, shown: '99%', level: 'full', label: '990k / 1M tokens (99%)' });
     expect(contextMeter(500, 0).percent).toBe(0);
     expect(contextMeter(300_000, 200_000).percent).toBe(100);
   });

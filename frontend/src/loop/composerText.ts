@@ -51,11 +51,12 @@ export function caretOnEdgeLine(text: string, caret: number, dir: -1 | 1): boole
 }
 
 /** The context meter: share of the window used, and a level for its colour. */
-export function contextMeter(used: number, window: number): { percent: number; level: 'ok' | 'warn' | 'full'; label: string } {
+export function contextMeter(used: number, window: number): { percent: number; shown: string; level: 'ok' | 'warn' | 'full'; label: string } {
   const w = window > 0 ? window : 200_000;
   const percent = Math.max(0, Math.min(100, Math.round((used / w) * 100)));
   const level = percent >= 90 ? 'full' : percent >= 70 ? 'warn' : 'ok';
-  return { percent, level, label: `${short(used)} / ${short(w)} tokens (${percent}%)` };
+  const shown = percent === 0 && used > 0 ? '<1%' : `${percent}%`;
+  return { percent, shown, level, label: `${short(used)} / ${short(w)} tokens (${shown})` };
 }
 
 function short(n: number): string {

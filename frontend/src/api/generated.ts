@@ -784,6 +784,7 @@ export interface Methods {
     SendWithImages: { params: [string, string, ImageAttachment[] | null]; result: SendResult };
     SetModel: { params: [string, string]; result: void };
     SetPermissionMode: { params: [string, string]; result: void };
+    SetProvider: { params: [string, string, string]; result: void };
     SharePortOnNetwork: { params: [string, number, boolean]; result: Forward[] | null };
     ShareWorkdir: { params: [string, string, boolean]; result: Shared };
     StopForwarding: { params: [string, number]; result: Forward[] | null };
@@ -818,7 +819,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Answer', 'Archive', 'ClearQueue', 'Composer', 'Create', 'Delete', 'EditQueued', 'FindFiles', 'ForwardPort', 'Get', 'History', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'NewSession', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SendWithImages', 'SetModel', 'SetPermissionMode', 'SharePortOnNetwork', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'Upload', 'WorkdirShare'],
+  LoopService: ['Answer', 'Archive', 'ClearQueue', 'Composer', 'Create', 'Delete', 'EditQueued', 'FindFiles', 'ForwardPort', 'Get', 'History', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'NewSession', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SendWithImages', 'SetModel', 'SetPermissionMode', 'SetProvider', 'SharePortOnNetwork', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'Upload', 'WorkdirShare'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

@@ -116,6 +116,14 @@ func (m *Manager) prepareWarm(gen int) {
 	case <-m.life.Done():
 		return
 	}
+	// Low priority: a user's loop starting cold (image, container, agent) goes first.
+	for m.anyStarting() {
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-m.life.Done():
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(m.life, 10*time.Minute)
 	defer cancel()
 	if _, err := m.opt.Conn.Conn(ctx); err != nil {
@@ -158,6 +166,25 @@ func (m *Manager) prepareWarm(gen int) {
 	m.warm.id, m.warm.run, m.warm.stamp = meta.ID, r, stamp
 	m.warm.mu.Unlock()
 	m.log.Info("warm loop ready", "loop", meta.ID)
+}
+
+// anyStarting reports a user's loop whose turn is starting its agent.
+func (m *Manager) anyStarting() bool {
+	m.mu.Lock()
+	runs := make([]*run, 0, len(m.runs))
+	for _, r := range m.runs {
+		runs = append(runs, r)
+	}
+	m.mu.Unlock()
+	for _, r := range runs {
+		r.mu.Lock()
+		starting := r.busy && r.sess == nil
+		r.mu.Unlock()
+		if starting {
+			return true
+		}
+	}
+	return false
 }
 
 // claimWarm hands the warm loop out as the loop req asks for, when it is one: no repo,

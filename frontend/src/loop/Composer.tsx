@@ -338,7 +338,7 @@ export function Composer({
           </select>
         </label>
         <PermissionRules loopId={id} />
-        <ModelPicker loopId={id} model={meta.model} onChange={(model) => onMeta({ ...meta, model })} />
+        <ModelPicker loopId={id} model={meta.model} provider={meta.provider} onChange={(model, provider = meta.provider) => onMeta({ ...meta, model, provider })} />
         {meter && (
           <span
             className={`context-meter context-${meter.level}`}

@@ -230,7 +230,12 @@ function LoopHeader({
             {meta.branch && <code> {meta.branch}</code>}
           </span>
         )}
-        {meta.model && <span>{meta.model}</span>}
+        {meta.model && (
+          <span data-testid="loop-model" title="Provider · model">
+            {meta.provider ? `${meta.provider} · ` : ''}
+            {meta.model}
+          </span>
+        )}
         {meta.vault && <span>vault: {meta.vault}</span>}
         {tokens > 0 && (
           <span title={usage.map(([k, u]) => `${k}: ${u.input} in, ${u.output} out, ${u.cacheRead} cache read, ${u.cacheWrite} cache write`).join('\n')}>

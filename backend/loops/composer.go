@@ -62,6 +62,11 @@ var commandName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:_.\-]*$`)
 // composerMu serialises composer.json and history.json read-modify-writes.
 var composerMu sync.Mutex
 
+// unsaved holds composer states (by composer.json path) changed since their last save:
+// context usage changes with every assistant message and is saved once per turn (at the
+// result), not with an fsync per message.
+var unsaved = map[string]ComposerState{}
+
 func (m *Manager) composerPath(id string) (string, error) {
 	dir, err := m.store.Dir(id)
 	if err != nil {
@@ -87,6 +92,10 @@ func (m *Manager) readComposer(id string) ComposerState {
 	if err != nil {
 		return st
 	}
+	if c, ok := unsaved[p]; ok {
+		c.Commands = append([]string{}, c.Commands...)
+		return c
+	}
 	b, err := os.ReadFile(p)
 	if err == nil {
 		_ = json.Unmarshal(b, &st)
@@ -100,25 +109,33 @@ func (m *Manager) readComposer(id string) ComposerState {
 	return st
 }
 
-// updateComposer changes composer.json and publishes the new state.
-func (m *Manager) updateComposer(id string, fn func(*ComposerState) bool) {
-	composerMu.Lock()
-	st := m.readComposer(id)
-	if !fn(&st) {
-		composerMu.Unlock()
+// updateComposer changes the composer state and publishes it when fn reports a change;
+// with save it writes composer.json (with any earlier unsaved change).
+func (m *Manager) updateComposer(id string, save bool, fn func(*ComposerState) bool) {
+	p, err := m.composerPath(id)
+	if err != nil {
 		return
 	}
-	p, err := m.composerPath(id)
-	if err == nil {
+	composerMu.Lock()
+	st := m.readComposer(id)
+	changed := fn(&st)
+	_, dirty := unsaved[p]
+	if changed {
+		unsaved[p] = st
+	}
+	if save && (changed || dirty) {
 		b, _ := json.Marshal(st)
-		err = safefs.WriteFileAtomic(p, b, 0o600)
+		if err = safefs.WriteFileAtomic(p, b, 0o600); err == nil {
+			delete(unsaved, p)
+		}
 	}
 	composerMu.Unlock()
 	if err != nil {
 		m.log.Warn("save composer state", "loop", id, "err", err)
-		return
 	}
-	m.publish(events.LoopTopic(id, LoopComposer), st)
+	if changed {
+		m.publish(events.LoopTopic(id, LoopComposer), st)
+	}
 }
 
 // observeComposer picks the slash commands from the CLI's init message and the context
@@ -127,7 +144,7 @@ func (m *Manager) observeComposer(id string, l agent.Line) {
 	switch {
 	case l.Type == "system" && l.Subtype == "init":
 		cmds := initCommands(l.Raw)
-		m.updateComposer(id, func(st *ComposerState) bool {
+		m.updateComposer(id, true, func(st *ComposerState) bool {
 			st.Commands = cmds
 			return true
 		})
@@ -136,7 +153,7 @@ func (m *Manager) observeComposer(id string, l agent.Line) {
 		if !ok {
 			return
 		}
-		m.updateComposer(id, func(st *ComposerState) bool {
+		m.updateComposer(id, false, func(st *ComposerState) bool {
 			if st.Context.Used == u.Used && st.Context.Model == u.Model {
 				return false
 			}
@@ -148,11 +165,8 @@ func (m *Manager) observeComposer(id string, l agent.Line) {
 		})
 	case l.Type == "result":
 		w := resultWindow(l.Raw)
-		if w <= 0 {
-			return
-		}
-		m.updateComposer(id, func(st *ComposerState) bool {
-			if st.Context.Window == w {
+		m.updateComposer(id, true, func(st *ComposerState) bool { // the turn's usage is saved here
+			if w <= 0 || st.Context.Window == w {
 				return false
 			}
 			st.Context.Window = w
@@ -392,7 +406,7 @@ func (m *Manager) NewSession(id string) error {
 	if _, err := m.store.Update(id, func(x *Meta) { x.SessionID = "" }); err != nil {
 		return fmt.Errorf("forget the session: %w", err)
 	}
-	m.updateComposer(id, func(st *ComposerState) bool {
+	m.updateComposer(id, true, func(st *ComposerState) bool {
 		st.Context.Used = 0
 		return true
 	})

@@ -44,9 +44,9 @@ func TestComposerKeepsInitCommandsAndContextUsage(t *testing.T) {
 	if st, _ = m.Composer(id); st.Context.Window != 1_000_000 {
 		t.Fatalf("window from the result: %+v", st.Context)
 	}
-	// Kept in the loop's folder: a new manager over the same workspace sees it.
+	// Kept in the loop's folder (the usage once per turn, at the result).
 	dir, _ := m.store.Dir(id)
-	if b, err := os.ReadFile(filepath.Join(dir, "composer.json")); err != nil || !strings.Contains(string(b), `"xlsx"`) {
+	if b, err := os.ReadFile(filepath.Join(dir, "composer.json")); err != nil || !strings.Contains(string(b), `"xlsx"`) || !strings.Contains(string(b), `"used":1105`) {
 		t.Fatalf("composer.json: %s %v", b, err)
 	}
 }

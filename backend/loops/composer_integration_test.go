@@ -9,8 +9,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -115,64 +113,5 @@ func TestComposerImageCommandsAndNewSessionWithRealCLI(t *testing.T) {
 	}
 	if types := transcriptTypes(t, m, meta.ID); !slices.Contains(types, "session_divider") {
 		t.Fatalf("no divider in the transcript: %q", types)
-	}
-}
-
-// The workdir is the agent's: from inside its real container it plants links where the
-// composer writes uploads and where the @ picker searches. The host writes nothing
-// through them and lists nothing behind them.
-func TestHostileComposerUploadsAndFileSearch(t *testing.T) {
-	h := newHarness(t)
-	m := h.manager()
-	meta, err := m.Create(CreateRequest{Title: "hostile uploads"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.startMock(m, meta.ID) // the container up, as the agent has it
-	victim := t.TempDir()   // a host folder the agent must not reach
-	victimFile := filepath.Join(victim, "notes.txt")
-	if err := os.WriteFile(victimFile, []byte("host data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(victim, "host-secret.txt"), []byte("s"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(victim, 0o777); err != nil { // writable by anyone: only confinement protects it
-		t.Fatal(err)
-	}
-	// Absolute host paths as link targets: dangling inside the container, the victim on the host.
-	out := execOut(t, m, meta.ID, agentCmd("sh", "-c",
-		"cd "+SandboxWork+" && ln -s "+victim+" uploads && ln -s "+victim+" escape && ln -s .. up && ls -la && echo planted"))
-	if !strings.Contains(out, "planted") {
-		t.Fatalf("the agent could not plant its links: %s", out)
-	}
-	if _, err := m.Upload(meta.ID, "notes.txt", []byte("overwritten")); err == nil {
-		t.Fatal("an upload went through a link planted at uploads/")
-	}
-	// uploads/ as a real folder with a link at the file's name.
-	out = execOut(t, m, meta.ID, agentCmd("sh", "-c",
-		"cd "+SandboxWork+" && rm uploads && mkdir uploads && ln -s "+victimFile+" uploads/notes.txt && echo planted"))
-	if !strings.Contains(out, "planted") {
-		t.Fatalf("second plant: %s", out)
-	}
-	p, err := m.Upload(meta.ID, "notes.txt", []byte("overwritten"))
-	if err != nil || p != "uploads/notes-1.txt" {
-		t.Fatalf("upload beside a planted link: %q %v", p, err)
-	}
-	if b, _ := os.ReadFile(victimFile); string(b) != "host data" {
-		t.Fatalf("the host file was written through the agent's link: %q", b)
-	}
-	if ents, _ := os.ReadDir(victim); len(ents) != 2 {
-		t.Fatalf("files appeared in the host folder: %v", ents)
-	}
-	for _, q := range []string{"", "secret", "meta.json", "host"} {
-		got, err := m.FindFiles(meta.ID, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(got)
-		if strings.Contains(string(b), "host-secret") || strings.Contains(string(b), "meta.json") {
-			t.Fatalf("the file search followed a link out of the workdir (%q): %s", q, b)
-		}
 	}
 }

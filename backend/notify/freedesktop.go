@@ -102,6 +102,17 @@ func (f *Freedesktop) Send(ctx context.Context, m Message) (uint32, error) {
 	return id, nil
 }
 
+// Withdraw closes a shown notification (CloseNotification); a bubble already gone is fine.
+func (f *Freedesktop) Withdraw(ctx context.Context, id uint32) error {
+	f.mu.Lock()
+	delete(f.loops, id)
+	f.mu.Unlock()
+	if err := f.conn.Object(fdName, fdPath).CallWithContext(ctx, fdIface+".CloseNotification", 0, id).Err; err != nil {
+		return fmt.Errorf("notifications: CloseNotification: %w", err)
+	}
+	return nil
+}
+
 // Clicks yields the loop id of each clicked notification.
 func (f *Freedesktop) Clicks() <-chan string { return f.clicks }
 

@@ -26,6 +26,12 @@ type Sender interface {
 	Close() error
 }
 
+// Withdrawer is a Sender that can take a shown notification back (freedesktop can;
+// a "needs your input" bubble is stale once the user has answered).
+type Withdrawer interface {
+	Withdraw(ctx context.Context, id uint32) error
+}
+
 // DefaultWindow is how long events for one loop are gathered into one notification.
 const DefaultWindow = 1500 * time.Millisecond
 
@@ -57,7 +63,9 @@ type Notifier struct {
 	prev     map[string]string    // last status per loop
 	pending  map[string]Attention // waiting for the end of the loop's window
 	timers   map[string]*time.Timer
+	wg       sync.WaitGroup    // withdrawals in flight (Close waits: the sender closes after)
 	lastID   map[string]uint32 // last notification id per loop (for Replaces)
+	asking   map[string]bool   // the loop's shown notification says it needs input
 	failures int
 	closed   bool
 
@@ -82,7 +90,7 @@ func Start(o Options) (*Notifier, error) {
 	n := &Notifier{
 		o: o, enabled: o.Enabled, quit: make(chan struct{}), done: make(chan struct{}),
 		prev: map[string]string{}, pending: map[string]Attention{},
-		timers: map[string]*time.Timer{}, lastID: map[string]uint32{},
+		timers: map[string]*time.Timer{}, lastID: map[string]uint32{}, asking: map[string]bool{},
 	}
 	evs, cancel := o.Bus.Subscribe(256, IsStatusTopic)
 	n.cancel = cancel
@@ -130,8 +138,13 @@ func (n *Notifier) observe(id, status, detail string) {
 	kind, ok := Classify(prev, status, detail)
 	if !ok {
 		if Busy(status) {
-			// The user is back at it: a pending "finished" is stale.
+			// The user is back at it: a pending "finished" is stale, and a shown
+			// "needs your input" was answered.
 			delete(n.pending, id)
+			if n.asking[id] {
+				delete(n.asking, id)
+				n.withdrawLocked(n.lastID[id])
+			}
 		}
 		return
 	}
@@ -179,6 +192,25 @@ func (n *Notifier) flush(id string) {
 		return
 	}
 	n.lastID[id] = nid
+	n.asking[id] = a.Kind == KindInput
+}
+
+// withdrawLocked takes notification nid back in the background (a D-Bus call must not
+// hold up the bus subscriber).
+func (n *Notifier) withdrawLocked(nid uint32) {
+	w, ok := n.o.Sender.(Withdrawer)
+	if !ok || nid == 0 || n.closed {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.Withdraw(ctx, nid); err != nil {
+			n.o.Log.Debug("notification not withdrawn", "id", nid, "err", err)
+		}
+	}()
 }
 
 // MessageFor is the notification text for an attention.
@@ -214,5 +246,6 @@ func (n *Notifier) Close() error {
 	n.cancel()
 	close(n.quit)
 	<-n.done
+	n.wg.Wait()
 	return n.o.Sender.Close()
 }

@@ -20,16 +20,17 @@ type presenter struct {
 	renderMu sync.Mutex // renders happen in order
 	render   func(Menu)
 
-	mu        sync.Mutex
-	prev      map[string]string  // last status per loop
-	attention []notify.Attention // newest first
-	busy      Action
-	menu      Menu
-	wg        sync.WaitGroup // machine actions in flight
+	attention *AttentionList
+
+	mu   sync.Mutex
+	busy Action
+	menu Menu
+	wg   sync.WaitGroup // machine actions in flight
 }
 
 func newPresenter(ctrl Controller, goos string, log *slog.Logger, loopTitle func(string) string, render func(Menu)) *presenter {
-	return &presenter{ctrl: ctrl, goos: goos, log: log, loopTitle: loopTitle, render: render, prev: map[string]string{}}
+	return &presenter{ctrl: ctrl, goos: goos, log: log, loopTitle: loopTitle, render: render,
+		attention: NewAttentionList(loopTitle)}
 }
 
 // wantsTopic is the bus filter: engine state and loop statuses.
@@ -43,7 +44,7 @@ func (p *presenter) refresh() {
 	defer p.renderMu.Unlock()
 	st := p.ctrl.State()
 	p.mu.Lock()
-	m := BuildMenu(st, p.goos, p.attention, p.busy)
+	m := BuildMenu(st, p.goos, p.attention.Items(), p.busy)
 	p.menu = m
 	p.mu.Unlock()
 	p.render(m)
@@ -61,39 +62,7 @@ func (p *presenter) onEvent(ev events.Event) bool {
 	if ev.Topic == events.TopicEngineState {
 		return true
 	}
-	id, status, detail, ok := notify.ParseStatus(ev)
-	if !ok {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	prev := p.prev[id]
-	p.prev[id] = status
-	if kind, ok := notify.Classify(prev, status, detail); ok {
-		p.removeLocked(id)
-		title := id
-		if p.loopTitle != nil {
-			if t := p.loopTitle(id); t != "" {
-				title = t
-			}
-		}
-		p.attention = append([]notify.Attention{{LoopID: id, Title: title, Kind: kind, Detail: detail}}, p.attention...)
-		return true
-	}
-	if notify.Busy(status) {
-		return p.removeLocked(id)
-	}
-	return false
-}
-
-func (p *presenter) removeLocked(id string) bool {
-	for i, a := range p.attention {
-		if a.LoopID == id {
-			p.attention = append(p.attention[:i], p.attention[i+1:]...)
-			return true
-		}
-	}
-	return false
+	return p.attention.Observe(ev)
 }
 
 // click performs a menu action. slot is the attention entry index for ActionOpenLoop.
@@ -136,8 +105,8 @@ func (p *presenter) click(a Action, slot int) {
 			return
 		}
 		id := p.menu.Attention[slot].LoopID
-		p.removeLocked(id)
 		p.mu.Unlock()
+		p.attention.Remove(id)
 		p.ctrl.OpenLoop(id)
 		p.refresh()
 	case ActionQuit:

@@ -499,7 +499,13 @@ func (s *serve) startLoops(r *recorder, n int, title string) ([]concurrencybench
 				errs[i] = err
 				return
 			}
-			out[i] = concurrencybench.Start{Create: created, Starting: t.starting.Sub(t0), Working: t.working.Sub(t0), FirstToken: t.tok.Sub(t0)}
+			since := func(at time.Time) time.Duration { // zero: not seen (a warm loop is already started)
+				if at.IsZero() {
+					return 0
+				}
+				return at.Sub(t0)
+			}
+			out[i] = concurrencybench.Start{Create: created, Starting: since(t.starting), Working: since(t.working), FirstToken: since(t.tok)}
 			// The reply ends (status idle) before the loop counts as ready for a later turn.
 			_, errs[i] = r.wait(meta.ID, 5*time.Minute, func(t *track) bool { return t.status == "idle" })
 		}()

@@ -37,3 +37,31 @@ func TestLinksRefreshPolicies(t *testing.T) {
 		t.Fatal("a loop without a link got a policy")
 	}
 }
+
+// An attach in progress (its loop's lock held across the relay's exec) blocks neither
+// another loop's attach nor Linked: 8 loops started at once link in parallel.
+func TestLinksAttachLockIsPerLoop(t *testing.T) {
+	l := NewLinks(context.Background(), LinksOptions{Server: NewServer(config.Workspace{}, nil)})
+	a := l.loopLock("loop-a")
+	if l.loopLock("loop-a") != a {
+		t.Fatal("one loop got two attach locks")
+	}
+	a.Lock() // loop-a's attach is waiting for its relay
+	defer a.Unlock()
+	done := make(chan struct{})
+	go func() {
+		b := l.loopLock("loop-b")
+		b.Lock()
+		_ = l.Linked()
+		b.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("loop-b's attach waited for loop-a's")
+	}
+	if a.TryLock() {
+		t.Fatal("loop-a's lock was free while its attach ran")
+	}
+}

@@ -243,3 +243,64 @@ func TestQuestionAndPlanWithTheRealCLI(t *testing.T) {
 		t.Fatalf("the approved plan's result: %q\n%s", res, all)
 	}
 }
+
+// A prompt open when the app stops is never a silent hang: the next app start ends
+// that turn with a note in the transcript (the CLI that asked is gone, so the question
+// cannot be answered), the loop is idle with nothing pending, and the next message
+// resumes the conversation.
+func TestPendingPromptAcrossAnAppRestart(t *testing.T) {
+	h := newHarness(t)
+	m1 := h.manager()
+	meta, err := m1.Create(CreateRequest{Title: "restart while asking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.SetPermissionMode(meta.ID, "default"); err != nil {
+		t.Fatal(err)
+	}
+	h.startMock(m1, meta.ID)
+	if _, err := m1.Send(meta.ID, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m1, meta.ID, 2*time.Minute)
+	if _, err := m1.Send(meta.ID, "[[tool:bash echo late > late.txt]]"); err != nil {
+		t.Fatal(err)
+	}
+	waitForPending(t, m1, meta.ID, 1, time.Minute)
+	if got, _ := m1.Get(meta.ID); got.Status != StatusWaiting {
+		t.Fatalf("status while asking = %s", got.Status)
+	}
+	m1.Close() // the app stops with the prompt open
+
+	m2 := h.manager()
+	got, err := m2.Get(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusIdle {
+		t.Fatalf("status after the restart = %s", got.Status)
+	}
+	if p, err := m2.PendingItems(meta.ID); err != nil || len(p) != 0 {
+		t.Fatalf("pending after the restart = %+v, %v", p, err)
+	}
+	ls, all := transcript(t, m2, meta.ID)
+	noted := false
+	for _, l := range ls {
+		if l.Type == "error" && strings.Contains(string(l.Message), "waited for your answer") {
+			noted = true
+		}
+	}
+	if !noted {
+		t.Fatalf("no note about the dropped prompt:\n%s", all)
+	}
+	if _, err := os.Stat(filepath.Join(m2.Store().WorkDir(meta.ID), "late.txt")); err == nil {
+		t.Fatal("the unanswered tool ran")
+	}
+	if _, err := m2.Send(meta.ID, "still there?"); err != nil {
+		t.Fatal(err)
+	}
+	waitTurn(t, m2, meta.ID, 2*time.Minute)
+	if res, all := lastResult(t, m2, meta.ID); !strings.Contains(res, "echo: still there?") {
+		t.Fatalf("the conversation did not go on: %q\n%s", res, all)
+	}
+}

@@ -6,7 +6,7 @@
 // Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the mock model API).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
@@ -35,7 +35,7 @@ describe('ports', { skip }, () => {
   let browser;
   let root;
   const workspace = `ws-ports-${process.pid}`;
-  const label = `label=loopat.workspace=${workspace}`;
+  let wsId = ''; // the workspace's id labels its podman objects (LOOPAT_HOME/workspace-id)
   const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
 
   /** Runs sh -c script in the loop's container as the agent (uid 2000). */
@@ -57,12 +57,18 @@ describe('ports', { skip }, () => {
     await browser?.close();
     await serve?.close();
     await stop(mock?.child);
+    try {
+      wsId = readFileSync(join(root, workspace, 'workspace-id'), 'utf8').split('\n')[0].trim();
+    } catch {
+      wsId = '';
+    }
+    const label = `label=loopat.workspace=${wsId || 'none'}`;
     const containers = ids(['ps', '-aq', '--filter', label]);
     if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
     const networks = ids(['network', 'ls', '-q', '--filter', label]);
     if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
     for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
-      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
+      if (wsId && ref.endsWith(`:ws-${wsId}`)) spawnSync('podman', ['untag', ref, ref]);
     }
     if (root) rmSync(root, { recursive: true, force: true });
   });
@@ -84,15 +90,18 @@ describe('ports', { skip }, () => {
       await page.getByTestId('new-loop-title').fill('e2e ports');
       await page.getByTestId('new-loop-create').click();
       await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
-      await page.getByTestId('tab-ports').click();
-      await page.getByTestId('ports-empty').waitFor({ timeout: 20_000 });
+      await page.getByTestId('tab-terminal').click(); // opening the terminal starts the loop's container and link
 
+      const loopId = decodeURIComponent(new URL(page.url()).hash.match(/\/loops\/([^/?]+)/)?.[1] ?? '');
+      assert.ok(loopId, `loop id in ${page.url()}`);
       let container = '';
-      for (let i = 0; i < 240 && !container; i++) {
-        container = ids(['ps', '-q', '--filter', label, '--filter', 'status=running'])[0] ?? '';
-        if (!container) await new Promise((r) => setTimeout(r, 500));
+      for (const end = Date.now() + 300_000; !container && Date.now() < end; ) {
+        container = ids(['ps', '-q', '--filter', `label=loopat.loop-id=${loopId}`, '--filter', 'status=running'])[0] ?? '';
+        if (!container) await new Promise((r) => setTimeout(r, 1000));
       }
       assert.ok(container, 'the loop container runs');
+      await page.getByTestId('tab-ports').click();
+      await page.getByTestId('ports-empty').waitFor({ timeout: 20_000 });
       // Started the way the agent's Bash would: a detached process of the agent user.
       inLoop(
         container,

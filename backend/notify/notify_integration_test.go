@@ -117,10 +117,29 @@ func TestIntegrationFreedesktopNotifications(t *testing.T) {
 		t.Fatalf("second notification for L1 should replace %d: %+v", calls[0].ID, calls[2])
 	}
 
+	// A loop waiting for input: "needs your input"; answered (working again), the bubble
+	// is closed on the notification daemon.
+	publish(evbus, "L4", "working", "waiting")
+	calls = waitCalls("L4", 4)
+	if c := calls[3]; c.Body != "Loop needs your input" {
+		t.Fatalf("waiting Notify: %+v", c)
+	}
+	publish(evbus, "L4", "working")
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(server.Closed(), calls[3].ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the answered loop's notification %d was not closed: closed %v", calls[3].ID, server.Closed())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if closed := server.Closed(); len(closed) != 1 {
+		t.Fatalf("only the needs-input bubble is withdrawn; closed %v", closed)
+	}
+
 	// Setting off: no Notify.
 	n.SetEnabled(false)
 	publish(evbus, "L3", "working", "idle")
-	waitCalls("L3", 3) // the window ended with no Notify
+	waitCalls("L3", 4) // the window ended with no Notify
 
 	// No notification daemon: Send fails with a clear error (the notifier logs it once).
 	server.Close()

@@ -76,6 +76,7 @@ type Server struct {
 	conn   *dbus.Conn
 	mu     sync.Mutex
 	calls  []Call
+	closed []uint32 // CloseNotification ids, in order
 	nextID uint32
 }
 
@@ -123,6 +124,9 @@ func (s *Server) GetCapabilities() ([]string, *dbus.Error) {
 
 // CloseNotification emits NotificationClosed (reason 3: closed by a call).
 func (s *Server) CloseNotification(id uint32) *dbus.Error {
+	s.mu.Lock()
+	s.closed = append(s.closed, id)
+	s.mu.Unlock()
 	s.conn.Emit(path, iface+".NotificationClosed", id, uint32(3))
 	return nil
 }
@@ -130,6 +134,13 @@ func (s *Server) CloseNotification(id uint32) *dbus.Error {
 // GetServerInformation names the fake.
 func (s *Server) GetServerInformation() (string, string, string, string, *dbus.Error) {
 	return "fake-notifications", "loopat", "0", "1.2", nil
+}
+
+// Closed is every CloseNotification id so far.
+func (s *Server) Closed() []uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]uint32(nil), s.closed...)
 }
 
 // Calls is every Notify so far.

@@ -31,7 +31,13 @@ func (c *Core) openPorts() *ports.Manager {
 		Log: c.Log.With("component", "ports"),
 	})
 	c.Ports = pm
-	c.closers = append(c.closers, pm.Close)
+	// [ports] edited in Settings or config.toml applies to running loops at once.
+	unsubscribe := c.Live.Subscribe(func(old, cur config.Config) {
+		if old.Ports != cur.Ports {
+			pm.Reconfigure()
+		}
+	})
+	c.closers = append(c.closers, func() error { unsubscribe(); return nil }, pm.Close)
 	c.HostExec.HandleTag(link.TagPorts, hostexec.TagHandler{Name: "port report streams",
 		Serve: pm.ServeConn, Max: ports.MaxStreams, Refuse: pm.Refuse})
 	return pm

@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/ports/portwire"
 )
 
 // boundAddr is the address cp's forward listens on (m.mu taken).
@@ -126,5 +129,60 @@ func TestNetworkShareRefusesFoldersWithSecrets(t *testing.T) {
 	}
 	if found, _ := SecretIn(dir, "site"); found != "site/deep/.git" {
 		t.Fatalf("SecretIn(site) = %q", found)
+	}
+}
+
+// auto_forward changed in the settings applies to a loop's detected ports at once, with
+// no new report from its relay: off closes the automatic forwards (not one added by
+// hand), on opens them again.
+func TestAutoForwardFollowsTheSettingsLive(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "loop4"), 0o700)
+	var mu sync.Mutex
+	auto := false
+	m := New(Options{LoopsDir: dir, Open: fakeRelay("127.0.0.1:1"),
+		Config: func() config.Ports {
+			mu.Lock()
+			defer mu.Unlock()
+			return config.Ports{Range: "35000-35999", AutoForward: auto}
+		}})
+	defer m.Close()
+	relayEnd, hostEnd := net.Pipe()
+	defer relayEnd.Close()
+	go m.ServeConn("loop4", hostEnd)
+	portwire.WriteUpdate(relayEnd, portwire.Update{Ports: []portwire.Port{{Port: 35501}}})
+	if _, err := m.Forward("loop4", 35502); err != nil { // by hand: forwarded whatever auto_forward says
+		t.Fatal(err)
+	}
+	forwarded := func() map[int]bool {
+		out := map[int]bool{}
+		l, _ := m.Ports("loop4")
+		for _, f := range l {
+			if f.HostPort != 0 {
+				out[f.ContainerPort] = true
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for l, _ := m.Ports("loop4"); len(l) < 2 && time.Now().Before(deadline); l, _ = m.Ports("loop4") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if f := forwarded(); f[35501] || !f[35502] {
+		t.Fatalf("auto_forward off: %v", f)
+	}
+	mu.Lock()
+	auto = true
+	mu.Unlock()
+	m.Reconfigure()
+	if f := forwarded(); !f[35501] || !f[35502] {
+		t.Fatalf("auto_forward turned on: %v", f)
+	}
+	mu.Lock()
+	auto = false
+	mu.Unlock()
+	m.Reconfigure()
+	if f := forwarded(); f[35501] || !f[35502] {
+		t.Fatalf("auto_forward turned off again: %v", f)
 	}
 }

@@ -177,24 +177,10 @@ func (m *Manager) apply(loopID string, gen int, ports []portwire.Port) bool {
 }
 
 // sync opens and closes listeners (m.mu held); true if anything the UI shows changed.
+// It reads the settings in force each time, so a changed auto_forward applies at once.
 func (m *Manager) sync(loopID string, lp *loopPorts) bool {
 	auto := m.o.Config().AutoForward
 	changed := false
-	for cp, f := range lp.fwd {
-		mp := lp.mapping[cp]
-		// A changed exposure closes the listener; it is opened again below on the new address.
-		_, ok := lp.detected[cp]
-		gone := (!ok && !mp.Pinned) || mp.Stopped
-		if gone || f.network != mp.Network {
-			f.ln.Close()
-			delete(lp.fwd, cp)
-			changed = true
-		}
-		if gone && mp.Network {
-			mp.Network = false
-			lp.mapping[cp] = mp
-		}
-	}
 	want := map[int]bool{}
 	for cp := range lp.detected {
 		if auto && !lp.mapping[cp].Stopped {
@@ -204,6 +190,24 @@ func (m *Manager) sync(loopID string, lp *loopPorts) bool {
 	for cp, mp := range lp.mapping {
 		if mp.Pinned && !mp.Stopped {
 			want[cp] = true
+		}
+	}
+	for cp, f := range lp.fwd {
+		mp := lp.mapping[cp]
+		// A changed exposure closes the listener; it is opened again below on the new address.
+		if !want[cp] || f.network != mp.Network {
+			f.ln.Close()
+			delete(lp.fwd, cp)
+			changed = true
+		}
+		if !want[cp] && mp.Network {
+			mp.Network = false
+			lp.mapping[cp] = mp
+		}
+	}
+	for cp := range lp.errs {
+		if !want[cp] {
+			delete(lp.errs, cp)
 		}
 	}
 	persist := false
@@ -464,6 +468,28 @@ func (m *Manager) ShareOnNetwork(loopID string, cp int, on bool) ([]Forward, err
 		return list, fmt.Errorf("forward port %d: %s", cp, errMsg)
 	}
 	return list, nil
+}
+
+// Reconfigure applies changed settings ([ports] auto_forward) to every loop now,
+// without waiting for a loop's next report.
+func (m *Manager) Reconfigure() {
+	type change struct {
+		id   string
+		list []Forward
+	}
+	var changes []change
+	m.mu.Lock()
+	for id, lp := range m.loops {
+		if m.sync(id, lp) {
+			changes = append(changes, change{id, m.list(lp)})
+		}
+	}
+	m.mu.Unlock()
+	if m.o.Changed != nil {
+		for _, c := range changes {
+			m.o.Changed(c.id, c.list)
+		}
+	}
 }
 
 // Close stops every forward and share.

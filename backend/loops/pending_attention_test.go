@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/loopat/desktop/backend/notify"
-	"github.com/loopat/desktop/backend/tray"
 )
 
 // fakeNotifications stands in for the OS notification service: it records what is
@@ -65,7 +64,7 @@ func TestWaitingLoopNotifiesAndShowsInTheTrayUntilAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	attention := tray.NewAttentionList(func(string) string { return "Fix the build" })
+	attention := notify.NewAttentionList(func(string) string { return "Fix the build" })
 	evs, cancel := bus.Subscribe(64, notify.IsStatusTopic)
 	t.Cleanup(cancel)
 	go func() {

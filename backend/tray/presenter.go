@@ -20,7 +20,7 @@ type presenter struct {
 	renderMu sync.Mutex // renders happen in order
 	render   func(Menu)
 
-	attention *AttentionList
+	attention *notify.AttentionList
 
 	mu   sync.Mutex
 	busy Action
@@ -30,7 +30,7 @@ type presenter struct {
 
 func newPresenter(ctrl Controller, goos string, log *slog.Logger, loopTitle func(string) string, render func(Menu)) *presenter {
 	return &presenter{ctrl: ctrl, goos: goos, log: log, loopTitle: loopTitle, render: render,
-		attention: NewAttentionList(loopTitle)}
+		attention: notify.NewAttentionList(loopTitle)}
 }
 
 // wantsTopic is the bus filter: engine state and loop statuses.

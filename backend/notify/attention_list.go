@@ -1,22 +1,21 @@
-package tray
+package notify
 
 import (
 	"sync"
 
 	"github.com/loopat/desktop/backend/events"
-	"github.com/loopat/desktop/backend/notify"
 )
 
-// AttentionList is the tray's "needs you" list, fed by loop status events: a loop that
-// finished, failed or waits for input is added (newest first); one that works again is
-// settled and removed. It is the tray's model, kept apart from systray so a test can
-// watch the same bus the tray watches.
+// AttentionList is the "needs you" list the tray shows, fed by loop status events: a
+// loop that finished, failed or waits for input is added (newest first); one that works
+// again is settled and removed. It lives here, apart from systray, so the tray and a
+// test can watch the same bus with it on any platform.
 type AttentionList struct {
 	title func(id string) string // nil or "" = the loop id
 
 	mu    sync.Mutex
-	prev  map[string]string  // last status per loop
-	items []notify.Attention // newest first
+	prev  map[string]string // last status per loop
+	items []Attention       // newest first
 }
 
 // NewAttentionList names entries with title(loopID).
@@ -26,7 +25,7 @@ func NewAttentionList(title func(id string) string) *AttentionList {
 
 // Observe updates the list from one bus event; it reports whether the list changed.
 func (l *AttentionList) Observe(ev events.Event) bool {
-	id, status, detail, ok := notify.ParseStatus(ev)
+	id, status, detail, ok := ParseStatus(ev)
 	if !ok {
 		return false
 	}
@@ -34,7 +33,7 @@ func (l *AttentionList) Observe(ev events.Event) bool {
 	defer l.mu.Unlock()
 	prev := l.prev[id]
 	l.prev[id] = status
-	if kind, ok := notify.Classify(prev, status, detail); ok {
+	if kind, ok := Classify(prev, status, detail); ok {
 		l.removeLocked(id)
 		title := id
 		if l.title != nil {
@@ -42,20 +41,20 @@ func (l *AttentionList) Observe(ev events.Event) bool {
 				title = t
 			}
 		}
-		l.items = append([]notify.Attention{{LoopID: id, Title: title, Kind: kind, Detail: detail}}, l.items...)
+		l.items = append([]Attention{{LoopID: id, Title: title, Kind: kind, Detail: detail}}, l.items...)
 		return true
 	}
-	if notify.Busy(status) {
+	if Busy(status) {
 		return l.removeLocked(id)
 	}
 	return false
 }
 
 // Items is a copy of the list, newest first.
-func (l *AttentionList) Items() []notify.Attention {
+func (l *AttentionList) Items() []Attention {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]notify.Attention(nil), l.items...)
+	return append([]Attention(nil), l.items...)
 }
 
 // Remove drops loop id's entry (the user opened it); it reports whether there was one.

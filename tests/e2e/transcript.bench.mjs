@@ -31,11 +31,17 @@ async function openTimed(page, origin, loop, marker, run) {
 }
 
 // Records performance.now() at the first frame where the marker text is inside the
-// viewport. Installed before any page script runs.
-function markerWatcher(marker) {
+// viewport, and how many frames it watched (__watchFrames). Installed before any page
+// script runs. With maxFrames it gives up after that many frames (__watchDone): the
+// measuring-alone runs watch as long as a real event's run did, for a marker never shown.
+function markerWatcher(arg) {
+  const [marker, maxFrames] = Array.isArray(arg) ? arg : [arg, 0];
+  window.__watchFrames = 0;
+  window.__watchDone = false;
   const check = () => {
     if (!window.__headerVisibleAt && document.querySelector('[data-testid=loop-title]')) window.__headerVisibleAt = performance.now();
     if (window.__markerVisibleAt) return;
+    window.__watchFrames++;
     const it = document.evaluate(`//*[contains(text(), ${JSON.stringify(marker)})]`, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null);
     const el = it.singleNodeValue;
     if (el) {
@@ -44,6 +50,10 @@ function markerWatcher(marker) {
         window.__markerVisibleAt = performance.now();
         return;
       }
+    }
+    if (maxFrames && window.__watchFrames >= maxFrames) {
+      window.__watchDone = true;
+      return;
     }
     requestAnimationFrame(check);
   };
@@ -80,19 +90,9 @@ async function eventCost(page, socket, loop) {
   await cdp.send('Performance.enable');
   const taskMs = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value * 1000;
   const costs = [];
+  const frames = [];
   // Let the page settle (fonts, late layout) before measuring.
   await page.waitForTimeout(500);
-  // The measuring itself (CDP calls, the watcher's frames) costs main-thread time too: the
-  // same steps with an event for another loop (which the page ignores) are subtracted.
-  const idle = [];
-  for (let i = 0; i < EVENTS; i++) {
-    await page.evaluate(() => (window.__markerVisibleAt = 0));
-    const before = await taskMs();
-    socket.send(JSON.stringify({ topic: 'loop:00000000-0000-0000-0000-000000000000:message', data: { type: 'assistant', message: { content: [] } } }));
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(r)))));
-    idle.push((await taskMs()) - before);
-    await page.waitForTimeout(200);
-  }
   for (let i = 0; i < EVENTS; i++) {
     const marker = `STREAMED-EVENT-${i}-${Date.now()}`;
     const line = {
@@ -107,10 +107,26 @@ async function eventCost(page, socket, loop) {
     // Two frames so the paint that shows it is counted.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     costs.push((await taskMs()) - before);
+    frames.push(await page.evaluate(() => window.__watchFrames));
+    await page.waitForTimeout(200);
+  }
+  // The measuring itself (CDP calls, the watcher's frames, Playwright's polling) costs
+  // main-thread time too: the same steps, watching as many frames as an event took, with
+  // an event for another loop (which the page ignores) are subtracted.
+  const watch = Math.max(1, median(frames));
+  const idle = [];
+  for (let i = 0; i < EVENTS; i++) {
+    await page.evaluate(() => (window.__markerVisibleAt = 0));
+    await page.evaluate(markerWatcher, [`NEVER-SHOWN-${i}`, watch]);
+    const before = await taskMs();
+    socket.send(JSON.stringify({ topic: 'loop:00000000-0000-0000-0000-000000000000:message', data: { type: 'assistant', message: { content: [] } } }));
+    await page.waitForFunction(() => window.__watchDone, null, { timeout: 30_000, polling: 'raf' });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    idle.push((await taskMs()) - before);
     await page.waitForTimeout(200);
   }
   await cdp.detach();
-  console.error(`event task ms: ${costs.map((x) => x.toFixed(1)).join(', ')}; measuring alone: ${idle.map((x) => x.toFixed(1)).join(', ')}`);
+  console.error(`event task ms: ${costs.map((x) => x.toFixed(1)).join(', ')} (frames watched: ${frames.join(', ')}); measuring alone (${watch} frames): ${idle.map((x) => x.toFixed(1)).join(', ')}`);
   return { ms: Math.max(0.01, median(costs) - median(idle)), raw: median(costs), idle: median(idle), n: costs.length };
 }
 

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/loopat/desktop/backend/link"
@@ -67,8 +70,31 @@ func pushPorts(st net.Conn, rel *link.Relay) error {
 	}
 }
 
-// describe names each listening port with a process holding one of its sockets.
+// ownSockets are the socket inodes this relay holds (its model gateway listener):
+// app plumbing, not something the user asked to see or forward.
+func ownSockets() map[uint64]bool {
+	out := map[uint64]bool{}
+	ents, err := os.ReadDir(procRoot + "/self/fd")
+	if err != nil {
+		return out
+	}
+	for _, e := range ents {
+		t, err := os.Readlink(procRoot + "/self/fd/" + e.Name())
+		if err != nil || !strings.HasPrefix(t, "socket:[") || !strings.HasSuffix(t, "]") {
+			continue
+		}
+		if n, err := strconv.ParseUint(t[len("socket:["):len(t)-1], 10, 64); err == nil {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// describe names each listening port with a process holding one of its sockets; the
+// relay's own listeners are left out.
 func describe(ls []procnet.Listener) portwire.Update {
+	own := ownSockets()
+	ls = slices.DeleteFunc(slices.Clone(ls), func(l procnet.Listener) bool { return own[l.Inode] })
 	inodes := map[uint64]bool{}
 	for _, l := range ls {
 		inodes[l.Inode] = true

@@ -6,7 +6,10 @@ GO            ?= go
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 WAILS_VERSION := $(shell awk '$$1=="github.com/wailsapp/wails/v2"{print $$2}' go.mod)
 WAILS         := $(GOBIN)/wails
-VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Expanded once (:=), so the desktop binary and its headless twin carry the same version.
+ifeq ($(origin VERSION),undefined)
+VERSION       := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+endif
 GO_TAGS       := remote,exclude_graphdriver_btrfs,containers_image_openpgp
 UNAME_S       := $(shell uname -s)
 ifeq ($(UNAME_S),Linux)

@@ -17,6 +17,7 @@ import (
 	wailsruntime "github.com/wailsapp/wails/v2/pkg/runtime"
 
 	"github.com/loopat/desktop/backend/config"
+	"github.com/loopat/desktop/backend/control"
 	"github.com/loopat/desktop/backend/core"
 	"github.com/loopat/desktop/backend/events"
 	"github.com/loopat/desktop/backend/notify"
@@ -38,6 +39,7 @@ type App struct {
 	// unfollowConfig ends the notifier's subscription to the live config.
 	unfollowConfig func()
 	cancel         context.CancelFunc // ends tray-started machine actions
+	stopControl    func()             // closes the control socket (backend/control)
 }
 
 // windowControl is the tray's Controller: the engine actions plus the window.
@@ -115,6 +117,8 @@ func (a *App) startup(ctx context.Context) {
 		a.startNotifier(sender)
 	}
 	a.core.Start(ctx)
+	// `loopat loop pending|answer` in a terminal reach this app's loops.
+	a.stopControl = control.Start(a.core.Workspace, a.core.Registry(), a.core.Log)
 	events, cancel := a.core.Bus.Subscribe(1024, nil)
 	go func() {
 		defer cancel()
@@ -142,6 +146,9 @@ func (a *App) domReady(ctx context.Context) { wailsruntime.WindowShow(ctx) }
 
 func (a *App) shutdown(context.Context) {
 	a.stopTray()
+	if a.stopControl != nil {
+		a.stopControl()
+	}
 	if a.unfollowConfig != nil {
 		a.unfollowConfig()
 	}

@@ -17,7 +17,7 @@ const loopUsage = `usage:
   loopat loop ls                                        list loops
   loopat loop send ID TEXT...                           send TEXT ("-": read stdin), wait for the turn, print the reply
   loopat loop rm ID                                     delete a loop, its container and its folder
-  loopat loop pending ID                                list what the loop's agent waits for (prompts of agents this process runs)
+  loopat loop pending ID                                list what the loop's agent waits for (asks the running app)
   loopat loop answer ID PENDING allow|always [RULE]|deny [NOTE]|answer TEXT
                                                         answer one; during 'send' prompts are shown and answered on stdin
 An ID may be shortened to any unique prefix.
@@ -53,6 +53,11 @@ func runLoop(ctx context.Context, args []string, env Env) int {
 	}
 	if !loopCommands[args[0]] {
 		return usageError(env, "loopat loop", fmt.Sprintf("unknown command %q", args[0]), loopUsage)
+	}
+	if loopRemoteCommands[args[0]] {
+		if app := dialApp(env); app != nil { // the running app's loops (loop_remote.go)
+			return loopCLI{svc: remoteLoops{app}}.run(ctx, args, env)
+		}
 	}
 	c := openCore(ctx, env, "loop", false)
 	if c == nil {

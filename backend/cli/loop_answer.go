@@ -2,7 +2,8 @@
 //
 // A prompt lives in the process that runs the loop's agent: the app, or the `loopat
 // loop send` that started it. So `send` shows each prompt and reads the answer from
-// its stdin; `pending` and `answer` reach the prompts of this process's agents.
+// its stdin; `pending` and `answer` ask the running app over its control socket
+// (loop_remote.go), else reach the prompts of this process's agents.
 
 package cli
 
@@ -114,7 +115,11 @@ func (l loopCLI) runPending(cmd, name string, pos []string, env Env) int {
 			return exitOK
 		}
 	}
-	return fail(env, name, fmt.Errorf("nothing waits with id %q in this process (a prompt is answered where its agent runs: the app, or the `loop send` that started it)", pos[1]))
+	where := "in this process (no running app serves this workspace; a prompt is answered where its agent runs: the app, or the `loop send` that started it)"
+	if _, remote := l.svc.(remoteLoops); remote {
+		where = "in the running app (see `loopat loop pending ID`)"
+	}
+	return fail(env, name, fmt.Errorf("nothing waits with id %q %s", pos[1], where))
 }
 
 // waitAnswering waits for the turn like wait, and meanwhile shows each prompt on stderr

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loopat/desktop/backend/control"
 	"github.com/loopat/desktop/backend/server"
 )
 
@@ -45,6 +46,8 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	}
 	defer c.Close()
 	c.Start(ctx)
+	// `loopat loop pending|answer` in another terminal reach this process's loops.
+	defer control.Start(c.Workspace, c.Registry(), c.Log)()
 
 	token, err := server.NewToken()
 	if err != nil {

@@ -12,7 +12,12 @@ import (
 	"github.com/coder/websocket"
 )
 
-const cookie = cookieName + "=sekrit"
+// cookie is what a page of another loopback port could make a browser send: never a
+// credential here (browsers send cookies to every port of a host). The UI sends bearer.
+const (
+	cookie = "loopat_token=sekrit"
+	bearer = "Bearer sekrit"
+)
 
 // The browser boundary: each rule of guard, as a browser (or a CLI client) would hit it.
 // A refused call must not run the method (Echo counts), must be a 403 JSON error and
@@ -34,29 +39,29 @@ func TestBrowserOriginRules(t *testing.T) {
 		status int
 	}{
 		// The UI itself: fetch() from the page sends Origin and Sec-Fetch-Site: same-origin.
-		{"same origin, cookie", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": self, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 200},
-		{"Sec-Fetch-Site same-origin without Origin", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 200},
-		{"same Origin without Sec-Fetch-Site", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": self, "Content-Type": jsonCT}, 200},
-		{"json with charset", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": self, "Content-Type": "application/json; charset=utf-8"}, 200},
-		{"same origin, explicit default-port form", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": "HTTP://127.0.0.1:" + u.Port(), "Content-Type": jsonCT}, 200},
+		{"same origin, cookie", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": self, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 200},
+		{"Sec-Fetch-Site same-origin without Origin", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 200},
+		{"same Origin without Sec-Fetch-Site", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": self, "Content-Type": jsonCT}, 200},
+		{"json with charset", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": self, "Content-Type": "application/json; charset=utf-8"}, 200},
+		{"same origin, explicit default-port form", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": "HTTP://127.0.0.1:" + u.Port(), "Content-Type": jsonCT}, 200},
 
-		// Another page on the same machine (another loopback port): same site, so the cookie is sent.
-		{"wrong origin (other port)", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": otherPort, "Sec-Fetch-Site": "same-site", "Content-Type": jsonCT}, 403},
+		// Another page on the same machine (another loopback port): same site; even holding the token it is refused.
+		{"wrong origin (other port)", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": otherPort, "Sec-Fetch-Site": "same-site", "Content-Type": jsonCT}, 403},
 		{"wrong origin even with the bearer token", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": "Bearer sekrit", "Origin": otherPort, "Content-Type": jsonCT}, 403},
-		{"wrong origin, lying Sec-Fetch-Site", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": otherPort, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 403},
-		{"origin localhost vs host 127.0.0.1", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": "http://localhost:" + u.Port(), "Content-Type": jsonCT}, 403},
-		{"origin https scheme", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": "https://" + u.Host, "Content-Type": jsonCT}, 403},
-		{"origin null (sandboxed frame, file://)", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": "null", "Content-Type": jsonCT}, 403},
-		{"origin with a path", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": self + "/evil", "Content-Type": jsonCT}, 403},
-		{"no Origin, Sec-Fetch-Site cross-site", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "cross-site", "Content-Type": jsonCT}, 403},
-		{"no Origin, Sec-Fetch-Site same-site", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-site", "Content-Type": jsonCT}, 403},
-		{"no Origin, Sec-Fetch-Site none on a POST", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "none", "Content-Type": jsonCT}, 403},
+		{"wrong origin, lying Sec-Fetch-Site", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": otherPort, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 403},
+		{"origin localhost vs host 127.0.0.1", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": "http://localhost:" + u.Port(), "Content-Type": jsonCT}, 403},
+		{"origin https scheme", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": "https://" + u.Host, "Content-Type": jsonCT}, 403},
+		{"origin null (sandboxed frame, file://)", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": "null", "Content-Type": jsonCT}, 403},
+		{"origin with a path", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": self + "/evil", "Content-Type": jsonCT}, 403},
+		{"no Origin, Sec-Fetch-Site cross-site", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "cross-site", "Content-Type": jsonCT}, 403},
+		{"no Origin, Sec-Fetch-Site same-site", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-site", "Content-Type": jsonCT}, 403},
+		{"no Origin, Sec-Fetch-Site none on a POST", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "none", "Content-Type": jsonCT}, 403},
 
 		// Bodies a browser sends cross-origin without a preflight ("simple requests").
-		{"text/plain body, same origin", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": self, "Sec-Fetch-Site": "same-origin", "Content-Type": "text/plain;charset=UTF-8"}, 403},
-		{"text/plain body, cross origin", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": otherPort, "Sec-Fetch-Site": "same-site", "Content-Type": "text/plain"}, 403},
-		{"form body", "POST", rpcPath, `a=b`, map[string]string{"Cookie": cookie, "Origin": self, "Content-Type": "application/x-www-form-urlencoded"}, 403},
-		{"multipart form body", "POST", rpcPath, "--x--\r\n", map[string]string{"Cookie": cookie, "Origin": self, "Content-Type": "multipart/form-data; boundary=x"}, 403},
+		{"text/plain body, same origin", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": self, "Sec-Fetch-Site": "same-origin", "Content-Type": "text/plain;charset=UTF-8"}, 403},
+		{"text/plain body, cross origin", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": bearer, "Origin": otherPort, "Sec-Fetch-Site": "same-site", "Content-Type": "text/plain"}, 403},
+		{"form body", "POST", rpcPath, `a=b`, map[string]string{"Authorization": bearer, "Origin": self, "Content-Type": "application/x-www-form-urlencoded"}, 403},
+		{"multipart form body", "POST", rpcPath, "--x--\r\n", map[string]string{"Authorization": bearer, "Origin": self, "Content-Type": "multipart/form-data; boundary=x"}, 403},
 		{"no content type", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": "Bearer sekrit"}, 403},
 		{"text/plain with bearer", "POST", rpcPath, `["x"]`, map[string]string{"Authorization": "Bearer sekrit", "Content-Type": "text/plain"}, 403},
 
@@ -66,22 +71,24 @@ func TestBrowserOriginRules(t *testing.T) {
 		{"CLI with ?token= on the API", "POST", rpcPath + "?token=sekrit", `["x"]`, map[string]string{"Content-Type": jsonCT}, 401},
 		{"CLI health with the cookie only", "GET", "/api/health", "", map[string]string{"Cookie": cookie}, 401},
 		{"CLI health with bearer", "GET", "/api/health", "", map[string]string{"Authorization": "Bearer sekrit"}, 200},
+		{"same-origin page, cookie only", "POST", rpcPath, `["x"]`, map[string]string{"Cookie": cookie, "Origin": self, "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 401},
+		{"page load without any credential", "GET", "/", "", map[string]string{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200},
 
 		// DNS rebinding: evil.example resolves to 127.0.0.1; the page is "same origin" with itself.
-		{"rebinding Host, same-origin page", "POST", rpcPath, `["x"]`, map[string]string{"Host": "evil.example:" + u.Port(), "Cookie": cookie, "Origin": "http://evil.example:" + u.Port(), "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 403},
-		{"rebinding Host, health read", "GET", "/api/health", "", map[string]string{"Host": "evil.example:" + u.Port(), "Cookie": cookie, "Sec-Fetch-Site": "same-origin"}, 403},
+		{"rebinding Host, same-origin page", "POST", rpcPath, `["x"]`, map[string]string{"Host": "evil.example:" + u.Port(), "Authorization": bearer, "Origin": "http://evil.example:" + u.Port(), "Sec-Fetch-Site": "same-origin", "Content-Type": jsonCT}, 403},
+		{"rebinding Host, health read", "GET", "/api/health", "", map[string]string{"Host": "evil.example:" + u.Port(), "Authorization": bearer, "Sec-Fetch-Site": "same-origin"}, 403},
 		{"rebinding Host, loopback-looking name", "GET", "/api/health", "", map[string]string{"Host": "127.0.0.1.nip.io:" + u.Port(), "Authorization": "Bearer sekrit"}, 403},
 
 		// Reads: data GETs follow the same origin rule; the address bar (none) may read.
-		{"health, same origin", "GET", "/api/health", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, 200},
-		{"health, typed in the address bar", "GET", "/api/health", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200},
-		{"health, cross-origin fetch", "GET", "/api/health", "", map[string]string{"Cookie": cookie, "Origin": otherPort, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}, 403},
-		{"health, cross-origin no-cors", "GET", "/api/health", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, 403},
-		{"health, cross-site navigation", "GET", "/api/health", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 403},
-		{"page, navigated to from another site", "GET", "/", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200},
-		{"page, framed by another site", "GET", "/", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, 403},
-		{"asset, embedded by another site", "GET", "/a.js", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, 403},
-		{"asset, loaded by the UI", "GET", "/a.js", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, 200},
+		{"health, same origin", "GET", "/api/health", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, 200},
+		{"health, typed in the address bar", "GET", "/api/health", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200},
+		{"health, cross-origin fetch", "GET", "/api/health", "", map[string]string{"Authorization": bearer, "Origin": otherPort, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}, 403},
+		{"health, cross-origin no-cors", "GET", "/api/health", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, 403},
+		{"health, cross-site navigation", "GET", "/api/health", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 403},
+		{"page, navigated to from another site", "GET", "/", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200},
+		{"page, framed by another site", "GET", "/", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, 403},
+		{"asset, embedded by another site", "GET", "/a.js", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, 403},
+		{"asset, loaded by the UI", "GET", "/a.js", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, 200},
 		{"preflight from another port", "OPTIONS", rpcPath, "", map[string]string{"Origin": otherPort, "Sec-Fetch-Site": "same-site", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}, 403},
 	}
 	for _, c := range cases {
@@ -138,34 +145,32 @@ func TestRefusalsAreLoggedWithoutSecrets(t *testing.T) {
 	}
 }
 
-func TestCookieAndSecurityHeaders(t *testing.T) {
+// No cookie, ever: the printed link's ?token= is read by the page itself (into its
+// origin's localStorage), so the server sets nothing a browser would send to another
+// port of the host, such as an agent's dev server behind a forward.
+func TestNoCookieAndSecurityHeaders(t *testing.T) {
 	ts := newServer(t)
 	resp, _ := do(t, "GET", ts.URL+"/?token=sekrit", "", map[string]string{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
-	if resp.StatusCode != http.StatusFound || len(resp.Cookies()) != 1 {
-		t.Fatalf("token page: %d %v", resp.StatusCode, resp.Cookies())
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 0 || resp.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("token page: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
-	c := resp.Cookies()[0]
-	if c.SameSite != http.SameSiteStrictMode || !c.HttpOnly || c.Path != "/" {
-		t.Fatalf("cookie %+v: want SameSite=Strict, HttpOnly, Path=/", c)
-	}
-	resp, _ = do(t, "GET", ts.URL+"/", "", map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin"})
 	for k, want := range map[string]string{
 		"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'; frame-src http://127.0.0.1:* http://localhost:*",
-		"Cross-Origin-Resource-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
+		"Cross-Origin-Resource-Policy": "same-origin", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
 	} {
 		if got := resp.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	// ?token= is a page-load credential only: it never opens the API nor sets the cookie there.
+	// ?token= never opens the API.
 	resp, _ = do(t, "GET", ts.URL+"/api/health?token=sekrit", "", nil)
 	if resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
 		t.Fatalf("?token= on the API: %d %v", resp.StatusCode, resp.Cookies())
 	}
 }
 
-// The event socket: a page of another origin cannot open it, even with the cookie; the
-// UI (same origin, cookie) and a CLI client (bearer, no Origin) can.
+// The event socket: a page of another origin cannot open it, even holding the token; the
+// UI (same origin, token as a subprotocol) and a CLI client (bearer, no Origin) can.
 func TestEventsWebSocketOrigin(t *testing.T) {
 	ts := newServer(t)
 	u, _ := url.Parse(ts.URL)
@@ -177,7 +182,15 @@ func TestEventsWebSocketOrigin(t *testing.T) {
 		for k, v := range hdr {
 			h.Set(k, v)
 		}
-		c, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: h})
+		var protos []string
+		if p := hdr["protocols"]; p != "" {
+			protos = strings.Split(p, ",")
+			h.Del("protocols")
+		}
+		c, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: h, Subprotocols: protos})
+		if err == nil && c.Subprotocol() != "" && c.Subprotocol() != wsProtocol {
+			t.Errorf("the server answered subprotocol %q (never the token)", c.Subprotocol())
+		}
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
@@ -185,10 +198,12 @@ func TestEventsWebSocketOrigin(t *testing.T) {
 		return c, status, err
 	}
 	for name, hdr := range map[string]map[string]string{
-		"other port":               {"Cookie": cookie, "Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "websocket"},
+		"other port":               {"protocols": "loopat,loopat.token.sekrit", "Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "websocket"},
+		"same origin, cookie only": {"Cookie": cookie, "Origin": ts.URL, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "websocket"},
+		"same origin, wrong token": {"protocols": "loopat,loopat.token.wrong", "Origin": ts.URL, "Sec-Fetch-Site": "same-origin"},
 		"other port, bearer":       {"Authorization": "Bearer sekrit", "Origin": "http://127.0.0.1:1"},
 		"rebinding host":           {"Cookie": cookie, "Host": "evil.example:" + u.Port(), "Origin": "http://evil.example:" + u.Port()},
-		"cross-site, no Origin":    {"Cookie": cookie, "Sec-Fetch-Site": "cross-site"},
+		"cross-site, no Origin":    {"protocols": "loopat,loopat.token.sekrit", "Sec-Fetch-Site": "cross-site"},
 		"cookie without a browser": {"Cookie": cookie},
 	} {
 		if name == "rebinding host" {
@@ -211,7 +226,7 @@ func TestEventsWebSocketOrigin(t *testing.T) {
 		}
 	}
 	for name, hdr := range map[string]map[string]string{
-		"the UI":     {"Cookie": cookie, "Origin": ts.URL, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "websocket"},
+		"the UI":     {"protocols": "loopat,loopat.token.sekrit", "Origin": ts.URL, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "websocket"},
 		"CLI bearer": {"Authorization": "Bearer sekrit"},
 	} {
 		c, status, err := dial(hdr)

@@ -1,9 +1,13 @@
 // Package server is the browser transport of `loopat serve`: the same services the
 // desktop window binds, over HTTP (RPC by name) and one WebSocket of bus events.
 //
-// Every request needs the access token printed at start (as Jupyter does): a Bearer
-// header, or (browsers only) a cookie set when the page is first opened with ?token=.
-// Browser requests must come from this server's own origin; see guard.
+// Every API request needs the access token printed at start (as Jupyter does): a Bearer
+// header, or for the event WebSocket (browsers cannot set its headers) the subprotocol
+// "loopat.token.<token>". The page takes ?token= from its first URL into its origin's
+// localStorage. There is deliberately no cookie: browsers send cookies to every port of
+// a host, so one would reach any loopback server the user opens, such as an agent's dev
+// server behind a port forward. Browser requests must come from this server's own
+// origin; see guard.
 package server
 
 import (
@@ -31,8 +35,11 @@ import (
 )
 
 const (
-	cookieName   = "loopat_token"
 	maxBodyBytes = 8 << 20
+	// wsProtocol is the event socket's subprotocol; wsTokenPrefix+token, offered beside
+	// it, carries the token (the server answers with wsProtocol only, never the token).
+	wsProtocol    = "loopat"
+	wsTokenPrefix = "loopat.token."
 )
 
 // Options configures the HTTP transport.
@@ -85,14 +92,12 @@ func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 // guard is the browser boundary. In order:
 //  1. the Host is a loopback name (DNS-rebinding defence);
 //  2. a browser request (it carries Origin or Sec-Fetch-Site) comes from this server's
-//     own origin: the token cookie is SameSite=Strict, but a page on another loopback
-//     port is the same *site*, so the cookie alone proves nothing;
-//  3. the token: a non-browser client (curl, scripts: no Origin, no Sec-Fetch-Site) must
-//     send it as "Authorization: Bearer"; the cookie and ?token= count for browsers only;
+//     own origin;
+//  3. an API request carries the token (authenticated); pages and assets need none;
 //  4. POST bodies are application/json, so no form or text/plain "simple request" (which
 //     a browser sends cross-origin without a preflight) is ever accepted.
 //
-// Refusals are 403 JSON, logged with the request's shape but never its token or cookie.
+// Refusals are 403 JSON, logged with the request's shape but never a credential.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w.Header())
@@ -107,7 +112,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if !s.authenticated(w, r, browser) {
+		if !s.authenticated(w, r) {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !isJSON(r.Header.Get("Content-Type")) {
@@ -118,10 +123,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// authenticated checks the token and answers 401 (or the ?token= redirect) itself when
-// the request must not go on.
-func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, browser bool) bool {
-	api := strings.HasPrefix(r.URL.Path, "/api/")
+// authenticated checks the token on the API and answers 401 itself when the request
+// must not go on. Pages and assets need none: they are the public frontend, which
+// holds no data and reads the token from its own URL (?token=) or localStorage.
+func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) bool {
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		return true
+	}
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 		if s.tokenOK(strings.TrimPrefix(h, "Bearer ")) {
 			return true
@@ -129,27 +137,23 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, browser b
 		s.unauthorized(w)
 		return false
 	}
-	// The page opened from the printed URL: swap ?token= for the cookie and drop it from
-	// the address bar. Page loads only: the API takes the Bearer header or the cookie, so
-	// the token never needs to sit in an API URL (history, logs, Referer).
-	if q := r.URL.Query().Get("token"); q != "" && !api && r.Method == http.MethodGet && s.tokenOK(q) {
-		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		u := *r.URL
-		qs := u.Query()
-		qs.Del("token")
-		u.RawQuery = qs.Encode()
-		http.Redirect(w, r, u.RequestURI(), http.StatusFound)
-		return false
-	}
-	// The cookie is a browser credential. A request without Origin and Sec-Fetch-Site is
-	// not from a current browser (they send Sec-Fetch-Site on every request to loopback),
-	// so its cookie does not open the API; the static frontend holds no data and loads
-	// in older browsers too.
-	if c, err := r.Cookie(cookieName); err == nil && s.tokenOK(c.Value) && (browser || !api) {
+	if t, ok := subprotocolToken(r); ok && r.URL.Path == "/api/events" && s.tokenOK(t) {
 		return true
 	}
 	s.unauthorized(w)
 	return false
+}
+
+// subprotocolToken returns the token a browser's WebSocket offers as a subprotocol.
+func subprotocolToken(r *http.Request) (string, bool) {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if t, ok := strings.CutPrefix(strings.TrimSpace(p), wsTokenPrefix); ok {
+				return t, true
+			}
+		}
+	}
+	return "", false
 }
 
 func (s *Server) unauthorized(w http.ResponseWriter) {
@@ -165,12 +169,14 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, msg string) {
 	writeJSON(w, http.StatusForbidden, map[string]string{"error": "refused: " + msg})
 }
 
-// credentialKinds names (never shows) the credentials a request carried, e.g. "cookie":
-// a refused request with the cookie is a browser being driven by another page.
+// credentialKinds names (never shows) the credentials a request carried.
 func credentialKinds(r *http.Request) string {
 	var kinds []string
-	if _, err := r.Cookie(cookieName); err == nil {
-		kinds = append(kinds, "cookie")
+	if r.Header.Get("Cookie") != "" {
+		kinds = append(kinds, "cookie") // never a credential here; named to show what a page sent
+	}
+	if _, ok := subprotocolToken(r); ok {
+		kinds = append(kinds, "subprotocol")
 	}
 	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		kinds = append(kinds, "bearer")
@@ -186,7 +192,7 @@ func credentialKinds(r *http.Request) string {
 
 // CSP: nothing may frame the app; the app frames only a loop's forwarded port on this
 // computer (the Ports tab's preview, shown on the other loopback name than the UI's so
-// it is another origin and site, and gets neither the token cookie nor the API).
+// it is another origin and site, with no access to the UI's storage or the API).
 const CSP = "frame-ancestors 'none'; frame-src http://127.0.0.1:* http://localhost:*"
 
 // setSecurityHeaders keeps every response out of other origins' reach: no framing
@@ -338,7 +344,8 @@ func (s *Server) rpc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil) // default: same-origin only
+	// Same-origin only (the default); the answer names wsProtocol, never the token.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wsProtocol}})
 	if err != nil {
 		return
 	}

@@ -92,12 +92,17 @@ func do(t *testing.T, method, url, body string, hdr map[string]string) (*http.Re
 	return resp, string(b)
 }
 
-func TestTokenGuardsEverything(t *testing.T) {
+// The API needs the token; pages and assets (the public frontend) need none, and a page
+// load with ?token= sets no cookie (the page keeps the token in its own storage).
+func TestTokenGuardsTheAPI(t *testing.T) {
 	ts, _ := newTestServer(t)
-	for _, p := range []string{"/api/health", "/", "/a.js"} {
+	for _, p := range []string{"/api/health", "/api/events"} {
 		if resp, _ := do(t, "GET", ts.URL+p, "", nil); resp.StatusCode != 401 {
 			t.Errorf("GET %s without token: %d", p, resp.StatusCode)
 		}
+	}
+	if resp, _ := do(t, "POST", ts.URL+"/api/rpc/Echo/Say", `["x"]`, map[string]string{"Content-Type": "application/json"}); resp.StatusCode != 401 {
+		t.Errorf("RPC without token: %d", resp.StatusCode)
 	}
 	if resp, _ := do(t, "GET", ts.URL+"/api/health", "", map[string]string{"Authorization": "Bearer wrong"}); resp.StatusCode != 401 {
 		t.Errorf("wrong token accepted: %d", resp.StatusCode)
@@ -106,15 +111,13 @@ func TestTokenGuardsEverything(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"workspace":"ws1"`) {
 		t.Fatalf("health: %d %s", resp.StatusCode, body)
 	}
-	// ?token= on a page sets the cookie and redirects to a clean URL.
-	resp, _ = do(t, "GET", ts.URL+"/?token=sekrit", "", nil)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" {
-		t.Fatalf("token redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	resp, body = do(t, "GET", ts.URL+"/?token=sekrit", "", nil)
+	if resp.StatusCode != 200 || body != "<html>app</html>" || len(resp.Cookies()) != 0 {
+		t.Fatalf("token page: %d %q cookies %v", resp.StatusCode, body, resp.Cookies())
 	}
-	cookie := resp.Cookies()[0]
-	resp, body = do(t, "GET", ts.URL+"/loop/abc", "", map[string]string{"Cookie": cookie.Name + "=" + cookie.Value})
+	resp, body = do(t, "GET", ts.URL+"/loop/abc", "", nil)
 	if resp.StatusCode != 200 || body != "<html>app</html>" {
-		t.Fatalf("SPA fallback with cookie: %d %q", resp.StatusCode, body)
+		t.Fatalf("SPA fallback: %d %q", resp.StatusCode, body)
 	}
 }
 

@@ -6,6 +6,11 @@ import './styles.css';
 import './styles-more.css';
 import './polish.css';
 import { App } from './App';
+import { client } from './api/client';
+
+// Made before the first render: in the browser it takes ?token= out of the address bar
+// at once (api/client.ts serveToken).
+client();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -149,7 +149,8 @@ describe('first hour', { skip }, () => {
       // A second start is refused as a conflict in plain words (the repository is never re-initialised).
       const loopId = page.url().split('/loops/')[1];
       const r = await page.evaluate(async (id) => {
-        const res = await fetch('/api/rpc/WorkdirService/InitRepo', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify([id]) });
+        const auth = { Authorization: `Bearer ${localStorage.getItem('loopat_token')}` }; // as the UI's client sends it
+        const res = await fetch('/api/rpc/WorkdirService/InitRepo', { method: 'POST', headers: { 'Content-Type': 'application/json', ...auth }, body: JSON.stringify([id]) });
         return { status: res.status, body: await res.json() };
       }, loopId);
       assert.deepEqual(r, { status: 409, body: { error: 'This loop already has a repository.', hint: 'Refresh the Git tab.', kind: 'conflict' } });
@@ -331,7 +332,8 @@ describe('first hour', { skip }, () => {
       // The server's answer to a send anyway is the caller's fault (409), in plain words with a hint.
       const loopId = page.url().split('/loops/')[1];
       const r = await page.evaluate(async (id) => {
-        const res = await fetch('/api/rpc/LoopService/Send', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify([id, 'x']) });
+        const auth = { Authorization: `Bearer ${localStorage.getItem('loopat_token')}` }; // as the UI's client sends it
+        const res = await fetch('/api/rpc/LoopService/Send', { method: 'POST', headers: { 'Content-Type': 'application/json', ...auth }, body: JSON.stringify([id, 'x']) });
         return { status: res.status, body: await res.json() };
       }, loopId);
       assert.deepEqual(r, { status: 409, body: { error: 'This loop is archived.', hint: 'Unarchive it to continue.', kind: 'conflict' } });

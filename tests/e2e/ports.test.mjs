@@ -76,14 +76,15 @@ describe('ports', { skip }, () => {
   it('lists a server started in the loop, forwards it, previews it, stops it', async () => {
     const { page } = browser;
     try {
-      await page.goto(serve.url); // carries the session token: the cookie is set for 127.0.0.1
+      await page.goto(serve.url); // carries the session token (kept in 127.0.0.1:<serve>'s storage)
       await page.goto(`${serve.origin}/#/settings/vault`);
       await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
       await page.getByTestId('vault-value').fill('sk-mock-e2e');
       await page.getByTestId('vault-save').click();
       await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
-      const cookies = await browser.context.cookies(serve.origin);
-      assert.ok(cookies.some((c) => c.name === 'loopat_token'), 'the app session cookie is set');
+      // A cookie a browser sends to every port of 127.0.0.1 would reach the agent's server
+      // too: serve sets none (the agent's server also logs every Cookie header it gets).
+      assert.deepEqual(await browser.context.cookies(serve.origin), [], 'serve set a cookie');
 
       await page.goto(`${serve.origin}/#/`);
       await page.getByTestId('new-loop').click();
@@ -133,6 +134,13 @@ describe('ports', { skip }, () => {
       await page.getByTestId('preview-reload').click();
       await frame.getByText(MARKER).waitFor({ timeout: 10_000 });
       assert.ok(await page.getByTestId('loop-page').isVisible(), 'back walked the frame, not the app');
+
+      // Even typed by hand on serve's own host name (127.0.0.1, same site as the UI), the
+      // forward gets no credential of the app: there is no cookie to send.
+      const typed = await browser.context.newPage();
+      await typed.goto(`http://127.0.0.1:${hostPort}/`);
+      await typed.getByText(MARKER).waitFor({ timeout: 10_000 });
+      await typed.close();
 
       // The agent's server saw requests, none with the app's session cookie.
       const log = inLoop(container, 'cat /tmp/cookies.log');

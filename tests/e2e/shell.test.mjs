@@ -21,11 +21,14 @@ describe('loopat serve: UI shell', () => {
     if (serve) rmSync(dirname(serve.home), { recursive: true, force: true });
   });
 
-  it('refuses API and page requests without the token', async () => {
-    for (const path of ['/api/health', '/api/rpc/SystemService/Info', '/']) {
+  it('refuses API requests without the token; the page (public code, no data) loads without one', async () => {
+    for (const path of ['/api/health', '/api/rpc/SystemService/Info', '/api/events']) {
       const res = await fetch(serve.origin + path, { method: path.includes('rpc') ? 'POST' : 'GET', body: path.includes('rpc') ? '[]' : undefined });
       assert.equal(res.status, 401, `${path} without token`);
     }
+    const page = await fetch(serve.origin + '/');
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('set-cookie'), null, 'the page set a cookie');
     const wrong = await fetch(`${serve.origin}/api/health`, { headers: { Authorization: 'Bearer nottherighttoken' } });
     assert.equal(wrong.status, 401);
   });
@@ -50,9 +53,12 @@ describe('loopat serve: UI shell', () => {
 
   async function shellRenders(page) {
     await page.goto(serve.url);
-    // The token is swapped for an HttpOnly cookie and removed from the address bar.
-    assert.ok(!page.url().includes('token='), `token still in URL: ${page.url()}`);
     await page.getByTestId('sidebar').waitFor({ timeout: 20_000 });
+    // The page keeps the token in its origin's storage, never a cookie (a cookie would be
+    // sent to every port of 127.0.0.1), and takes it out of the address bar.
+    assert.ok(!page.url().includes('token='), `token still in URL: ${page.url()}`);
+    assert.deepEqual(await page.context().cookies(serve.origin), [], 'serve set a cookie');
+    assert.equal(await page.evaluate(() => localStorage.getItem('loopat_token')), serve.token);
     const empty = page.getByTestId('empty-state');
     await empty.waitFor({ timeout: 20_000 });
     assert.match(await empty.innerText(), /No loops yet/);

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createClient, RECONNECTED, reportWindowErrors, RpcError, type ClientDeps } from './client';
+import { createClient, RECONNECTED, reportWindowErrors, RpcError, serveToken, type ClientDeps } from './client';
 import { fromBase64, toBase64 } from './services';
 
 function jsonResponse(status: number, body: unknown): Response {
@@ -13,7 +13,10 @@ class FakeSocket {
   onerror: ((ev: unknown) => void) | null = null;
   onmessage: ((ev: { data: unknown }) => void) | null = null;
   closed = false;
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    readonly protocols?: string[],
+  ) {
     FakeSocket.all.push(this);
   }
   close() {
@@ -36,6 +39,7 @@ function httpDeps(fetchImpl: ClientDeps['fetch'], timers: Array<() => void> = []
     win: { location: { protocol: 'http:', host: '127.0.0.1:4321' } },
     fetch: fetchImpl,
     WebSocket: FakeSocket,
+    token: 'tok123',
     setTimeout: (fn) => timers.push(fn),
     clearTimeout: () => {},
   };
@@ -61,7 +65,8 @@ describe('transport selection', () => {
     const [url, init] = fetchSpy.mock.calls[0] as [string, RequestInit];
     expect(url).toBe('/api/rpc/EngineService/State');
     expect(init.method).toBe('POST');
-    expect(init.credentials).toBe('same-origin');
+    expect(init.credentials).toBe('omit'); // no cookie ever: the token is the Bearer header
+    expect((init.headers as Record<string, string>).Authorization).toBe('Bearer tok123');
     expect(init.body).toBe('[]');
   });
 
@@ -200,6 +205,7 @@ describe('event subscription', () => {
     c.on('loop:*', (d) => loop.push(d));
     expect(FakeSocket.all).toHaveLength(1);
     expect(FakeSocket.all[0].url).toBe('ws://127.0.0.1:4321/api/events');
+    expect(FakeSocket.all[0].protocols).toEqual(['loopat', 'loopat.token.tok123']);
     const ws = FakeSocket.all[0];
     ws.open();
     ws.send('engine:state', { phase: 'ready' });
@@ -311,5 +317,36 @@ describe('desktop error reporting', () => {
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatch(/^frontend: uncaught .*boom/);
     expect(logged[1]).toBe('frontend: unhandled rejection: no such loop');
+  });
+});
+
+describe('serveToken', () => {
+  const fakeWin = (href: string, stored: Record<string, string> = {}) => {
+    const replaced: string[] = [];
+    return {
+      replaced,
+      stored,
+      location: { href },
+      history: { replaceState: (_d: unknown, _u: string, url: string) => replaced.push(url) },
+      localStorage: { getItem: (k: string) => stored[k] ?? null, setItem: (k: string, v: string) => void (stored[k] = v) },
+    };
+  };
+
+  it('takes ?token= from the printed link, keeps it in this origin\'s storage and drops it from the address', () => {
+    const w = fakeWin('http://127.0.0.1:4321/?token=abc&x=1#/loops/7');
+    expect(serveToken(w)).toBe('abc');
+    expect(w.stored.loopat_token).toBe('abc');
+    expect(w.replaced).toEqual(['/?x=1#/loops/7']);
+  });
+
+  it('reads the stored token on later loads, and a new link replaces it', () => {
+    expect(serveToken(fakeWin('http://127.0.0.1:4321/#/', { loopat_token: 'old' }))).toBe('old');
+    const w = fakeWin('http://127.0.0.1:4321/?token=new', { loopat_token: 'old' });
+    expect(serveToken(w)).toBe('new');
+    expect(w.stored.loopat_token).toBe('new');
+  });
+
+  it('has none without a link or storage', () => {
+    expect(serveToken(fakeWin('http://127.0.0.1:4321/'))).toBeUndefined();
   });
 });

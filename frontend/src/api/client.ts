@@ -8,7 +8,7 @@ export type Transport = 'wails' | 'http';
 // restarted with a new one; only the new link helps, so it is final.
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'restarted';
 
-/** What a tab whose token is no longer accepted tells the user. */
+/** What a tab whose token is no longer accepted (or that has none) tells the user. */
 export const RESTARTED_TEXT = 'loopat was restarted: open the new link printed by `loopat serve`.';
 export type EventHandler = (data: any) => void;
 
@@ -84,7 +84,9 @@ interface SocketLike {
 export interface ClientDeps {
   win: WailsWindow & { location?: { protocol: string; host: string } };
   fetch: typeof fetch;
-  WebSocket?: new (url: string) => SocketLike;
+  WebSocket?: new (url: string, protocols?: string[]) => SocketLike;
+  /** The serve access token (http transport): see serveToken. */
+  token?: string;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (id: any) => void;
 }
@@ -156,6 +158,7 @@ function httpClient(deps: ClientDeps): Client {
   const connListeners = new Set<(s: ConnectionState) => void>();
   const setT = deps.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
   const clearT = deps.clearTimeout ?? ((id) => clearTimeout(id));
+  const authHeaders: Record<string, string> = deps.token ? { Authorization: `Bearer ${deps.token}` } : {};
   let state: ConnectionState = 'connecting'; // until the first attempt fails: no banner flash at start
   let socket: SocketLike | null = null;
   let retryTimer: unknown = null;
@@ -183,7 +186,9 @@ function httpClient(deps: ClientDeps): Client {
     setState('connecting');
     let ws: SocketLike;
     try {
-      ws = new deps.WebSocket(url);
+      // Browsers cannot set headers on a WebSocket: the token rides as a subprotocol
+      // offered beside 'loopat' (the server answers 'loopat', never echoing the token).
+      ws = new deps.WebSocket(url, deps.token ? ['loopat', `loopat.token.${deps.token}`] : ['loopat']);
     } catch {
       scheduleReconnect();
       return;
@@ -219,7 +224,7 @@ function httpClient(deps: ClientDeps): Client {
   // takes this tab's token; an unreachable server is not that (true: keep retrying).
   const checkToken = async (): Promise<boolean> => {
     try {
-      const res = await deps.fetch('/api/health', { credentials: 'same-origin' });
+      const res = await deps.fetch('/api/health', { credentials: 'omit', headers: authHeaders });
       if (res?.status === 401) {
         setState('restarted');
         return false;
@@ -247,8 +252,8 @@ function httpClient(deps: ClientDeps): Client {
       try {
         res = await deps.fetch(`/api/rpc/${encodeURIComponent(service)}/${encodeURIComponent(method)}`, {
           method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json' },
+          credentials: 'omit',
+          headers: { 'Content-Type': 'application/json', ...authHeaders },
           body: JSON.stringify(args),
         });
       } catch (e) {
@@ -332,6 +337,40 @@ export function reportWindowErrors(
   });
 }
 
+const TOKEN_KEY = 'loopat_token';
+
+/**
+ * serveToken is the `loopat serve` access token of this tab: taken from the ?token= of the
+ * printed link (then removed from the address bar and history entry) and kept in this
+ * origin's localStorage, so other tabs and reloads of the same origin have it. Never a
+ * cookie: browsers send cookies to every port of a host name, so one would reach any
+ * loopback server the user opens, such as an agent's dev server behind a port forward;
+ * localStorage is this origin's (scheme, host and port) alone.
+ */
+export function serveToken(win: {
+  location: { href: string };
+  history?: { replaceState(data: unknown, unused: string, url: string): void };
+  localStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void };
+}): string | undefined {
+  let fromUrl: string | null = null;
+  try {
+    const u = new URL(win.location.href);
+    fromUrl = u.searchParams.get('token');
+    if (fromUrl) {
+      u.searchParams.delete('token');
+      win.history?.replaceState(null, '', u.pathname + u.search + u.hash);
+    }
+  } catch {
+    /* not a URL we can read: fall back to storage */
+  }
+  try {
+    if (fromUrl) win.localStorage?.setItem(TOKEN_KEY, fromUrl);
+    return fromUrl ?? win.localStorage?.getItem(TOKEN_KEY) ?? undefined;
+  } catch {
+    return fromUrl ?? undefined; // storage disabled: this page load still works
+  }
+}
+
 let defaultClient: Client | null = null;
 
 /** The app-wide client, created on first use from the real window. */
@@ -341,6 +380,7 @@ export function client(): Client {
       win: window as unknown as ClientDeps['win'],
       fetch: window.fetch.bind(window),
       WebSocket: window.WebSocket as unknown as ClientDeps['WebSocket'],
+      token: typeof (window as { go?: unknown }).go === 'undefined' ? serveToken(window) : undefined,
     });
     if (defaultClient.transport === 'wails') reportWindowErrors(window as unknown as Window & WailsWindow);
   }

@@ -69,6 +69,21 @@ var (
 	claudeTimeout = 7 * time.Second // engine wait + a throwaway container
 )
 
+// subjects name each check in its label ("<subject>: <result>"); a check that hangs
+// or crashes is still labelled by its subject, as the UI and `doctor --json` match rows by it.
+var subjects = map[string]string{
+	IDWorkspace: "workspace", IDConfig: "config", IDPodman: "podman (sandbox)", IDEngine: "podman engine",
+	IDMachine: "podman machine", IDPodmanMode: "podman mode", IDStorage: "storage driver",
+	IDSandboxImage: "sandbox image", IDClaude: "claude (in sandbox)", IDKeychain: "OS keychain", IDGit: "git",
+}
+
+func subjectOf(id string) string {
+	if s, ok := subjects[id]; ok {
+		return s
+	}
+	return id
+}
+
 type check struct {
 	id      string
 	timeout time.Duration
@@ -118,7 +133,7 @@ func runOne(ctx context.Context, c check, d Deps) Result {
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				ch <- Result{ID: c.id, Label: c.id + ": check crashed", Hint: fmt.Sprint(p)}
+				ch <- Result{ID: c.id, Label: subjectOf(c.id) + ": check crashed", Hint: fmt.Sprint(p)}
 			}
 		}()
 		ch <- c.run(ctx, d)
@@ -128,7 +143,7 @@ func runOne(ctx context.Context, c check, d Deps) Result {
 		r.ID = c.id
 		return r
 	case <-ctx.Done():
-		return Result{ID: c.id, Label: fmt.Sprintf("%s: no answer within %s", c.id, c.timeout),
+		return Result{ID: c.id, Label: fmt.Sprintf("%s: no answer within %s", subjectOf(c.id), c.timeout),
 			Hint: "this check hung; run `loopat doctor` again, and see the log if it keeps hanging"}
 	}
 }

@@ -238,8 +238,8 @@ func TestHungCheckIsBounded(t *testing.T) {
 		Images: fakeImages{present: true, block: true}, Keychain: func() error { return nil }})
 	took := time.Since(start)
 	r := byID(rs)[IDClaude]
-	if r.OK || !strings.Contains(r.Label, "no answer within") || r.Hint == "" {
-		t.Fatalf("hung claude probe: %+v", r)
+	if r.OK || !strings.HasPrefix(r.Label, "claude (in sandbox): no answer within") || r.Hint == "" {
+		t.Fatalf("hung claude probe (labelled by its subject, as the UI matches rows): %+v", r)
 	}
 	// The fake probe never answers: returning at all proves the timeout; the bound is loose
 	// so a loaded machine does not fail it.

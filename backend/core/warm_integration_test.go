@@ -204,14 +204,16 @@ func TestWarmLoopRemovedOnCloseAndUninstall(t *testing.T) {
 	t.Logf("close with a warm loop: %s", time.Since(closeStart).Round(time.Millisecond))
 	// Close waits a bounded time for the removal: on a loaded machine the container may
 	// outlive it, but then its folder still says warm, and the next start removes both.
+	// The remove request may also time out on the client while podman goes on to remove
+	// the container: then the folder stays behind, still marked warm, for the next start.
+	// What must never happen is a container without its warm folder, or a folder that is
+	// no longer marked warm (it would show as a user loop).
 	dir := filepath.Join(c.Workspace.LoopsDir(), warm)
-	if containerExists(name) {
+	if containerExists(name) || exists(dir) {
 		if b, err := os.ReadFile(filepath.Join(dir, "meta.json")); err != nil || !strings.Contains(string(b), `"warm": true`) {
-			t.Fatalf("Close left the warm container %s without its warm folder: %v", name, err)
+			t.Fatalf("Close left the warm loop half removed (container present: %v) without its warm folder: %v", containerExists(name), err)
 		}
-		t.Log("the warm container outlived Close's bound; the next start must remove it")
-	} else if exists(dir) {
-		t.Fatal("Close removed the warm container but left its folder")
+		t.Log("the warm loop outlived Close's bound; the next start must remove it")
 	}
 
 	c2, warm2 := f.openWarm()

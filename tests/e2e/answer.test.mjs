@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { loopatBin, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { loopatBin, removeWorkspaceResources, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: answering prompts needs podman, the sandbox image and the mock model API';
@@ -67,15 +67,7 @@ describe('loopat loop pending/answer reach the running app', { skip }, () => {
   after(async () => {
     await serve?.close();
     await stop(mock?.child);
-    const label = `label=loopat.workspace=${workspace}`;
-    const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-    const containers = ids(['ps', '-aq', '--filter', label]);
-    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
-    const networks = ids(['network', 'ls', '-q', '--filter', label]);
-    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
-    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
-      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
-    }
+    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
     if (root) rmSync(root, { recursive: true, force: true });
   });
 

@@ -7,8 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, removeWorkspaceResources, screenshot, startAgentWorkspace, startServe, stop, storeKeyAndCreateLoop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the composer test needs podman, the sandbox image and the mock model API';
@@ -37,33 +36,14 @@ describe('composer', { skip }, () => {
     await browser?.close();
     await serve?.close();
     await stop(mock?.child);
-    const label = `label=loopat.workspace=${workspace}`;
-    const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-    const containers = ids(['ps', '-aq', '--filter', label]);
-    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
-    const networks = ids(['network', 'ls', '-q', '--filter', label]);
-    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
-    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
-      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
-    }
+    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it('slash menu, @ picker, history, pasted image and New session', async () => {
     const { page } = browser;
     try {
-      await page.goto(serve.url); // carries the session token
-      await page.goto(`${serve.origin}/#/settings/vault`);
-      await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
-      await page.getByTestId('vault-value').fill('sk-mock-e2e');
-      await page.getByTestId('vault-save').click();
-      await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
-
-      await page.goto(`${serve.origin}/#/`);
-      await page.getByTestId('new-loop').click();
-      await page.getByTestId('new-loop-title').fill('e2e composer');
-      await page.getByTestId('new-loop-create').click();
-      await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
+      await storeKeyAndCreateLoop(page, serve, 'e2e composer');
       const loopId = decodeURIComponent(page.url().split('/').pop());
       const input = page.getByTestId('composer-input');
       const messages = page.getByTestId('messages');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, loopatBin, screenshot, spawnAndWait, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, loopatBin, removeWorkspaceResources, screenshot, spawnAndWait, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the first-hour checks need podman, the sandbox image and the mock model API';
@@ -37,15 +37,7 @@ describe('first hour', { skip }, () => {
     await browser?.close();
     await serve?.close();
     await stop(mock?.child);
-    const label = `label=loopat.workspace=${workspace}`;
-    const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-    const containers = ids(['ps', '-aq', '--filter', label]);
-    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
-    const networks = ids(['network', 'ls', '-q', '--filter', label]);
-    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
-    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
-      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
-    }
+    removeWorkspaceResources(join(workRoot, workspace)); // what the app left in podman for this workspace
     if (workRoot) rmSync(workRoot, { recursive: true, force: true });
   });
 

@@ -6,8 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, removeWorkspaceResources, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the agent journey needs podman, the sandbox image and the mock model API';
@@ -31,17 +30,7 @@ describe('loop journey', { skip }, () => {
     await browser?.close();
     await serve?.close(); // the server removes nothing; the loop is deleted in the last step
     await stop(mock?.child);
-    // Whatever the app left for this workspace (containers, its network) goes with the test.
-    const label = `label=loopat.workspace=${workspace}`;
-    const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-    const containers = ids(['ps', '-aq', '--filter', label]);
-    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
-    const networks = ids(['network', 'ls', '-q', '--filter', label]);
-    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
-    // The shared sandbox image stays (cached by tag); only this workspace's tag on it goes.
-    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
-      if (ref.endsWith(`:ws-${workspace}`)) spawnSync('podman', ['untag', ref, ref]);
-    }
+    removeWorkspaceResources(join(workRoot, workspace)); // what the app left in podman for this workspace
     if (workRoot) rmSync(workRoot, { recursive: true, force: true });
   });
 

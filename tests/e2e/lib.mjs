@@ -1,7 +1,7 @@
 // Helpers for the end-to-end tests: start `loopat serve` on a temp workspace and a
 // Debian Chromium driven by playwright-core (no browser download, ever).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,4 +197,48 @@ export async function startAgentWorkspace(home, { chunkDelay, record } = {}) {
     ].join('\n'),
   );
   return mock;
+}
+
+/**
+ * Removes what a test workspace left in podman: its containers and networks (by the
+ * loopat.workspace label, whose value is the workspace's id, not its name) and its
+ * per-workspace image tags. Uninstall does this for users; tests that do not uninstall
+ * call it so no loop container keeps running into the suites after them.
+ */
+export function removeWorkspaceResources(home) {
+  let id = '';
+  try {
+    id = readFileSync(join(home, 'workspace-id'), 'utf8').split('\n')[0].trim();
+  } catch {
+    return; // never opened: nothing was made
+  }
+  if (!/^[A-Za-z0-9-]+$/.test(id)) return;
+  const label = `label=loopat.workspace=${id}`;
+  const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+  const containers = ids(['ps', '-aq', '--filter', label]);
+  if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
+  const networks = ids(['network', 'ls', '-q', '--filter', label]);
+  if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
+  for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
+    if (ref.endsWith(`:ws-${id}`)) spawnSync('podman', ['untag', ref, ref]);
+  }
+}
+
+/**
+ * As a user's first steps in the serve UI: open the printed link, store the mock's
+ * provider key through Settings → Vault, and create a loop titled title. Resolves when
+ * the loop page shows.
+ */
+export async function storeKeyAndCreateLoop(page, serve, title) {
+  await page.goto(serve.url); // carries the session token
+  await page.goto(`${serve.origin}/#/settings/vault`);
+  await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
+  await page.getByTestId('vault-value').fill('sk-mock-e2e');
+  await page.getByTestId('vault-save').click();
+  await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
+  await page.goto(`${serve.origin}/#/`);
+  await page.getByTestId('new-loop').click();
+  await page.getByTestId('new-loop-title').fill(title);
+  await page.getByTestId('new-loop-create').click();
+  await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, screenshot, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { launchBrowser, removeWorkspaceResources, screenshot, startAgentWorkspace, startServe, stop, storeKeyAndCreateLoop, tempDir } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: ports need podman and the sandbox image';
@@ -35,7 +35,6 @@ describe('ports', { skip }, () => {
   let browser;
   let root;
   const workspace = `ws-ports-${process.pid}`;
-  let wsId = ''; // the workspace's id labels its podman objects (LOOPAT_HOME/workspace-id)
   const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
 
   /** Runs sh -c script in the loop's container as the agent (uid 2000). */
@@ -57,40 +56,17 @@ describe('ports', { skip }, () => {
     await browser?.close();
     await serve?.close();
     await stop(mock?.child);
-    try {
-      wsId = readFileSync(join(root, workspace, 'workspace-id'), 'utf8').split('\n')[0].trim();
-    } catch {
-      wsId = '';
-    }
-    const label = `label=loopat.workspace=${wsId || 'none'}`;
-    const containers = ids(['ps', '-aq', '--filter', label]);
-    if (containers.length) spawnSync('podman', ['rm', '-f', '-t', '0', ...containers]);
-    const networks = ids(['network', 'ls', '-q', '--filter', label]);
-    if (networks.length) spawnSync('podman', ['network', 'rm', '-f', ...networks]);
-    for (const ref of ids(['images', '--format', '{{.Repository}}:{{.Tag}}'])) {
-      if (wsId && ref.endsWith(`:ws-${wsId}`)) spawnSync('podman', ['untag', ref, ref]);
-    }
+    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it('lists a server started in the loop, forwards it, previews it, stops it', async () => {
     const { page } = browser;
     try {
-      await page.goto(serve.url); // carries the session token (kept in 127.0.0.1:<serve>'s storage)
-      await page.goto(`${serve.origin}/#/settings/vault`);
-      await page.getByTestId('vault-name').fill('ANTHROPIC_API_KEY');
-      await page.getByTestId('vault-value').fill('sk-mock-e2e');
-      await page.getByTestId('vault-save').click();
-      await page.getByTestId('vault-entries').getByText('ANTHROPIC_API_KEY').waitFor({ timeout: 20_000 });
+      await storeKeyAndCreateLoop(page, serve, 'e2e ports');
       // A cookie a browser sends to every port of 127.0.0.1 would reach the agent's server
       // too: serve sets none (the agent's server also logs every Cookie header it gets).
       assert.deepEqual(await browser.context.cookies(serve.origin), [], 'serve set a cookie');
-
-      await page.goto(`${serve.origin}/#/`);
-      await page.getByTestId('new-loop').click();
-      await page.getByTestId('new-loop-title').fill('e2e ports');
-      await page.getByTestId('new-loop-create').click();
-      await page.getByTestId('loop-page').waitFor({ timeout: 60_000 });
       await page.getByTestId('tab-terminal').click(); // opening the terminal starts the loop's container and link
 
       const loopId = decodeURIComponent(new URL(page.url()).hash.match(/\/loops\/([^/?]+)/)?.[1] ?? '');

@@ -148,3 +148,10 @@ for ref in "${refs[@]}"; do
     as_user podman tag "$id" "$ref"
   }
 done
+# A keeper tag on the sandbox image, as another workspace's ws- tag would be: an uninstall in
+# a test (TestWarmLoopRemovedOnCloseAndUninstall) then only drops its own tag, as it does in
+# a user's storage shared by several workspaces, and the suites after it still find the image
+# instead of building it from scratch in this storage (no layer cache: minutes).
+if as_user podman image exists "$LOOPAT_SANDBOX_REF"; then
+  as_user podman tag "$LOOPAT_SANDBOX_REF" "${LOOPAT_SANDBOX_REF%:*}:ws-rootless-suite-keep"
+fi

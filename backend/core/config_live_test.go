@@ -26,7 +26,7 @@ func openTestCore(t *testing.T) *Core {
 func TestSavedEngineURLReconnects(t *testing.T) {
 	c := openTestCore(t)
 	uri := "unix://" + filepath.Join(t.TempDir(), "no-podman.sock")
-	view, err := c.System.SaveConfig("[engine]\nurl = \"" + uri + "\"\n")
+	view, err := c.System.SaveConfig("[engine]\nurl = \""+uri+"\"\n", "")
 	if err != nil || view.Error != nil || len(view.Restart) != 0 {
 		t.Fatalf("save: %+v %v", view, err)
 	}
@@ -60,7 +60,7 @@ func TestSavedHostExecPolicyApplies(t *testing.T) {
 	if !before.Enabled || before.AllowAny || before.Timeout != 120*time.Second {
 		t.Fatalf("policy before %+v", before)
 	}
-	if view, err := c.System.SaveConfig("[host_exec]\nallow_any_cli = true\ntimeout_seconds = 9\n"); err != nil || view.Error != nil || len(view.Restart) != 0 {
+	if view, err := c.System.SaveConfig("[host_exec]\nallow_any_cli = true\ntimeout_seconds = 9\n", ""); err != nil || view.Error != nil || len(view.Restart) != 0 {
 		t.Fatalf("save: %+v %v", view, err)
 	}
 	after := c.loopPolicy(id)

@@ -123,7 +123,7 @@ func TestWarmLoopHandedOutRepliesAndConfigInvalidates(t *testing.T) {
 	cfg := appkit.MockConfig(f.mock.URL(), "") + "\n"
 	cfg = strings.Replace(cfg, `default_model = "claude-sonnet-4-5"`, `default_model = "claude-opus-4-1"`, 1)
 	cfg = strings.Replace(cfg, `models = ["claude-sonnet-4-5"]`, `models = ["claude-sonnet-4-5", "claude-opus-4-1"]`, 1)
-	view, err := c.System.SaveConfig(cfg)
+	view, err := c.System.SaveConfig(cfg, "")
 	if err != nil || view.Error != nil {
 		t.Fatalf("save config: %v %+v", err, view.Error)
 	}
@@ -141,7 +141,7 @@ func TestWarmLoopHandedOutRepliesAndConfigInvalidates(t *testing.T) {
 
 	// Turned off live: the warm loop goes and none is prepared.
 	id := waitWarm(t, c, next)
-	if view, err := c.System.SaveConfig(cfg + "\n[loops]\nwarm = false\n"); err != nil || view.Error != nil {
+	if view, err := c.System.SaveConfig(cfg+"\n[loops]\nwarm = false\n", ""); err != nil || view.Error != nil {
 		t.Fatalf("save config: %v %+v", err, view.Error)
 	}
 	waitGone(t, c, id)

@@ -27,7 +27,8 @@ func (s *ProviderService) SetDefault(name string) ([]ProviderInfo, error) {
 }
 
 // edit applies change to config.toml's text and saves it through the config file's
-// validating save, which publishes the new config at once.
+// validating save, which publishes the new config at once. The save names the revision
+// it read, so a save of the Advanced editor in between is never overwritten.
 func (s *ProviderService) edit(change func(text string) (string, error)) ([]ProviderInfo, error) {
 	if s.file == nil {
 		return nil, errors.New("providers are read-only here")
@@ -46,7 +47,7 @@ func (s *ProviderService) edit(change func(text string) (string, error)) ([]Prov
 	if err != nil {
 		return nil, rpc.Invalid(err.Error(), "Nothing was saved.", err)
 	}
-	saved, err := s.file.SaveConfig(text)
+	saved, err := s.file.SaveConfig(text, view.Revision)
 	if err != nil {
 		return nil, err
 	}

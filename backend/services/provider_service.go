@@ -48,7 +48,7 @@ type ProviderService struct {
 // goes through the same validate-write-publish path as the Advanced editor.
 type ConfigFile interface {
 	Config() (ConfigView, error)
-	SaveConfig(text string) (ConfigView, error)
+	SaveConfig(text, base string) (ConfigView, error)
 }
 
 // NewProviderService wires the config source and the vault holding provider keys.

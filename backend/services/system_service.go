@@ -2,6 +2,8 @@ package services
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/doctor"
 	"github.com/loopat/desktop/backend/events"
+	"github.com/loopat/desktop/backend/rpc"
 	"github.com/loopat/desktop/backend/version"
 )
 
@@ -34,6 +37,10 @@ type ConfigView struct {
 	Error   *config.LoadError `json:"error,omitempty"`
 	Changed []string          `json:"changed,omitempty"`
 	Restart []string          `json:"restart,omitempty"`
+	// Revision names the file's bytes this view was read from or saved as (sha256, hex).
+	// A save passes back the revision it edits, so an edit made meanwhile elsewhere
+	// (the Providers panel, another window, the CLI, a text editor) is not overwritten.
+	Revision string `json:"revision"`
 }
 
 // TopicConfigChanged is published after a valid config is saved; its data is a ConfigChange.
@@ -83,7 +90,7 @@ func (s *SystemService) Config() (ConfigView, error) {
 	if err != nil {
 		return ConfigView{}, fmt.Errorf("read %s: %w", s.ws.ConfigPath(), err)
 	}
-	view := ConfigView{Path: s.ws.ConfigPath(), Text: string(data)}
+	view := ConfigView{Path: s.ws.ConfigPath(), Text: string(data), Revision: revisionOf(data)}
 	var le *config.LoadError
 	if errors.As(s.live.LoadErr(), &le) {
 		view.Error = le
@@ -92,15 +99,28 @@ func (s *SystemService) Config() (ConfigView, error) {
 }
 
 // SaveConfig validates text and saves it only if it is valid; the view carries the
-// error otherwise. A valid config is written atomically and published to the live
-// config at once; the view lists the changed keys that still need a restart.
-func (s *SystemService) SaveConfig(text string) (ConfigView, error) {
+// error otherwise. base is the Revision of the view the text was edited from: when the
+// file changed since, nothing is written and a conflict says so (the caller keeps its
+// text). base "" saves regardless (the CLI and tests, which edit no earlier view).
+// A valid config is written atomically and published to the live config at once; the
+// view lists the changed keys that still need a restart.
+func (s *SystemService) SaveConfig(text, base string) (ConfigView, error) {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
+	if base != "" {
+		current, err := os.ReadFile(s.ws.ConfigPath())
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return ConfigView{}, fmt.Errorf("read %s: %w", s.ws.ConfigPath(), err)
+		}
+		if revisionOf(current) != base {
+			return ConfigView{}, rpc.Conflict("config.toml was changed elsewhere since you opened it; nothing was saved",
+				"Your text is still in the editor. Copy what you need, press Revert to load the saved file, then apply your change again.", nil)
+		}
+	}
 	cfg, err := config.Parse(s.ws.ConfigPath(), []byte(text))
 	var le *config.LoadError
 	if errors.As(err, &le) {
-		return ConfigView{Path: s.ws.ConfigPath(), Text: text, Error: le}, nil
+		return ConfigView{Path: s.ws.ConfigPath(), Text: text, Error: le, Revision: base}, nil
 	}
 	if err != nil {
 		return ConfigView{}, err
@@ -112,7 +132,14 @@ func (s *SystemService) SaveConfig(text string) (ConfigView, error) {
 	changed, restart := config.Changed(old, cfg), config.RestartKeys(old, cfg)
 	s.live.Set(cfg)
 	s.bus.Publish(TopicConfigChanged, ConfigChange{Config: cfg, Changed: nonNil(changed), Restart: nonNil(restart)})
-	return ConfigView{Path: s.ws.ConfigPath(), Text: text, Changed: changed, Restart: restart}, nil
+	return ConfigView{Path: s.ws.ConfigPath(), Text: text, Changed: changed, Restart: restart,
+		Revision: revisionOf([]byte(text))}, nil
+}
+
+// revisionOf names a config file's bytes (a missing file is the empty text).
+func revisionOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func nonNil(s []string) []string {

@@ -1,7 +1,9 @@
 package services
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -43,10 +45,15 @@ func newSystemFixture(t *testing.T) systemFixture {
 	return systemFixture{svc: svc, live: live, reg: rpc.NewRegistry(svc), events: ch, path: ws.ConfigPath()}
 }
 
-// save sends text through the RPC registry as the UI does and decodes the answer.
+// save sends text through the RPC registry as the UI does (with the revision of the
+// file it was edited from) and decodes the answer.
 func (f systemFixture) save(t *testing.T, text string) ConfigView {
 	t.Helper()
-	arg, _ := json.Marshal([]string{text})
+	view, err := f.svc.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg, _ := json.Marshal([]string{text, view.Revision})
 	res, err := f.reg.Call("SystemService", "SaveConfig", arg)
 	if err != nil {
 		t.Fatalf("SaveConfig: %v", err)
@@ -177,8 +184,60 @@ func TestConfigShowsLoadErrorUntilSaved(t *testing.T) {
 	if view.Error == nil || view.Error.Key == "" {
 		t.Fatalf("load error not shown: %+v", view)
 	}
-	f.svc.SaveConfig("[ui]\ntheme = \"light\"\n")
+	f.svc.SaveConfig("[ui]\ntheme = \"light\"\n", "")
 	if view, _ := f.svc.Config(); view.Error != nil {
 		t.Fatalf("error kept after a valid save: %+v", view.Error)
+	}
+}
+
+// A save names the revision it edited: when the file changed meanwhile (here a provider
+// added in Settings → Providers while the Advanced editor was open) nothing is written,
+// the answer is a conflict, and the other edit survives.
+func TestSaveConfigRefusesAnEditOfAnOlderRevision(t *testing.T) {
+	f := newSystemFixture(t)
+	opened, err := f.svc.Config()
+	if err != nil || opened.Revision == "" {
+		t.Fatalf("no revision: %+v %v", opened, err)
+	}
+	providers := NewProviderService(context.Background(), f.live.Get, mockVault(t), "", f.svc)
+	if _, err := providers.Save("", config.Provider{Name: "second", BaseURL: "http://127.0.0.1:9/", KeyRef: "SECOND_KEY"}); err != nil {
+		t.Fatalf("provider save: %v", err)
+	}
+	withProvider, _ := os.ReadFile(f.path)
+	if !strings.Contains(string(withProvider), `name = "second"`) {
+		t.Fatalf("provider not written:\n%s", withProvider)
+	}
+	dark := func(text string) string {
+		t.Helper()
+		out := strings.Replace(text, `theme = "system"`, `theme = "dark"`, 1)
+		if out == text {
+			t.Fatalf("no theme line in the default config:\n%s", text)
+		}
+		return out
+	}
+	arg, _ := json.Marshal([]string{dark(opened.Text), opened.Revision})
+	_, err = f.reg.Call("SystemService", "SaveConfig", arg)
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Kind != rpc.KindConflict || re.Hint == "" {
+		t.Fatalf("stale save not refused as a conflict with a hint: %v", err)
+	}
+	after, _ := os.ReadFile(f.path)
+	if string(after) != string(withProvider) {
+		t.Fatalf("the stale save overwrote the provider edit:\n%s", after)
+	}
+	if f.current(t).UI.Theme == "dark" {
+		t.Fatal("the refused text was published")
+	}
+	// Editing the fresh file saves, and the answer names the new revision.
+	fresh, _ := f.svc.Config()
+	saved := f.save(t, dark(fresh.Text))
+	if saved.Error != nil || saved.Revision == fresh.Revision || saved.Revision == "" {
+		t.Fatalf("fresh save: %+v", saved)
+	}
+	if again, _ := f.svc.Config(); again.Revision != saved.Revision || !strings.Contains(again.Text, `name = "second"`) {
+		t.Fatalf("saved revision %s, file now %s:\n%s", saved.Revision, again.Revision, again.Text)
+	}
+	if f.current(t).UI.Theme != "dark" {
+		t.Fatal("the fresh save did not apply")
 	}
 }

@@ -2,7 +2,8 @@
 // secret saved from Settings → Vault is stored byte for byte with mode 0600 (the UI shows
 // its size, never its value); a saved ui.theme switches <html data-theme> without a
 // reload; a saved sandbox.idle_minutes is in force at once (CurrentConfig over RPC);
-// a restart-only key is named; Revert restores unsaved edits.
+// a restart-only key is named; Revert restores unsaved edits; a save over a file changed
+// elsewhere meanwhile is refused and loses nothing.
 // Needs a Secret Service: run under scripts/test/with-keyring.sh.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -144,6 +145,23 @@ describe('Settings: vault file secrets, live config, revert', () => {
       await page.waitForFunction((t) => document.querySelector('[data-testid="config-editor"]')?.value === t, savedText, { timeout: 10_000 });
       assert.equal(await page.getByTestId('config-save').isDisabled(), true, 'nothing left to save');
       assert.equal(readFileSync(join(serve.home, 'config.toml'), 'utf8'), savedText, 'the file holds the saved text');
+
+      // An edit made elsewhere while this editor was open (here: a provider added over the
+      // RPC, as the Providers panel or another window would) is not overwritten: Save says
+      // so, the typed text stays in the editor, and Revert loads the file with both.
+      const mine = savedText.replace(/^theme = "light"$/m, 'theme = "dark"');
+      assert.notEqual(mine, savedText);
+      await editor.fill(mine);
+      await rpc(serve, 'ProviderService', 'Save', '', { name: 'elsewhere', baseURL: 'http://127.0.0.1:9/', models: [], keyRef: 'ELSEWHERE_KEY' });
+      const withProvider = readFileSync(join(serve.home, 'config.toml'), 'utf8');
+      assert.match(withProvider, /name = "elsewhere"/);
+      await page.getByTestId('config-save').click();
+      await page.getByText('config.toml was changed elsewhere since you opened it').first().waitFor({ timeout: 10_000 });
+      assert.equal(await editor.inputValue(), mine, 'the typed text is kept');
+      assert.equal(readFileSync(join(serve.home, 'config.toml'), 'utf8'), withProvider, 'the other edit survived');
+      assert.equal((await rpc(serve, 'SystemService', 'CurrentConfig')).ui.theme, 'light', 'the refused text is not in force');
+      await page.getByTestId('config-revert').click();
+      await page.waitForFunction((t) => document.querySelector('[data-testid="config-editor"]')?.value === t, withProvider, { timeout: 10_000 });
       assert.deepEqual(consoleErrors, []);
     } catch (e) {
       await screenshot(page, 'settings-general-failure.png').catch(() => {});

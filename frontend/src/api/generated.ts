@@ -102,6 +102,7 @@ export interface ConfigView {
   error?: LoadError;
   changed?: string[];
   restart?: string[];
+  revision: string;
 }
 
 /** Go uninstall.Container. */
@@ -690,7 +691,7 @@ export interface Methods {
     Doctor: { params: []; result: DoctorResult[] | null };
     Info: { params: []; result: SystemInfo };
     OpenLogsFolder: { params: []; result: void };
-    SaveConfig: { params: [string]; result: ConfigView };
+    SaveConfig: { params: [string, string]; result: ConfigView };
   };
   EngineService: {
     Doctor: { params: []; result: DoctorResult[] | null };

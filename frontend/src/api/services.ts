@@ -59,7 +59,8 @@ export const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'bypassPermis
 export const SystemService = {
   Info: () => call('SystemService', 'Info'),
   Config: () => call('SystemService', 'Config'),
-  SaveConfig: (text: string) => call('SystemService', 'SaveConfig', text),
+  /** base: the revision the text was edited from; a save over a newer file is refused (conflict). */
+  SaveConfig: (text: string, base: string) => call('SystemService', 'SaveConfig', text, base),
   CurrentConfig: () => call('SystemService', 'CurrentConfig'),
   Doctor: () => list(call('SystemService', 'Doctor')),
   OpenLogsFolder: () => call('SystemService', 'OpenLogsFolder'),

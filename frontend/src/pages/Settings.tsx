@@ -71,7 +71,7 @@ function General() {
   }, [cfg.data?.text]); // eslint-disable-line react-hooks/exhaustive-deps
   const [saved, setSaved] = useState<{ text: string; restart: boolean } | null>(null);
   const save = async () => {
-    const res = await run(() => SystemService.SaveConfig(text));
+    const res = await run(() => SystemService.SaveConfig(text, cfg.data?.revision ?? ''));
     if (!res) return;
     cfg.set(res.error ? { ...res, text } : res);
     if (!res.error) {

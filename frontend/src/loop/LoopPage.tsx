@@ -10,6 +10,7 @@ import { HostCallsTab } from './HostCallsTab';
 import { PortsTab, usePortToasts } from './PortsTab';
 import { PromoteButton } from './PromoteButton';
 import { useLinkedCard } from '../kanban/linkedCard';
+import { takePrefetchedMeta } from './transcriptPrefetch';
 
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 // Files and Git carry the syntax highlighter: loaded beside the chat, not before it.
@@ -25,7 +26,8 @@ export function LoopPage() {
 }
 
 function Loop({ id }: { id: string }) {
-  const meta = useLoad<LoopMeta>(() => LoopService.Get(id), [id]);
+  // The first fetch was started by the router beside the page's code (transcriptPrefetch.ts).
+  const meta = useLoad<LoopMeta>(() => takePrefetchedMeta(id) ?? LoopService.Get(id), [id]);
   const queue = useLoad<QueueItem[]>(() => LoopService.Queue(id), [id]);
   const [statusDetail, setStatusDetail] = useState('');
   const [tab, setTab] = useState<'terminal' | 'files' | 'git' | 'host' | 'ports'>('files');

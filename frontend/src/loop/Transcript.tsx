@@ -6,12 +6,11 @@
 // virtualised (only the rows on screen are in the DOM), and a streamed line updates the
 // model incrementally (transcript.ts) so only the new or changed rows render.
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import Markdown from 'react-markdown';
-import remarkGfm from 'remark-gfm';
 import { Virtuoso, type VirtuosoHandle } from 'react-virtuoso';
 import { RECONNECTED } from '../api/client';
 import { LoopService, topics, type Msg } from '../api/services';
 import { formatTime, InlineError, Spinner, useEvent } from '../ui';
+import { MarkdownText } from './Markdown';
 import './transcript.css';
 
 import { FIRST_PAGE_LINES, takePrefetched } from './transcriptPrefetch';
@@ -395,28 +394,8 @@ function ResultLine({ msg }: { msg: Msg }) {
   return <div className="msg-divider">Turn finished{secs && ` in ${secs}`}{usage && ` · ${usage}`}</div>;
 }
 
-// Rendered markdown by source text: parsing is the costliest part of a row, and a
-// virtualised row is mounted again each time it scrolls back into view. React elements
-// are immutable, so one rendering serves every mount. Bounded, oldest dropped first.
-const MARKDOWN_CACHE_SIZE = 400;
-const markdownCache = new Map<string, React.ReactElement>();
-const REMARK_PLUGINS = [remarkGfm];
-
-function renderMarkdown(text: string, live = false): React.ReactElement {
-  // Partial text being streamed is rendered once and never again: not worth a cache slot.
-  if (live) return Markdown({ children: text, remarkPlugins: REMARK_PLUGINS }) as React.ReactElement;
-  const hit = markdownCache.get(text);
-  if (hit) return hit;
-  // Markdown is a plain synchronous function component: calling it gives the element tree.
-  const el = Markdown({ children: text, remarkPlugins: REMARK_PLUGINS }) as React.ReactElement;
-  markdownCache.set(text, el);
-  if (markdownCache.size > MARKDOWN_CACHE_SIZE) markdownCache.delete(markdownCache.keys().next().value!);
-  return el;
-}
-
-export const MarkdownText = memo(function MarkdownText({ text, live }: { text: string; live?: boolean }) {
-  return <div className="markdown">{renderMarkdown(text, live)}</div>;
-});
+// Re-exported for the plan card (PendingCard.tsx).
+export { MarkdownText };
 
 function ToolCard({ use, result, sub, results, nested }: { use: any; result?: ToolResult; sub?: Msg[] } & Index) {
   const [open, setOpen] = useState(false);

@@ -1,9 +1,9 @@
-// Starts a loop's first transcript page as soon as its route is known, before the loop
-// page's code and its other fetches have loaded, so the chat's fetch runs beside them
-// instead of after them. Kept apart from Transcript.tsx so the app shell can call it
+// Starts a loop's first transcript page and its meta (LoopService.Get, what the header
+// shows) as soon as its route is known, before the loop page's code and its other fetches
+// have loaded, so they run beside them instead of after them. Kept apart from Transcript.tsx so the app shell can call it
 // without loading the chat's heavy parts (markdown, virtualised list).
 import { on } from '../api/client';
-import { LoopService, topics, type Msg, type TranscriptPage } from '../api/services';
+import { LoopService, topics, type LoopMeta, type Msg, type TranscriptPage } from '../api/services';
 import { stampArrival } from './transcript';
 
 /** Lines in the first page the chat shows: about two screens, so it renders fast. */
@@ -18,10 +18,14 @@ export interface Prefetched {
 }
 
 let pending: (Prefetched & { loopId: string; at: number; stop: () => void }) | null = null;
+let pendingMeta: { loopId: string; at: number; meta: Promise<LoopMeta> } | null = null;
 
 /** Fetches the newest page of loopId's transcript now; idempotent per loop. */
 export function prefetchTranscript(loopId: string) {
   if (!loopId || (pending?.loopId === loopId && performance.now() - pending.at < FRESH_MS)) return;
+  const meta = LoopService.Get(loopId);
+  meta.catch(() => {}); // the loop page reports a failure when it takes the meta
+  pendingMeta = { loopId, at: performance.now(), meta };
   pending?.stop();
   const arrived: Msg[] = [];
   // Events from now on are kept so none falls between this fetch and the chat's own subscription.
@@ -50,4 +54,12 @@ export function takePrefetched(loopId: string): Prefetched | null {
   pending = null;
   p.stop();
   return performance.now() - p.at < FRESH_MS ? { page: p.page, arrived: p.arrived } : null;
+}
+
+/** Hands the prefetched meta of loopId to the loop page (once), or null: fetch it then. */
+export function takePrefetchedMeta(loopId: string): Promise<LoopMeta> | null {
+  const p = pendingMeta;
+  if (!p || p.loopId !== loopId) return null;
+  pendingMeta = null;
+  return performance.now() - p.at < FRESH_MS ? p.meta : null;
 }

@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +41,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/loopat/desktop/backend/config"
 	"github.com/loopat/desktop/backend/images/podmansvc"
 	"github.com/loopat/desktop/bench/concurrency/concurrencybench"
 	"github.com/loopat/desktop/bench/footprint/footprintbench"
@@ -83,49 +85,47 @@ func run(burst int, scale bool) error {
 		return err
 	}
 	defer os.RemoveAll(base)
-	home := filepath.Join(base, fmt.Sprintf("conc%d", os.Getpid()))
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return err
-	}
 	mock := mockapi.New(mockapi.Options{})
 	if err := mock.Listen("127.0.0.1:0"); err != nil {
 		return err
 	}
 	defer mock.Close()
-	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(appkit.MockConfig(mock.URL(), "")), 0o600); err != nil {
-		return err
-	}
-	env := append(os.Environ(), "LOOPAT_HOME="+home)
-	set := exec.Command(bin, "vault", "set", appkit.MockKeyRef)
-	set.Env, set.Stdin = env, strings.NewReader("sk-bench-not-a-real-key\n")
-	if out, err := set.CombinedOutput(); err != nil {
-		return fmt.Errorf("loopat vault set: %v\n%s", err, out)
-	}
-	defer func() { // the app's containers, network and image tag (the image stays cached)
-		if svc, err := podmansvc.Connect(context.Background()); err == nil {
-			appkit.RemoveWorkspace(svc.Conn, home)
-			svc.Stop()
-		}
-	}()
-
-	s, err := startServe(bin, env)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rec, err := s.watch(ctx)
-	if err != nil {
-		return err
-	}
 
 	var res concurrencybench.Result
-	progress("warm-up loop (network, image ensure, caches)")
+	// The goal's baseline first, alone on the machine: one cold loop start on a second
+	// serve with warm loops off (the path every loop took when the issue measured it).
+	{
+		s, rec, err := openServe(bin, base, "cold", mock.URL(), "\n[loops]\nwarm = false\n")
+		if err != nil {
+			return err
+		}
+		progress("cold serve (warm loops off): warm-up loop (network, image ensure, caches)")
+		if _, err := s.startLoops(rec, 1, "warm-up"); err != nil {
+			s.close()
+			return err
+		}
+		progress("cold serve: one cold loop start alone")
+		before := readCPU(s.cmd.Process.Pid, s.prefix)
+		res.Cold, err = s.startLoops(rec, 1, "cold")
+		res.CPUCold = readCPU(s.cmd.Process.Pid, s.prefix).since(before)
+		res.CPUCold.Loops = 1
+		s.close()
+		if err != nil {
+			return err
+		}
+	}
+
+	s, rec, err := openServe(bin, base, "conc", mock.URL(), "")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	progress("default serve (warm loop on): warm-up loop (network, image ensure, caches)")
 	if _, err := s.startLoops(rec, 1, "warm-up"); err != nil {
 		return err
 	}
-	progress("one loop alone")
+	s.waitWarm()
+	progress("one loop alone (handed the warm loop)")
 	one, err := s.startLoops(rec, 1, "alone")
 	if err != nil {
 		return err
@@ -135,13 +135,18 @@ func run(burst int, scale bool) error {
 	if err != nil {
 		return err
 	}
+	// The burst meets the app as a user's clicks would: its warm loop ready.
+	s.waitWarm()
 	progress("%d loops at once", burst)
+	before := readCPU(s.cmd.Process.Pid, s.prefix)
 	t0 := time.Now()
 	res.Burst, err = s.startLoops(rec, burst, "burst")
 	if err != nil {
 		return err
 	}
 	res.BurstAll = time.Since(t0)
+	res.CPUBurst = readCPU(s.cmd.Process.Pid, s.prefix).since(before)
+	res.CPUBurst.Loops = burst
 	for _, b := range res.Burst {
 		res.BurstAll = max(res.BurstAll, b.FirstToken)
 	}
@@ -195,8 +200,29 @@ func run(burst int, scale bool) error {
 	}
 	res.List = []concurrencybench.Curve{lc}
 	if scale {
+		// Memory with 50 loops running: more loops started 8 at a time (each a container
+		// and an agent; the containers' memory is podman's, the RSS here is the host side).
+		const many = 50
+		if avail := memAvailableMiB(); avail < (many-running)*claudeMiB {
+			progress("50 loops: skipped, %d MiB available for %d agents", avail, many-running)
+		} else {
+			progress("%d loops running", many)
+			for running < many {
+				n := min(8, many-running)
+				if _, err := s.startLoops(rec, n, "scale"); err != nil {
+					return err
+				}
+				running += n
+			}
+			time.Sleep(2 * time.Second)
+			mem50, err := treeRSS(s.cmd.Process.Pid)
+			if err != nil {
+				return err
+			}
+			res.Memory = append(res.Memory, concurrencybench.Curve{N: running, KiB: mem50})
+		}
 		progress("500 loops in the list")
-		for i := len(ids); i < 500; i++ {
+		for i := running; i < 500; i++ {
 			var meta struct{ ID string }
 			if err := s.rpc("LoopService", "Create", &meta, map[string]string{"title": fmt.Sprintf("list %d", i)}); err != nil {
 				return err
@@ -215,6 +241,8 @@ func run(burst int, scale bool) error {
 	l := benchkit.Load()
 	fmt.Printf("concurrency through loopat serve (%s): %d CPUs, load %.2f %.2f %.2f\n", bin, benchkit.Describe().CPUs, l[0], l[1], l[2])
 	benchkit.Print(rows)
+	fmt.Printf("CPU of one cold start: %.2f CPU-s (%s)\n", res.CPUCold.Machine, res.CPUCold.Split())
+	fmt.Printf("CPU of %d at once: %.2f CPU-s (%s)\n", burst, res.CPUBurst.Machine, res.CPUBurst.Split())
 	fmt.Println("each loop of the burst, from the clicks (create returned / status starting / status working / first token):")
 	for i, b := range res.Burst {
 		fmt.Printf("  %d: %8s %8s %8s %8s\n", i, b.Create.Round(time.Millisecond), b.Starting.Round(time.Millisecond), b.Working.Round(time.Millisecond), b.FirstToken.Round(time.Millisecond))
@@ -248,6 +276,119 @@ type serve struct {
 	origin string
 	token  string
 	client *http.Client
+
+	home, prefix string // LOOPAT_HOME and its containers' name prefix
+	cancel       context.CancelFunc
+
+	mu                  sync.Mutex
+	warmReady, warmGone int           // "warm loop ready" / "handed out" or "discarded" lines of serve's log
+	warmChanged         chan struct{} // closed and replaced on each
+}
+
+// claudeMiB is about what one idle agent (the claude CLI in its container) holds.
+const claudeMiB = 300
+
+// openServe makes a workspace under base (the mock as its provider, extra appended to
+// config.toml, the key in its vault), starts `loopat serve` on it and follows its events.
+func openServe(bin, base, name, mockURL, extra string) (*serve, *recorder, error) {
+	home := filepath.Join(base, fmt.Sprintf("%s%d", name, os.Getpid()))
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(appkit.MockConfig(mockURL, extra)), 0o600); err != nil {
+		return nil, nil, err
+	}
+	env := append(os.Environ(), "LOOPAT_HOME="+home)
+	set := exec.Command(bin, "vault", "set", appkit.MockKeyRef)
+	set.Env, set.Stdin = env, strings.NewReader("sk-bench-not-a-real-key\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		return nil, nil, fmt.Errorf("loopat vault set: %v\n%s", err, out)
+	}
+	s, err := startServe(bin, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.home = home
+	ws, err := config.NewWorkspace(home)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	s.prefix = ws.ResourcePrefix()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	rec, err := s.watch(ctx)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, rec, nil
+}
+
+// close stops serve and removes the workspace's containers and network (the image stays cached).
+func (s *serve) close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.stop()
+	if svc, err := podmansvc.Connect(context.Background()); err == nil {
+		appkit.RemoveWorkspace(svc.Conn, s.home)
+		svc.Stop()
+	}
+}
+
+// followLog copies serve's log to ours and counts the warm loop's lines.
+func (s *serve) followLog(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(os.Stderr, line)
+		ready := strings.Contains(line, `msg="warm loop ready"`)
+		gone := strings.Contains(line, `msg="warm loop handed out"`) || strings.Contains(line, `msg="warm loop discarded"`)
+		if ready || gone {
+			s.mu.Lock()
+			if ready {
+				s.warmReady++
+			} else {
+				s.warmGone++
+			}
+			close(s.warmChanged)
+			s.warmChanged = make(chan struct{})
+			s.mu.Unlock()
+		}
+	}
+}
+
+// waitWarm waits (bounded) until serve has a warm loop ready that is not handed out.
+func (s *serve) waitWarm() {
+	deadline := time.After(2 * time.Minute)
+	for {
+		s.mu.Lock()
+		ok, ch := s.warmReady > s.warmGone, s.warmChanged
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			progress("no warm loop ready in 2 minutes; going on without")
+			return
+		}
+	}
+}
+
+// memAvailableMiB is /proc/meminfo's MemAvailable.
+func memAvailableMiB() int {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 var urlRE = regexp.MustCompile(`(http://127\.0\.0\.1:\d+)/\?token=([0-9a-fA-F]+)`)
@@ -260,11 +401,15 @@ func startServe(bin string, env []string) (*serve, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &serve{cmd: cmd, client: &http.Client{Timeout: 5 * time.Minute}}
+	s := &serve{cmd: cmd, client: &http.Client{Timeout: 5 * time.Minute}, warmChanged: make(chan struct{})}
+	go s.followLog(logs)
 	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)

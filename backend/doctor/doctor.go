@@ -69,8 +69,9 @@ var (
 	claudeTimeout = 7 * time.Second // engine wait + a throwaway container
 )
 
-// subjects name each check in its label ("<subject>: <result>"); a check that hangs
-// or crashes is still labelled by its subject, as the UI and `doctor --json` match rows by it.
+// subjects name each check: runOne labels every result "<subject>: <what the check
+// found>", so a check writes only what it found, and one that hangs or crashes is still
+// labelled by its subject (the UI and `doctor --json` readers find rows by it).
 var subjects = map[string]string{
 	IDWorkspace: "workspace", IDConfig: "config", IDPodman: "podman (sandbox)", IDEngine: "podman engine",
 	IDMachine: "podman machine", IDPodmanMode: "podman mode", IDStorage: "storage driver",
@@ -133,25 +134,26 @@ func runOne(ctx context.Context, c check, d Deps) Result {
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				ch <- Result{ID: c.id, Label: subjectOf(c.id) + ": check crashed", Hint: fmt.Sprint(p)}
+				ch <- Result{Label: "check crashed", Hint: fmt.Sprint(p)}
 			}
 		}()
 		ch <- c.run(ctx, d)
 	}()
+	var r Result
 	select {
-	case r := <-ch:
-		r.ID = c.id
-		return r
+	case r = <-ch:
 	case <-ctx.Done():
-		return Result{ID: c.id, Label: fmt.Sprintf("%s: no answer within %s", subjectOf(c.id), c.timeout),
+		r = Result{Label: fmt.Sprintf("no answer within %s", c.timeout),
 			Hint: "this check hung; run `loopat doctor` again, and see the log if it keeps hanging"}
 	}
+	r.ID, r.Label = c.id, subjectOf(c.id)+": "+r.Label
+	return r
 }
 
 func checkWorkspace(_ context.Context, d Deps) Result {
-	label := "workspace: " + d.Workspace.Home
+	label := d.Workspace.Home
 	if d.Workspace.Home == "" {
-		return Result{Label: "workspace", Hint: "set LOOPAT_HOME to a folder you can write, or make ~/.loopat writable"}
+		return Result{Label: "no folder", Hint: "set LOOPAT_HOME to a folder you can write, or make ~/.loopat writable"}
 	}
 	f, err := os.CreateTemp(d.Workspace.Home, ".doctor-*")
 	if err != nil {
@@ -165,14 +167,14 @@ func checkWorkspace(_ context.Context, d Deps) Result {
 func checkConfig(_ context.Context, d Deps) Result {
 	path := d.Workspace.ConfigPath()
 	if d.ConfigErr == nil {
-		return Result{OK: true, Label: "config: " + path}
+		return Result{OK: true, Label: path}
 	}
 	hint := "fix the file; until then the app runs on defaults"
 	var le *config.LoadError
 	if errors.As(d.ConfigErr, &le) && le.Line > 0 {
 		hint = fmt.Sprintf("fix line %d of %s; until then the app runs on defaults", le.Line, le.File)
 	}
-	return Result{Label: "config: " + d.ConfigErr.Error(), Hint: hint}
+	return Result{Label: d.ConfigErr.Error(), Hint: hint}
 }
 
 func podmanPath(d Deps) string {
@@ -188,10 +190,10 @@ func podmanPath(d Deps) string {
 func checkPodman(ctx context.Context, d Deps) Result {
 	out, err := exec.CommandContext(ctx, podmanPath(d), "--version").Output()
 	if err != nil {
-		return Result{Label: "podman (sandbox): not found", Hint: engine.InstallHint(d.GOOS)}
+		return Result{Label: "not found", Hint: engine.InstallHint(d.GOOS)}
 	}
 	version := strings.TrimSpace(string(out))
-	r := Result{OK: true, Label: "podman (sandbox): " + version}
+	r := Result{OK: true, Label: version}
 	if tooOld(version) {
 		r.OK = false
 		r.Hint = "podman 4.3 or newer is needed: " + upgradeHint(d.GOOS)
@@ -225,7 +227,7 @@ func engineState(ctx context.Context, d Deps) engine.State {
 
 func checkEngine(ctx context.Context, d Deps) Result {
 	if d.Engine == nil {
-		return Result{Label: "podman engine: not started", Hint: "restart the app"}
+		return Result{Label: "not started", Hint: "restart the app"}
 	}
 	st := engineState(ctx, d)
 	if st.Phase == engine.PhaseReady {
@@ -241,7 +243,7 @@ func checkEngine(ctx context.Context, d Deps) Result {
 	default:
 		hint = "run `podman info` in a terminal to see what fails"
 	}
-	label := "podman engine: " + string(st.Phase)
+	label := string(st.Phase)
 	if st.Reason != "" {
 		label += " (" + st.Reason + ")"
 	}
@@ -250,22 +252,22 @@ func checkEngine(ctx context.Context, d Deps) Result {
 
 func checkMachine(ctx context.Context, d Deps) Result {
 	if d.Engine == nil {
-		return Result{Label: "podman machine: unknown", Hint: engine.MachineStoppedHint}
+		return Result{Label: "unknown", Hint: engine.MachineStoppedHint}
 	}
 	list, err := d.Engine.Machines().List(ctx)
 	if err != nil {
-		return Result{Label: "podman machine: cannot list machines", Hint: engine.InstallHint(d.GOOS)}
+		return Result{Label: "cannot list machines", Hint: engine.InstallHint(d.GOOS)}
 	}
 	m, ok := machine.Pick(list, d.Config.Machine.Name)
 	switch {
 	case !ok:
-		return Result{Label: "podman machine: none created", Hint: engine.NoMachineHint}
+		return Result{Label: "none created", Hint: engine.NoMachineHint}
 	case m.Running:
 		return Result{OK: true, Label: fmt.Sprintf("podman machine: %s running (%d CPUs, %d MiB)", m.Name, m.CPUs, m.MemoryMiB)}
 	case m.Starting:
-		return Result{Label: "podman machine: " + m.Name + " starting", Hint: "wait for it to finish starting"}
+		return Result{Label: m.Name + " starting", Hint: "wait for it to finish starting"}
 	default:
-		return Result{Label: "podman machine: " + m.Name + " stopped", Hint: engine.MachineStoppedHint}
+		return Result{Label: m.Name + " stopped", Hint: engine.MachineStoppedHint}
 	}
 }
 
@@ -290,7 +292,6 @@ func hostInfo(ctx context.Context, d Deps) (engine.HostInfo, *Result) {
 func checkPodmanMode(ctx context.Context, d Deps) Result {
 	h, bad := hostInfo(ctx, d)
 	if bad != nil {
-		bad.Label = "podman mode: " + bad.Label
 		return *bad
 	}
 	return PodmanModeResult(h)
@@ -299,7 +300,6 @@ func checkPodmanMode(ctx context.Context, d Deps) Result {
 func checkStorage(ctx context.Context, d Deps) Result {
 	h, bad := hostInfo(ctx, d)
 	if bad != nil {
-		bad.Label = "storage driver: " + bad.Label
 		return *bad
 	}
 	return StorageResult(h, d.GOOS)
@@ -322,7 +322,7 @@ var RootfulDifferences = []string{
 // PodmanModeResult describes the server's mode: rootless or rootful, and what differs.
 func PodmanModeResult(h engine.HostInfo) Result {
 	if !h.Known {
-		return Result{OK: true, Label: "podman mode: unknown (podman info did not answer)", Detail: h.Error,
+		return Result{OK: true, Label: "unknown (podman info did not answer)", Detail: h.Error,
 			Hint: "run `podman info` in a terminal; loops assume rootful until it answers"}
 	}
 	mode, diffs := "rootful", RootfulDifferences
@@ -335,17 +335,17 @@ func PodmanModeResult(h engine.HostInfo) Result {
 			mode += ", network via " + h.RootlessNetwork
 		}
 	}
-	return Result{OK: true, Label: "podman mode: " + mode, Detail: strings.Join(diffs, "; ")}
+	return Result{OK: true, Label: mode, Detail: strings.Join(diffs, "; ")}
 }
 
 // StorageResult flags a storage driver that makes image builds slow and huge (vfs copies
 // every layer in full) and says how to switch.
 func StorageResult(h engine.HostInfo, goos string) Result {
 	if !h.Known || h.StorageDriver == "" {
-		return Result{OK: true, Label: "storage driver: unknown"}
+		return Result{OK: true, Label: "unknown"}
 	}
 	if h.StorageDriver != "vfs" {
-		return Result{OK: true, Label: "storage driver: " + h.StorageDriver}
+		return Result{OK: true, Label: h.StorageDriver}
 	}
 	conf := "/etc/containers/storage.conf"
 	if h.Rootless {
@@ -361,7 +361,7 @@ func StorageResult(h engine.HostInfo, goos string) Result {
 		how = "inside the podman machine (`podman machine ssh`), " + how
 	}
 	return Result{
-		Label: "storage driver: vfs (image builds are slow and every layer is a full copy: many GB per sandbox image)",
+		Label: "vfs (image builds are slow and every layer is a full copy: many GB per sandbox image)",
 		Hint: how + ". Then run `podman system reset` to switch: it DELETES all of this podman's images, containers and volumes " +
 			"(loopat rebuilds its sandbox image; your loops' files stay in the loopat folder).",
 	}
@@ -391,47 +391,45 @@ func readyConn(ctx context.Context, d Deps) (context.Context, *Result) {
 
 func checkSandboxImage(ctx context.Context, d Deps) Result {
 	if d.Images == nil {
-		return Result{Label: "sandbox image: not checked (image service unavailable)", Hint: "restart the app"}
+		return Result{Label: "not checked (image service unavailable)", Hint: "restart the app"}
 	}
 	conn, bad := readyConn(ctx, d)
 	if bad != nil {
-		bad.Label = "sandbox image: " + bad.Label
 		return *bad
 	}
 	ref, present, err := d.Images.SandboxImageStatus(ctx, conn)
 	switch {
 	case err != nil:
-		return Result{Label: "sandbox image: " + err.Error(), Hint: "run `loopat image build` to see the build output"}
+		return Result{Label: err.Error(), Hint: "run `loopat image build` to see the build output"}
 	case present:
-		return Result{OK: true, Label: "sandbox image: " + ref}
+		return Result{OK: true, Label: ref}
 	default:
 		// Buildable: the engine works, so the first loop (or `loopat image build`) builds it.
-		return Result{OK: true, Label: "sandbox image: " + ref + " (not built yet; built on first use, ~2 min)"}
+		return Result{OK: true, Label: ref + " (not built yet; built on first use, ~2 min)"}
 	}
 }
 
 func checkClaude(ctx context.Context, d Deps) Result {
 	if d.Images == nil {
-		return Result{Label: "claude (in sandbox): not checked (image service unavailable)", Hint: "restart the app"}
+		return Result{Label: "not checked (image service unavailable)", Hint: "restart the app"}
 	}
 	conn, bad := readyConn(ctx, d)
 	if bad != nil {
-		bad.Label = "claude (in sandbox): " + bad.Label
 		return *bad
 	}
 	ref, present, err := d.Images.SandboxImageStatus(ctx, conn)
 	if err != nil {
-		return Result{Label: "claude (in sandbox): " + err.Error(), Hint: "run `loopat image build`"}
+		return Result{Label: err.Error(), Hint: "run `loopat image build`"}
 	}
 	if !present {
-		return Result{Label: "claude (in sandbox): sandbox image " + ref + " not built yet",
+		return Result{Label: "sandbox image " + ref + " not built yet",
 			Hint: "build it now with `loopat image build` (or start a loop: it is built then)"}
 	}
 	v, err := d.Images.ClaudeVersion(ctx, conn)
 	if err != nil {
-		return Result{Label: "claude (in sandbox): " + err.Error(), Hint: "rebuild the sandbox image: loopat image build"}
+		return Result{Label: err.Error(), Hint: "rebuild the sandbox image: loopat image build"}
 	}
-	return Result{OK: true, Label: "claude (in sandbox): " + v}
+	return Result{OK: true, Label: v}
 }
 
 // keychainProbe round-trips a throwaway secret through the OS keychain.
@@ -457,9 +455,9 @@ func checkKeychain(_ context.Context, d Deps) Result {
 		probe = keychainProbe
 	}
 	if err := probe(); err != nil {
-		return Result{Label: "OS keychain: " + err.Error(), Hint: keychainHint(d.GOOS)}
+		return Result{Label: err.Error(), Hint: keychainHint(d.GOOS)}
 	}
-	return Result{OK: true, Label: "OS keychain: usable"}
+	return Result{OK: true, Label: "usable"}
 }
 
 func keychainHint(goos string) string {
@@ -480,7 +478,7 @@ func checkGit(ctx context.Context, d Deps) Result {
 		if d.GOOS == "darwin" {
 			hint = "xcode-select --install (or brew install git)"
 		}
-		return Result{Label: "git: not found", Hint: hint}
+		return Result{Label: "not found", Hint: hint}
 	}
-	return Result{OK: true, Label: "git: " + strings.TrimSpace(string(out))}
+	return Result{OK: true, Label: strings.TrimSpace(string(out))}
 }

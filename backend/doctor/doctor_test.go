@@ -297,7 +297,7 @@ func TestPodmanModeShowsRootlessDifferences(t *testing.T) {
 }
 
 func TestStorageFlagsVfsWithHowToSwitch(t *testing.T) {
-	if r := StorageResult(engine.HostInfo{Known: true, StorageDriver: "overlay"}, "linux"); !r.OK || r.Label != "storage driver: overlay" {
+	if r := StorageResult(engine.HostInfo{Known: true, StorageDriver: "overlay"}, "linux"); !r.OK || r.Label != "overlay" {
 		t.Fatalf("overlay: %+v", r)
 	}
 	newKernel := StorageResult(engine.HostInfo{Known: true, Rootless: true, StorageDriver: "vfs", Kernel: "6.8.0-45-generic"}, "linux")

@@ -3,8 +3,10 @@ package images
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	pimages "github.com/containers/podman/v5/pkg/bindings/images"
@@ -69,14 +71,28 @@ func (b *Builder) ClaudeVersion(ctx context.Context, conn context.Context) (stri
 	return v, nil
 }
 
+// probeLabel marks runOnce's throwaway containers, so a later run can remove one its
+// process did not live to remove (loopat doctor exits at its timeout and abandons a
+// hung check; the deferred Remove never runs).
+const probeLabel = "loopat.probe"
+
+// Probe containers run at most probeRunLimit (podman kills them then); one created more
+// than probeStaleAfter ago belongs to a process that is gone or gave up.
+const (
+	probeRunLimit   = 60 // seconds
+	probeStaleAfter = 2 * time.Minute
+)
+
 // runOnce runs cmd in a new network-less container of image, returns its combined output
 // and exit code, and removes the container.
 func runOnce(call context.Context, image, workspace string, cmd []string) (string, int, error) {
+	removeStaleProbes(call, workspace, probeStaleAfter)
 	s := specgen.NewSpecGenerator(image, false)
 	s.Name = "loopat-" + sanitizeName(workspace) + "-probe-" + uuid.NewString()[:8]
 	s.Command = cmd
-	s.Labels = map[string]string{config.LabelKey: workspace}
+	s.Labels = map[string]string{config.LabelKey: workspace, probeLabel: "1"}
 	s.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	s.Timeout = probeRunLimit
 	created, err := containers.CreateWithSpec(call, s, nil)
 	if err != nil {
 		return "", 0, fmt.Errorf("create probe container from %s: %w", image, err)
@@ -128,4 +144,24 @@ func sanitizeName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// removeStaleProbes removes this workspace's probe containers created more than olderThan
+// ago (a younger one may be another process's probe still running). Best effort: a
+// failure leaves them for the next run or for uninstall (they carry the workspace label).
+func removeStaleProbes(call context.Context, workspace string, olderThan time.Duration) {
+	filters := map[string][]string{"label": {config.LabelKey + "=" + workspace, probeLabel + "=1"}}
+	list, err := containers.List(call, new(containers.ListOptions).WithAll(true).WithFilters(filters))
+	if err != nil {
+		slog.Debug("list stale probe containers", "err", err)
+		return
+	}
+	for _, c := range list {
+		if time.Since(c.Created) < olderThan {
+			continue
+		}
+		if _, err := containers.Remove(call, c.ID, new(containers.RemoveOptions).WithForce(true).WithVolumes(true)); err != nil {
+			slog.Debug("remove stale probe container", "id", c.ID, "err", err)
+		}
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/loopat/desktop/backend/agent"
 	"github.com/loopat/desktop/backend/config"
 )
 
@@ -71,5 +73,46 @@ func TestWarmLoopIsNoUserLoopAndStaleOnesGoAtStart(t *testing.T) {
 	}
 	if _, err := app.Get(user.ID); err != nil {
 		t.Fatalf("the user's loop: %v", err)
+	}
+}
+
+// The refill holds back while a user's loop starts its agent, and, shortly after a
+// Create, while new loops' turns run (a burst's first replies); a long turn long after
+// the last Create does not hold it back, and idle loops never do.
+func TestWarmRefillWaitsForABurstOfNewLoops(t *testing.T) {
+	ws, _ := config.NewWorkspace(filepath.Join(t.TempDir(), "ws"))
+	m := warmTestManager(t, ws, true)
+	now := time.Now()
+	m.runFor("idle")
+	if m.userStartsInFlight(now) {
+		t.Fatal("an idle loop held the refill back")
+	}
+	starting := m.runFor("starting")
+	starting.mu.Lock()
+	starting.busy = true // a turn whose agent is not started yet
+	starting.mu.Unlock()
+	if !m.userStartsInFlight(now) {
+		t.Fatal("a loop starting its agent did not hold the refill back")
+	}
+	starting.mu.Lock()
+	starting.sess = &agent.Session{} // agent started, first reply pending
+	starting.mu.Unlock()
+	if m.userStartsInFlight(now) {
+		t.Fatal("a running turn held the refill back with no Create in the window")
+	}
+	if _, err := m.Create(CreateRequest{Title: "burst"}); err != nil {
+		t.Fatal(err)
+	}
+	if !m.userStartsInFlight(time.Now()) {
+		t.Fatal("a running turn right after a Create did not hold the refill back")
+	}
+	if m.userStartsInFlight(time.Now().Add(warmBurstWindow + time.Second)) {
+		t.Fatal("a running turn held the refill back past the burst window")
+	}
+	starting.mu.Lock()
+	starting.busy, starting.sess = false, nil // the turn ended (and Close has no agent to kill)
+	starting.mu.Unlock()
+	if m.userStartsInFlight(time.Now()) {
+		t.Fatal("idle loops held the refill back after a Create")
 	}
 }

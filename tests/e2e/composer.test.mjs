@@ -5,9 +5,9 @@
 // turns. Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, removeWorkspaceResources, screenshot, startAgentWorkspace, startServe, stop, storeKeyAndCreateLoop, tempDir } from './lib.mjs';
+import { screenshot, startAgentServe, stop, storeKeyAndCreateLoop } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the composer test needs podman, the sandbox image and the mock model API';
@@ -16,29 +16,14 @@ const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: the composer t
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
 describe('composer', { skip }, () => {
-  let mock;
+  let fx;
   let serve;
   let browser;
-  let root;
-  let record;
-  const workspace = `ws-composer-${process.pid}`;
-
   before(async () => {
-    root = tempDir('loopat-composer-');
-    const home = join(root, workspace);
-    record = join(root, 'mock-requests.jsonl');
-    mock = await startAgentWorkspace(home, { record });
-    serve = await startServe({ home });
-    browser = await launchBrowser();
+    fx = await startAgentServe('composer', { record: true });
+    ({ serve, browser } = fx);
   });
-
-  after(async () => {
-    await browser?.close();
-    await serve?.close();
-    await stop(mock?.child);
-    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  after(() => fx?.close());
 
   it('slash menu, @ picker, history, pasted image and New session', async () => {
     const { page } = browser;
@@ -111,8 +96,8 @@ describe('composer', { skip }, () => {
       await messages.getByText('echo: after the clear').waitFor({ timeout: 120_000 });
       assert.ok(await messages.getByText('echo: hello').isVisible(), 'the earlier conversation left the screen');
 
-      await stop(mock.child); // writes the record
-      const reqs = readFileSync(record, 'utf8')
+      await stop(fx.mock.child); // writes the record
+      const reqs = readFileSync(fx.record, 'utf8')
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l))

@@ -200,6 +200,42 @@ export async function startAgentWorkspace(home, { chunkDelay, record } = {}) {
 }
 
 /**
+ * The set-up of an e2e file that talks to a real agent: a temp folder holding a workspace
+ * named ws-<name>-<pid>, the mock Messages API as its provider (requests recorded when
+ * record is set), `loopat serve` on it and, unless browser is false, a Chromium page.
+ * permissionMode replaces the workspace's permission mode and beforeServe(home) runs before
+ * serve starts. close()
+ * stops all of it and removes what the app left in podman for the workspace; it is safe
+ * after a failed start.
+ */
+export async function startAgentServe(name, { browser = true, record = false, permissionMode, beforeServe } = {}) {
+  const root = tempDir(`loopat-${name}-`);
+  const fx = { root, home: join(root, `ws-${name}-${process.pid}`) };
+  if (record) fx.record = join(root, 'mock-requests.jsonl');
+  fx.close = async () => {
+    await fx.browser?.close();
+    await fx.serve?.close();
+    await stop(fx.mock?.child);
+    removeWorkspaceResources(fx.home);
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    fx.mock = await startAgentWorkspace(fx.home, { record: fx.record });
+    if (permissionMode) {
+      const cfg = join(fx.home, 'config.toml');
+      writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('permission_mode = "bypassPermissions"', `permission_mode = "${permissionMode}"`));
+    }
+    await beforeServe?.(fx.home);
+    fx.serve = await startServe({ home: fx.home });
+    if (browser) fx.browser = await launchBrowser();
+  } catch (e) {
+    await fx.close();
+    throw e;
+  }
+  return fx;
+}
+
+/**
  * Removes what a test workspace left in podman: its containers and networks (by the
  * loopat.workspace label, whose value is the workspace's id, not its name) and its
  * per-workspace image tags. Uninstall does this for users; tests that do not uninstall

@@ -6,10 +6,8 @@
 // Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the mock model API).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, removeWorkspaceResources, screenshot, startAgentWorkspace, startServe, stop, storeKeyAndCreateLoop, tempDir } from './lib.mjs';
+import { screenshot, startAgentServe, stop, storeKeyAndCreateLoop } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: ports need podman and the sandbox image';
@@ -30,11 +28,9 @@ http.server.ThreadingHTTPServer(('0.0.0.0', ${PORT}), H).serve_forever()
 `;
 
 describe('ports', { skip }, () => {
-  let mock;
+  let fx;
   let serve;
   let browser;
-  let root;
-  const workspace = `ws-ports-${process.pid}`;
   const ids = (args) => spawnSync('podman', args, { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
 
   /** Runs sh -c script in the loop's container as the agent (uid 2000). */
@@ -45,20 +41,10 @@ describe('ports', { skip }, () => {
   };
 
   before(async () => {
-    root = tempDir('loopat-ports-');
-    const home = join(root, workspace);
-    mock = await startAgentWorkspace(home);
-    serve = await startServe({ home });
-    browser = await launchBrowser();
+    fx = await startAgentServe('ports');
+    ({ serve, browser } = fx);
   });
-
-  after(async () => {
-    await browser?.close();
-    await serve?.close();
-    await stop(mock?.child);
-    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  after(() => fx?.close());
 
   it('lists a server started in the loop, forwards it, previews it, stops it', async () => {
     const { page } = browser;

@@ -5,37 +5,20 @@
 // Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { launchBrowser, removeWorkspaceResources, screenshot, startAgentWorkspace, startServe, stop, storeKeyAndCreateLoop, tempDir } from './lib.mjs';
+import { screenshot, startAgentServe, storeKeyAndCreateLoop } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: permission prompts need podman, the sandbox image and the mock model API';
 
 describe('permission prompts', { skip }, () => {
-  let mock;
+  let fx;
   let serve;
   let browser;
-  let root;
-  const workspace = `ws-prompts-${process.pid}`;
-
   before(async () => {
-    root = tempDir('loopat-prompts-');
-    const home = join(root, workspace);
-    mock = await startAgentWorkspace(home);
-    const cfg = join(home, 'config.toml');
-    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('permission_mode = "bypassPermissions"', 'permission_mode = "default"'));
-    serve = await startServe({ home });
-    browser = await launchBrowser();
+    fx = await startAgentServe('prompts', { permissionMode: 'default' });
+    ({ serve, browser } = fx);
   });
-
-  after(async () => {
-    await browser?.close();
-    await serve?.close();
-    await stop(mock?.child);
-    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  after(() => fx?.close());
 
   it('asks before Bash; Allow once runs it, Deny sends the note', async () => {
     const { page } = browser;

@@ -54,10 +54,8 @@ func runLoop(ctx context.Context, args []string, env Env) int {
 	if !loopCommands[args[0]] {
 		return usageError(env, "loopat loop", fmt.Sprintf("unknown command %q", args[0]), loopUsage)
 	}
-	if loopRemoteCommands[args[0]] {
-		if app := dialApp(env); app != nil { // the running app's loops (loop_remote.go)
-			return loopCLI{svc: remoteLoops{app}}.run(ctx, args, env)
-		}
+	if app, ws := dialApp(env); app != nil { // the running app's loops (loop_remote.go)
+		return remoteCLI(app, ws).run(ctx, args, env)
 	}
 	c := openCore(ctx, env, "loop", false)
 	if c == nil {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,50 +124,100 @@ func (l loopCLI) runPending(cmd, name string, pos []string, env Env) int {
 }
 
 // waitAnswering waits for the turn like wait, and meanwhile shows each prompt on stderr
-// and reads its answer from in, one line each. Without an answer (in ended) the prompt
-// is denied, so a turn never waits on a terminal nobody reads.
+// and reads its answer from in, one line each. A prompt answered elsewhere meanwhile (the
+// app's window, `loopat loop answer`) is dropped from the terminal. When in has ended:
+// in this process nobody else can answer, so the prompt is denied and the turn never
+// waits on a terminal nobody reads; with the running app the prompt stays for the app.
 func (l loopCLI) waitAnswering(ctx context.Context, id string, in io.Reader, env Env) error {
 	api, ok := l.svc.(pendingAPI)
 	if !ok {
 		return l.wait(ctx, id)
 	}
+	_, inApp := l.svc.(remoteLoops)
 	done := make(chan error, 1)
 	go func() { done <- l.wait(ctx, id) }()
-	lines := bufio.NewScanner(in)
+	stop := make(chan struct{})
+	defer close(stop)
+	lines := readLines(in, stop)
+	var asking *loops.Pending // the prompt on the terminal, waiting for its line
 	seen := map[string]bool{}
+	ended := false
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		var input <-chan string // read the terminal only while a prompt waits for it
+		if asking != nil && !ended {
+			input = lines
+		}
 		select {
 		case err := <-done:
+			if asking != nil { // the turn ended, so the prompt was answered in the app
+				fmt.Fprintln(env.Stderr, "\nanswered elsewhere")
+			}
 			return err
-		case <-tick.C:
-		}
-		list, err := api.Pending(id)
-		if err != nil {
-			continue
-		}
-		for _, p := range list {
-			if seen[p.ID] {
+		case line, ok := <-input:
+			if !ok {
+				ended = true
+				if !inApp {
+					_ = api.Answer(id, asking.ID, loops.PendingAnswer{Message: "No answer came from the terminal."})
+					fmt.Fprintln(env.Stderr, "\nno answer (stdin ended): denied")
+				} else {
+					fmt.Fprintln(env.Stderr, "\nno answer (stdin ended): answer it in the app or with `loopat loop answer`")
+				}
+				asking = nil
 				continue
 			}
-			seen[p.ID] = true
-			fmt.Fprintf(env.Stderr, "%s\n%s\n> ", describePending(p), answerUsage)
-			for {
-				if !lines.Scan() {
-					_ = api.Answer(id, p.ID, loops.PendingAnswer{Message: "No answer came from the terminal."})
-					fmt.Fprintln(env.Stderr, "\nno answer (stdin ended): denied")
-					break
-				}
-				a, err := parseAnswer(p, strings.Fields(lines.Text()))
-				if err == nil {
-					err = api.Answer(id, p.ID, a)
-				}
-				if err == nil {
-					break
-				}
+			a, err := parseAnswer(*asking, strings.Fields(line))
+			if err == nil {
+				err = api.Answer(id, asking.ID, a)
+			}
+			if err != nil {
 				fmt.Fprintf(env.Stderr, "%v\n> ", err)
+				continue
+			}
+			asking = nil
+		case <-tick.C:
+			list, err := api.Pending(id)
+			if err != nil {
+				continue
+			}
+			if asking != nil && !slices.ContainsFunc(list, func(p loops.Pending) bool { return p.ID == asking.ID }) {
+				fmt.Fprintln(env.Stderr, "\nanswered elsewhere")
+				asking = nil
+			}
+			for _, p := range list {
+				if asking != nil || seen[p.ID] {
+					continue
+				}
+				seen[p.ID] = true
+				switch {
+				case !ended:
+					asking = &p
+					fmt.Fprintf(env.Stderr, "%s\n%s\n> ", describePending(p), answerUsage)
+				case !inApp:
+					_ = api.Answer(id, p.ID, loops.PendingAnswer{Message: "No answer came from the terminal."})
+					fmt.Fprintf(env.Stderr, "%s\nno answer (stdin ended): denied\n", describePending(p))
+				default:
+					fmt.Fprintf(env.Stderr, "%s\nwaiting for an answer in the app (or `loopat loop answer %s %s ...`)\n", describePending(p), id, p.ID)
+				}
 			}
 		}
 	}
+}
+
+// readLines delivers in's lines until in ends (the channel closes) or stop closes.
+func readLines(in io.Reader, stop <-chan struct{}) <-chan string {
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case out <- sc.Text():
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return out
 }

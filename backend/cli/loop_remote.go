@@ -1,6 +1,7 @@
-// `loopat loop ls|pending|answer` against the running app: a prompt lives in the process
-// that runs the loop's agent, so a fresh process asks the app over its control socket
-// (backend/control) and only falls back to opening the workspace itself when no app runs.
+// `loopat loop ...` against the running app: a loop's agent, its turns and its prompts
+// live in the process that runs it, so a fresh process asks the app over its control
+// socket (backend/control) and only opens the workspace itself when no app runs (two
+// processes must not run agents for the same loops).
 
 package cli
 
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/loopat/desktop/backend/config"
@@ -16,31 +18,55 @@ import (
 	"github.com/loopat/desktop/backend/loops"
 )
 
-// loopRemoteCommands are answered by the running app when one serves the workspace.
-var loopRemoteCommands = map[string]bool{"ls": true, "pending": true, "answer": true}
-
 // remoteTimeout bounds one call to the app (an answer or a list is quick).
 const remoteTimeout = 30 * time.Second
 
 // dialApp connects to the app serving this workspace, or returns nil (no app, or a
 // socket that is not private: said on stderr, and then not used).
-func dialApp(env Env) *control.Client {
+func dialApp(env Env) (*control.Client, config.Workspace) {
 	ws, err := config.ResolveWorkspace()
 	if err != nil {
-		return nil
+		return nil, ws
 	}
 	c, err := control.Dial(ws)
 	if err != nil {
 		if !errors.Is(err, control.ErrNoApp) {
 			fmt.Fprintf(env.Stderr, "loopat: not using the app's control socket: %v\n", err)
 		}
-		return nil
+		return nil, ws
 	}
-	return c
+	return c, ws
 }
 
 // remoteLoops is services.LoopService in the running app, called over its control socket.
 type remoteLoops struct{ c *control.Client }
+
+// remoteCLI is `loopat loop` over the running app's loops in workspace ws.
+func remoteCLI(app *control.Client, ws config.Workspace) loopCLI {
+	r := remoteLoops{app}
+	return loopCLI{svc: r, wait: r.wait,
+		workDir: func(id string) string { return filepath.Join(ws.LoopsDir(), id, "workdir") }}
+}
+
+// waitSlice is how long one WaitIdle call holds the socket; the wait itself is unbounded
+// (as in-process) until ctx ends.
+const waitSlice = 30
+
+// wait is Manager.Wait in the app: long polls of LoopService.WaitIdle.
+func (r remoteLoops) wait(ctx context.Context, id string) error {
+	for {
+		call, cancel := context.WithTimeout(ctx, (waitSlice+30)*time.Second)
+		var idle bool
+		err := r.c.Call(call, "LoopService", "WaitIdle", &idle, id, waitSlice)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if idle {
+			return nil
+		}
+	}
+}
 
 func (r remoteLoops) call(method string, out any, args ...any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)

@@ -20,6 +20,36 @@ import (
 // LoopService stands in for the running app's services.LoopService behind its socket.
 type LoopService struct {
 	answered []loops.PendingAnswer
+	sent     []string
+	waits    int
+	created  []string
+	deleted  []string
+}
+
+func (s *LoopService) Create(req loops.CreateRequest) (loops.Meta, error) {
+	s.created = append(s.created, req.Title)
+	return loops.Meta{ID: "new456", Title: req.Title}, nil
+}
+func (s *LoopService) Delete(id string) error {
+	s.deleted = append(s.deleted, id)
+	return nil
+}
+func (s *LoopService) Send(id, text string) (loops.SendResult, error) {
+	s.sent = append(s.sent, id+": "+text)
+	return loops.SendResult{}, nil
+}
+
+// WaitIdle answers "still working" once, as a turn longer than one wait slice would.
+func (s *LoopService) WaitIdle(id string, seconds int) (bool, error) {
+	s.waits++
+	return s.waits >= 2, nil
+}
+func (s *LoopService) Messages(id string) ([]json.RawMessage, error) {
+	lines := []json.RawMessage{json.RawMessage(`{"type":"result","result":"an earlier reply"}`)}
+	if len(s.sent) > 0 {
+		lines = append(lines, json.RawMessage(`{"type":"result","result":"the app's reply"}`))
+	}
+	return lines, nil
 }
 
 func (s *LoopService) List() ([]loops.Meta, error) {
@@ -99,10 +129,33 @@ func TestLoopPendingAndAnswerReachTheRunningApp(t *testing.T) {
 	}
 }
 
+// new, send and rm go to the running app too: a second process must not run agents for
+// the app's loops. send waits through more than one WaitIdle slice and prints only the
+// reply of its own turn.
+func TestLoopNewSendAndRmRunInTheApp(t *testing.T) {
+	svc := &LoopService{}
+	workspaceWithApp(t, svc)
+	code, out, errOut := runLoopCmd("new", "from", "the", "cli")
+	if code != 0 || strings.TrimSpace(out) != "new456" || len(svc.created) != 1 || svc.created[0] != "from the cli" {
+		t.Fatalf("new: code %d out %q err %q created %v", code, out, errOut, svc.created)
+	}
+	code, out, errOut = runLoopCmd("send", "abc", "hello", "app")
+	if code != 0 || strings.TrimSpace(out) != "the app's reply" {
+		t.Fatalf("send: code %d out %q err %q", code, out, errOut)
+	}
+	if len(svc.sent) != 1 || svc.sent[0] != "abc123: hello app" || svc.waits < 2 {
+		t.Fatalf("the app got sent %v, waited %d times", svc.sent, svc.waits)
+	}
+	code, out, errOut = runLoopCmd("rm", "abc")
+	if code != 0 || len(svc.deleted) != 1 || svc.deleted[0] != "abc123" {
+		t.Fatalf("rm: code %d out %q err %q deleted %v", code, out, errOut, svc.deleted)
+	}
+}
+
 func TestDialAppFallsBackWithoutAnApp(t *testing.T) {
 	workspaceWithApp(t, nil)
 	var errb bytes.Buffer
-	if c := dialApp(Env{Stderr: &errb}); c != nil || errb.Len() != 0 {
+	if c, _ := dialApp(Env{Stderr: &errb}); c != nil || errb.Len() != 0 {
 		t.Fatalf("no app: client %v, stderr %q (want nil and silence: fall back)", c, errb.String())
 	}
 }
@@ -115,7 +168,7 @@ func TestDialAppRefusesAnOpenSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errb bytes.Buffer
-	if c := dialApp(Env{Stderr: &errb}); c != nil || !strings.Contains(errb.String(), "not using the app's control socket") {
+	if c, _ := dialApp(Env{Stderr: &errb}); c != nil || !strings.Contains(errb.String(), "not using the app's control socket") {
 		t.Fatalf("0666 socket: client %v, stderr %q (want a refusal said on stderr)", c, errb.String())
 	}
 }

@@ -3,24 +3,24 @@
 // process `loopat loop pending ID` lists that prompt and `loopat loop answer ID PENDING allow`
 // answers it through the app's control socket (run/control.sock): the tool runs and the
 // turn ends in the app. A fresh process can only see the prompt through the socket: the
-// agent and its prompt live in the serve process.
+// agent and its prompt live in the serve process. `loop new`, `loop send` and `loop rm` from
+// fresh processes run in the app too (no second process runs agents for its loops): a
+// send's prompt shows in the app and on the terminal, and an answer in the app ends it.
 // Needs LOOPAT_E2E_AGENT=1 (podman, the sandbox image and the pinned CLI).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { loopatBin, removeWorkspaceResources, startAgentWorkspace, startServe, stop, tempDir } from './lib.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import { loopatBin, startAgentServe } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
 const skip = enabled ? false : 'LOOPAT_E2E_AGENT is not set to 1: answering prompts needs podman, the sandbox image and the mock model API';
 
-describe('loopat loop pending/answer reach the running app', { skip }, () => {
-  let mock;
+describe('loopat loop commands reach the running app', { skip }, () => {
+  let fx;
   let serve;
-  let root;
   let env;
-  const workspace = `ws-answer-${process.pid}`;
   let loopID;
 
   const loopat = (args, input) => {
@@ -53,23 +53,18 @@ describe('loopat loop pending/answer reach the running app', { skip }, () => {
   const idle = async (id) => (await rpc('LoopService', 'Get', id)).status === 'idle';
 
   before(async () => {
-    root = tempDir('loopat-answer-');
-    const home = join(root, workspace);
-    mock = await startAgentWorkspace(home);
-    const cfg = join(home, 'config.toml');
-    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('permission_mode = "bypassPermissions"', 'permission_mode = "default"'));
-    env = { ...process.env, LOOPAT_HOME: home };
-    const key = loopat(['vault', 'set', 'ANTHROPIC_API_KEY'], 'sk-mock-answer\n');
-    assert.equal(key.code, 0, `vault set failed: ${key.err}`);
-    serve = await startServe({ home });
+    fx = await startAgentServe('answer', {
+      browser: false,
+      permissionMode: 'default',
+      beforeServe: (home) => {
+        env = { ...process.env, LOOPAT_HOME: home };
+        const key = loopat(['vault', 'set', 'ANTHROPIC_API_KEY'], 'sk-mock-answer\n');
+        assert.equal(key.code, 0, `vault set failed: ${key.err}`);
+      },
+    });
+    ({ serve } = fx);
   });
-
-  after(async () => {
-    await serve?.close();
-    await stop(mock?.child);
-    removeWorkspaceResources(join(root, workspace)); // what the app left in podman for this workspace
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  after(() => fx?.close());
 
   it('a fresh process lists the prompt and allows it; the turn completes in the app', async () => {
     try {
@@ -118,6 +113,47 @@ describe('loopat loop pending/answer reach the running app', { skip }, () => {
     }
   });
 
+  it('loop new, send and rm from fresh processes run in the app; a prompt answered in the app ends the send', async () => {
+    try {
+      const made = loopat(['loop', 'new', 'made by the cli']);
+      assert.equal(made.code, 0, made.err);
+      const id = made.out.trim();
+      assert.ok((await rpc('LoopService', 'List')).some((m) => m.id === id && m.title === 'made by the cli'), 'the app lists the new loop');
+
+      // send from a fresh process, its stdin left open: the turn runs in the app (its
+      // prompt is in the app's Pending), the app answers it, and the process prints the reply.
+      const child = spawn(loopatBin(), ['loop', 'send', id, '[[tool:bash echo routed-$((6*7))]]'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      const exited = new Promise((r) => child.on('exit', r));
+      try {
+        const [prompt] = await until('the prompt in the app', async () => {
+          const list = await rpc('LoopService', 'Pending', id);
+          return list.length ? list : null;
+        }, 240_000);
+        assert.equal(prompt.tool, 'Bash');
+        await until('the prompt on the terminal', async () => err.includes(prompt.id) || err.includes('needs input'), 30_000);
+        await rpc('LoopService', 'Answer', id, prompt.id, { allow: true });
+        const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 120_000))]);
+        assert.equal(code, 0, `loop send exit ${code}\nstdout: ${out}\nstderr: ${err}`);
+      } finally {
+        child.kill();
+      }
+      assert.match(err, /answered elsewhere/);
+      assert.match(await transcript(id), /tool result: routed-42/, 'the turn ran in the app');
+      assert.ok(out.trim().length > 0, 'the reply is printed');
+
+      const rm = loopat(['loop', 'rm', id]);
+      assert.equal(rm.code, 0, rm.err);
+      assert.ok(!(await rpc('LoopService', 'List')).some((m) => m.id === id), 'the app no longer lists it');
+    } catch (e) {
+      e.message += `\n--- loopat serve output (tail) ---\n${serve.output().slice(-3000)}`;
+      throw e;
+    }
+  });
+
   it('without the app, ls and pending fall back to this process and say nothing of a socket', async () => {
     await serve.close();
     serve = null;
@@ -129,6 +165,6 @@ describe('loopat loop pending/answer reach the running app', { skip }, () => {
     assert.equal(ls.code, 0, ls.err);
     assert.match(ls.out, /e2e answer/);
     assert.doesNotMatch(ls.err, /control socket/);
-    assert.throws(() => lstatSync(join(root, workspace, 'run', 'control.sock')), /ENOENT/, 'the socket outlived serve');
+    assert.throws(() => lstatSync(join(fx.home, 'run', 'control.sock')), /ENOENT/, 'the socket outlived serve');
   });
 });

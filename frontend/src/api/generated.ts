@@ -792,6 +792,7 @@ export interface Methods {
     StopWorkdirShare: { params: [string]; result: void };
     Unqueue: { params: [string, string]; result: void };
     Upload: { params: [string, string, string]; result: string };
+    WaitIdle: { params: [string, number]; result: boolean };
     WorkdirShare: { params: [string]; result: Shared };
   };
   TerminalService: {
@@ -820,7 +821,7 @@ export const METHODS = {
   UninstallService: ['Plan', 'Run', 'Running'],
   ContextService: ['DiscardProposal', 'MergeProposal', 'Promote', 'ProposalDiff', 'Proposals', 'Pull', 'Push', 'Read', 'Remotes', 'Repos', 'Search', 'SetRemote', 'Status', 'Tree', 'Write'],
   KanbanService: ['AddCard', 'AddColumn', 'Board', 'Boards', 'CreateBoard', 'DeleteCard', 'LinkLoop', 'MoveCard', 'UpdateCard'],
-  LoopService: ['Answer', 'Archive', 'ClearQueue', 'Composer', 'Create', 'Delete', 'EditQueued', 'FindFiles', 'ForwardPort', 'Get', 'History', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'NewSession', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SendWithImages', 'SetModel', 'SetPermissionMode', 'SetProvider', 'SharePortOnNetwork', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'Upload', 'WorkdirShare'],
+  LoopService: ['Answer', 'Archive', 'ClearQueue', 'Composer', 'Create', 'Delete', 'EditQueued', 'FindFiles', 'ForwardPort', 'Get', 'History', 'HostExecAudit', 'Interrupt', 'List', 'Messages', 'MessagesPage', 'NewSession', 'Pending', 'PermissionRules', 'Ports', 'Queue', 'RemovePermissionRule', 'Rename', 'Send', 'SendWithImages', 'SetModel', 'SetPermissionMode', 'SetProvider', 'SharePortOnNetwork', 'ShareWorkdir', 'StopForwarding', 'StopWorkdirShare', 'Unqueue', 'Upload', 'WaitIdle', 'WorkdirShare'],
   TerminalService: ['Close', 'Open', 'Resize', 'Write'],
   WorkdirService: ['Commit', 'GitDiff', 'GitStatus', 'InitRepo', 'Read', 'Tree'],
 } as const;

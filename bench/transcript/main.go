@@ -3,7 +3,8 @@
 // Command transcript measures long loop transcripts in the browser, through `loopat serve`
 // as a user opens them (Playwright with Debian Chromium, tests/e2e/transcript.bench.mjs):
 // time until the last reply is visible, DOM nodes, and the main-thread cost of one streamed
-// line, for 100, 1,000 and 10,000-line loops synthesised in a throwaway workspace:
+// line, for 100, 1,000 and 10,000-line loops synthesised in a throwaway workspace; and the
+// loop list (the sidebar) with 10 and 500 loops, until every loop's row is shown:
 //
 //	go run -tags bench,remote,exclude_graphdriver_btrfs,containers_image_openpgp ./bench/transcript
 //
@@ -43,6 +44,7 @@ func main() {
 
 func run() error {
 	sizesFlag := flag.String("lines", "100,1000,10000", "transcript lengths")
+	listsFlag := flag.String("loops", "10,500", "loop counts for the loop list's render (empty: not measured)")
 	baseline := flag.String("baseline-bin", os.Getenv("LOOPAT_BASELINE_BIN"), "a loopat binary built with the previous chat UI, measured beside (optional)")
 	flag.Parse()
 	root, err := benchkit.RepoRoot()
@@ -84,8 +86,28 @@ func run() error {
 		// The event cost is measured at every length: it must not grow with the transcript.
 		sizes = append(sizes, size{Lines: n, Home: home, Loop: id, Marker: transcriptbench.Marker(n), Event: true})
 	}
+	type list struct {
+		Loops int    `json:"loops"`
+		Home  string `json:"home"`
+	}
+	var lists []list
+	for p := range strings.SplitSeq(*listsFlag, ",") {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-loops: %q is not a loop count", p)
+		}
+		home := filepath.Join(tmp, fmt.Sprintf("list-%d", n))
+		if err := transcriptbench.CreateLoops(home, n); err != nil {
+			return err
+		}
+		lists = append(lists, list{Loops: n, Home: home})
+	}
 	arg, _ := json.Marshal(sizes)
-	cmd := exec.Command("node", "transcript.bench.mjs", string(arg))
+	listArg, _ := json.Marshal(lists)
+	cmd := exec.Command("node", "transcript.bench.mjs", string(arg), string(listArg))
 	cmd.Dir = filepath.Join(root, "tests", "e2e")
 	cmd.Env = append(os.Environ(), "LOOPAT_BIN="+bin, "LOOPAT_BASELINE_BIN="+*baseline)
 	var out bytes.Buffer

@@ -6,9 +6,11 @@
 //   - LoopService.Messages (whole file) and MessagesPage (newest page) as seen from the page,
 //   - for sizes marked event: the main-thread task time (CDP TaskDuration) one
 //     loop:<id>:message event costs, from the frame arriving on the socket to its row painted.
-// It prints one line `BENCH_JSON {"sizes":[...]}` that transcriptbench.Parse reads.
+// and for each loop-list workspace (N loops, no transcript) navigation start → the sidebar
+// showing a row for every loop, the first on screen, and the DOM nodes then.
+// It prints one line `BENCH_JSON {"sizes":[...],"lists":[...]}` that transcriptbench.Parse reads.
 //
-//   LOOPAT_BIN=build/bin/loopat node tests/e2e/transcript.bench.mjs '[{"lines":100,"home":"/tmp/x","loop":"<id>","marker":"...","event":false}]'
+//   LOOPAT_BIN=build/bin/loopat node tests/e2e/transcript.bench.mjs '[{"lines":100,"home":"/tmp/x","loop":"<id>","marker":"...","event":false}]' '[{"loops":500,"home":"/tmp/y"}]'
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser, startServe } from './lib.mjs';
@@ -179,7 +181,83 @@ async function measure(browser, size, bin) {
   }
 }
 
+// Records performance.now() at the first frame where the loop list counts every loop of
+// the workspace (data-count), its first row is on screen and its rows are all there or
+// fill the list's box (a long list renders the rows in view): __listShownAt, __listRows
+// (the count), __listRendered (rows in the DOM).
+function listWatcher(loops) {
+  const check = () => {
+    const list = document.querySelector('[data-testid=loop-list]');
+    const rows = list ? list.querySelectorAll('.loop-item') : [];
+    const count = Number(list?.dataset.count ?? -1);
+    if (count >= loops && rows.length > 0) {
+      const first = rows[0].getBoundingClientRect();
+      const last = rows[rows.length - 1].getBoundingClientRect();
+      if (first.height > 0 && first.top < window.innerHeight && (rows.length >= loops || last.bottom >= list.getBoundingClientRect().bottom)) {
+        window.__listShownAt = performance.now();
+        window.__listRows = count;
+        window.__listRendered = rows.length;
+        return;
+      }
+    }
+    requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+}
+
+// The oldest loop (the synthesised "Loop 0: ...", last in the list) is reachable: scrolled to
+// the end, its row is rendered. A list that shows a count but loses rows fails the bench.
+async function assertLastRowReachable(page) {
+  await page.evaluate(() => {
+    const list = document.querySelector('[data-testid=loop-list]');
+    list.scrollTop = list.scrollHeight;
+  });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=loop-list] .loop-item-title')].some((e) => e.textContent.startsWith('Loop 0:')), null, { timeout: 10_000 });
+}
+
+async function measureList(browser, list, bin) {
+  process.env.LOOPAT_BIN = bin;
+  const serve = await startServe({ home: list.home });
+  try {
+    const page = await browser.context.newPage();
+    await page.addInitScript(listWatcher, list.loops);
+    await page.goto(serve.url); // the page keeps the token in its storage
+    const opens = [];
+    let rows = 0,
+      rendered = 0,
+      nodes = 0;
+    for (let run = 0; run < RUNS; run++) {
+      await page.goto(`${serve.origin}/?run=${run}#/`);
+      opens.push(await page.waitForFunction(() => window.__listShownAt, null, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue()));
+      [rows, rendered, nodes] = await page.evaluate(() => [window.__listRows, window.__listRendered, document.getElementsByTagName('*').length]);
+    }
+    await assertLastRowReachable(page);
+    const serverListMs = await page.evaluate(async () => {
+      const times = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const res = await fetch('/api/rpc/LoopService/List', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${localStorage.getItem('loopat_token')}` },
+          body: '[]',
+        });
+        await res.json();
+        if (!res.ok) throw new Error(`List: HTTP ${res.status}`);
+        times.push(performance.now() - t0);
+      }
+      return [...times].sort((a, b) => a - b)[1];
+    });
+    const out = { loops: list.loops, openMs: Math.round(median(opens) * 10) / 10, runs: opens.length, rows, rendered, domNodes: nodes, serverListMs: Math.round(serverListMs * 10) / 10 };
+    console.error(`loop list bench: ${JSON.stringify(out)} (opens ${opens.map((x) => x.toFixed(0)).join(', ')} ms)`);
+    await page.close();
+    return out;
+  } finally {
+    await serve.close();
+  }
+}
+
 const sizes = JSON.parse(process.argv[2] ?? '[]');
+const lists = JSON.parse(process.argv[3] ?? '[]');
 if (sizes.length === 0) {
   console.error('usage: transcript.bench.mjs <json list of {lines, home, loop, marker, event}>');
   process.exit(2);
@@ -199,7 +277,9 @@ try {
     }
     out.push(m);
   }
-  console.log('BENCH_JSON ' + JSON.stringify({ sizes: out }));
+  const listOut = [];
+  for (const l of lists) listOut.push(await measureList(browser, l, bin));
+  console.log('BENCH_JSON ' + JSON.stringify({ sizes: out, lists: listOut }));
 } finally {
   await browser.close();
 }

@@ -49,6 +49,8 @@ type Figures struct {
 // Result is the script's whole output.
 type Result struct {
 	Sizes []Size `json:"sizes"`
+	// Lists: the loop list's render, one per workspace size (10 and 500 loops by default).
+	Lists []List `json:"lists,omitempty"`
 }
 
 // Parse finds the result line in the script's stdout and checks every figure is there: a
@@ -81,6 +83,11 @@ func Parse(stdout []byte) (Result, error) {
 	}
 	if events == 0 {
 		return r, errors.New("transcript bench: no streamed-event cost measured")
+	}
+	for _, l := range r.Lists {
+		if err := l.check(); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
@@ -135,5 +142,5 @@ func Rows(r Result) []benchkit.Row {
 			rows = append(rows, ev)
 		}
 	}
-	return rows
+	return append(rows, listRows(r.Lists)...)
 }

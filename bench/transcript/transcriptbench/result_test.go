@@ -104,3 +104,58 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 		}
 	}
 }
+
+// The loop list's figures become rows (500 loops against 10 in the same run), and a list
+// that lost loops (count below the workspace's) or rendered none fails the parse.
+func TestParseLoopListRows(t *testing.T) {
+	sizes := []Size{{Lines: 100, Bytes: 54_000, OpenMs: 310, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5, EventMs: 7, Events: 5}}
+	lists := []List{
+		{Loops: 10, OpenMs: 400, Runs: 3, Rows: 10, Rendered: 10, DOMNodes: 90, ServerListMs: 2},
+		{Loops: 500, OpenMs: 500, Runs: 3, Rows: 500, Rendered: 40, DOMNodes: 300, ServerListMs: 50},
+	}
+	out, _ := json.Marshal(Result{Sizes: sizes, Lists: lists})
+	r, err := Parse([]byte(ResultPrefix + string(out) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]benchkit.Row{}
+	for _, row := range Rows(r) {
+		byName[row.Name] = row
+	}
+	big := byName["loop list: 500 loops shown (Chromium, navigation to every row)"]
+	if big.Loopat != 500 || big.Ratio != 1.25 || big.Baselines["with 10 loops (same run)"] != 400 || big.Baselines["server: LoopService.List"] != 50 {
+		t.Fatalf("500-loop row %+v", big)
+	}
+	if small := byName["loop list: 10 loops shown (Chromium, navigation to every row)"]; small.Loopat != 400 || small.Ratio != 0 {
+		t.Fatalf("10-loop row %+v", small)
+	}
+	if dom := byName["loop list: DOM nodes with 500 loops"]; dom.Loopat != 300 {
+		t.Fatalf("DOM row %+v", dom)
+	}
+	for _, bad := range []List{
+		{Loops: 500, OpenMs: 500, Runs: 3, Rows: 499, Rendered: 40, DOMNodes: 300, ServerListMs: 50},
+		{Loops: 500, OpenMs: 500, Runs: 3, Rows: 500, Rendered: 0, DOMNodes: 300, ServerListMs: 50},
+		{Loops: 500, OpenMs: 0, Runs: 3, Rows: 500, Rendered: 40, DOMNodes: 300, ServerListMs: 50},
+	} {
+		out, _ := json.Marshal(Result{Sizes: sizes, Lists: []List{bad}})
+		if _, err := Parse([]byte(ResultPrefix + string(out))); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}
+
+// The fixture is real loop folders the app's store lists.
+func TestCreateLoopsThroughTheStore(t *testing.T) {
+	home := t.TempDir()
+	if err := CreateLoops(home, 12); err != nil {
+		t.Fatal(err)
+	}
+	st, err := loops.NewStore(filepath.Join(home, "loops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.List()
+	if err != nil || len(all) != 12 {
+		t.Fatalf("%d loops listed, %v", len(all), err)
+	}
+}

@@ -1,12 +1,14 @@
-import { useMemo, useState } from 'react';
+import { memo, useEffect, useMemo, useState } from 'react';
 import { NavLink, useNavigate } from 'react-router-dom';
-import { RECONNECTED } from '../api/client';
+import { on, RECONNECTED } from '../api/client';
 import { LoopService, topics, VaultService, type LoopMeta } from '../api/services';
 import { useAction, useEvent, useLoad } from '../ui';
 import { Modal } from './Modal';
+import { listLoops } from './loopList';
+import { useRowWindow } from './rowWindow';
 
 export function Sidebar() {
-  const loops = useLoad<LoopMeta[]>(() => LoopService.List(), []);
+  const loops = useLoad<LoopMeta[]>(listLoops, []);
   useEvent(topics.loopsChanged, () => loops.reload());
   useEvent(RECONNECTED, () => loops.reload());
   const [query, setQuery] = useState('');
@@ -22,6 +24,9 @@ export function Sidebar() {
       .sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
   }, [all, query, showArchived]);
   const archivedCount = all.filter((l) => l.archived).length;
+  const live = useLiveStatuses(all);
+  // A long list renders only the rows in view (and a margin): 500 loops cost what 40 do.
+  const { scrollerRef, start, end, padTop, padBottom, measureRef } = useRowWindow(visible.length);
 
   return (
     <aside className="sidebar" data-testid="sidebar">
@@ -39,7 +44,7 @@ export function Sidebar() {
           />
         )}
       </div>
-      <nav className="loop-list">
+      <nav className="loop-list" ref={scrollerRef} data-count={loops.data ? visible.length : undefined} data-testid="loop-list">
         {loops.loading && !loops.data && <div className="muted pad">Loading loops…</div>}
         {loops.error && !loops.data && (
           <div className="inline-error pad">
@@ -59,9 +64,11 @@ export function Sidebar() {
           </div>
         )}
         {all.length > 0 && visible.length === 0 && <div className="muted pad">No loop matches “{query}”.</div>}
-        {visible.map((l) => (
-          <LoopItem key={l.id} loop={l} />
+        {padTop > 0 && <div style={{ height: padTop }} aria-hidden />}
+        {visible.slice(start, end).map((l, i) => (
+          <LoopItem key={l.id} loop={l} status={live.get(l.id) ?? l.status} measureRef={i === 0 ? measureRef : undefined} />
         ))}
+        {padBottom > 0 && <div style={{ height: padBottom }} aria-hidden />}
       </nav>
       {archivedCount > 0 && (
         <label className="sidebar-foot">
@@ -74,13 +81,33 @@ export function Sidebar() {
   );
 }
 
-/** One loop row; follows the loop's live status between list refreshes. */
-function LoopItem({ loop }: { loop: LoopMeta }) {
-  const [live, setLive] = useState<string | null>(null);
-  useEvent(topics.loopStatus(loop.id), (s: { status: string }) => setLive(s.status));
-  const status = live ?? loop.status;
+/**
+ * Every listed loop's live status between list refreshes, by id: subscribed here for all
+ * loops, not per row, because a row out of view is not mounted and would miss its changes.
+ * Kept across refreshes, as a mounted row kept it: a status is saved behind its event.
+ */
+function useLiveStatuses(all: LoopMeta[]): Map<string, string> {
+  const [live, setLive] = useState<Map<string, string>>(() => new Map());
+  const ids = useMemo(() => all.map((l) => l.id).join(','), [all]);
+  useEffect(() => {
+    const offs = ids
+      .split(',')
+      .filter(Boolean)
+      .map((id) =>
+        on(topics.loopStatus(id), (s: { status?: string } | undefined) => {
+          if (s?.status) setLive((m) => new Map(m).set(id, s.status!));
+        }),
+      );
+    return () => offs.forEach((off) => off());
+  }, [ids]);
+  return live;
+}
+
+/** One loop row. */
+const LoopItem = memo(function LoopItem({ loop, status, measureRef }: { loop: LoopMeta; status: string; measureRef?: (el: HTMLElement | null) => void }) {
   return (
     <NavLink
+      ref={measureRef}
       to={`/loops/${loop.id}`}
       className={({ isActive }) => `loop-item ${isActive ? 'active' : ''} ${loop.archived ? 'archived' : ''}`}
       data-testid={`loop-item-${loop.id}`}
@@ -96,7 +123,7 @@ function LoopItem({ loop }: { loop: LoopMeta }) {
       </span>
     </NavLink>
   );
-}
+});
 
 function shortRepo(repo: string): string {
   return repo.replace(/^https?:\/\//, '').replace(/\.git$/, '');

@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import { Navigate } from 'react-router-dom';
-import { LoopService, SystemService, topics, type DoctorCheck, type LoopMeta } from '../api/services';
+import { SystemService, topics, type DoctorCheck, type LoopMeta } from '../api/services';
 import { NewLoopDialog } from '../components/Sidebar';
+import { listLoops } from '../components/loopList';
 import { Spinner, useEvent, useLoad } from '../ui';
 
 // The checklist is shown first when something fails, once per app start:
@@ -10,7 +11,7 @@ let redirectedOnce = false;
 
 export function Home() {
   const doctor = useLoad<DoctorCheck[]>(() => SystemService.Doctor(), []);
-  const loops = useLoad<LoopMeta[]>(() => LoopService.List(), []);
+  const loops = useLoad<LoopMeta[]>(listLoops, []);
   useEvent(topics.loopsChanged, () => loops.reload());
   const [creating, setCreating] = useState(false);
   if (doctor.loading && !doctor.data) return <div className="page pad"><Spinner label="Checking your setup…" /></div>;

@@ -124,8 +124,8 @@ func Rows(r Result) []benchkit.Row {
 	if warm > 0 {
 		vsWarm = fmt.Sprintf("%.1f× one warm start; ", benchkit.Ms(r.BurstAll)/warm)
 	}
-	burst.Note = fmt.Sprintf("%sthe %d run on the default serve (warm loop on): %d of them handed a warm loop, the rest cold; p50 %s; slowest: created %s, starting %s, working %s, first token %s after the clicks",
-		vsWarm, n, warmInBurst, benchkit.Fmt(benchkit.Ms(benchkit.Median(ds)), "ms"), benchkit.Fmt(benchkit.Ms(last.Create), "ms"),
+	burst.Note = fmt.Sprintf("cold baseline: median of %d starts; %sthe %d run on the default serve (warm loop on): %d of them handed a warm loop, the rest cold; p50 %s; slowest: created %s, starting %s, working %s, first token %s after the clicks",
+		len(r.Cold), vsWarm, n, warmInBurst, benchkit.Fmt(benchkit.Ms(benchkit.Median(ds)), "ms"), benchkit.Fmt(benchkit.Ms(last.Create), "ms"),
 		benchkit.Fmt(benchkit.Ms(last.Starting), "ms"), benchkit.Fmt(benchkit.Ms(last.Working), "ms"), benchkit.Fmt(benchkit.Ms(last.FirstToken), "ms"))
 	rows := []benchkit.Row{burst}
 	for _, c := range []struct {

@@ -41,7 +41,7 @@ func TestRowsOfOwnResult(t *testing.T) {
 	burst := byName["concurrency: 8 new loops at once through serve, all replied (first token)"]
 	if burst.Loopat != 13100 || burst.Baselines[OneCold] != 1800 || burst.Baselines[OneWarm] != 400 || burst.RatioTo != OneCold ||
 		burst.Ratio != 7.278 || *burst.Met || burst.Miss() == nil ||
-		!strings.Contains(burst.Note, "32.8× one warm start") || !strings.Contains(burst.Note, "1 of them handed a warm loop") ||
+		!strings.Contains(burst.Note, "median of 1 starts") || !strings.Contains(burst.Note, "32.8× one warm start") || !strings.Contains(burst.Note, "1 of them handed a warm loop") ||
 		!strings.Contains(burst.Note, "p50 12.50 s") {
 		t.Fatalf("8 at once in 13.1 s vs 1.8 s cold, 0.4 s warm: %+v", burst)
 	}

@@ -96,7 +96,7 @@ func Serve(rwc io.ReadWriteCloser, log *slog.Logger) (*Session, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	mux, err := yamux.Server(rwc, yamuxConfig())
+	mux, err := yamux.Server(newFrameWriter(rwc), yamuxConfig())
 	if err != nil {
 		return nil, fmt.Errorf("start link session: %w", err)
 	}
@@ -286,7 +286,7 @@ type Relay struct {
 
 // NewRelay runs the sandbox end over rwc (the relay process's stdin+stdout).
 func NewRelay(rwc io.ReadWriteCloser) (*Relay, error) {
-	mux, err := yamux.Client(rwc, yamuxConfig())
+	mux, err := yamux.Client(newFrameWriter(rwc), yamuxConfig())
 	if err != nil {
 		return nil, fmt.Errorf("start link relay: %w", err)
 	}
@@ -294,12 +294,16 @@ func NewRelay(rwc io.ReadWriteCloser) (*Relay, error) {
 }
 
 // Open starts a stream for service tag.
-func (r *Relay) Open(tag byte) (net.Conn, error) {
+func (r *Relay) Open(tag byte) (net.Conn, error) { return r.OpenWith(tag, nil) }
+
+// OpenWith starts a stream for service tag whose first bytes are first, sent in
+// the same frame as the tag (a service whose client speaks first saves a frame).
+func (r *Relay) OpenWith(tag byte, first []byte) (net.Conn, error) {
 	st, err := r.mux.OpenStream()
 	if err != nil {
 		return nil, fmt.Errorf("open link stream: %w", err)
 	}
-	if _, err := st.Write([]byte{tag}); err != nil {
+	if _, err := st.Write(append([]byte{tag}, first...)); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open link stream: %w", err)
 	}

@@ -88,17 +88,26 @@ func forward(argv []string) int {
 		}
 	}
 	fw := wire.NewWriter(conn)
-	// The request is sent while answers are read: the host may refuse at once
-	// (e.g. too many host processes) without reading a large request, and that
-	// answer must still be shown.
+	enc := wire.EncodeRequest(req)
 	sendErr := make(chan error, 1)
-	go func() {
-		err := fw.Frame(wire.TypeRequest, wire.EncodeRequest(req))
-		sendErr <- err
-		if err == nil {
-			pumpStdin(fw)
-		}
-	}()
+	if len(enc) <= quickRequest && stdinIsDevNull() {
+		// The common call from a script or the agent: nothing to stream. Request and
+		// stdin EOF leave in one write (one frame on the link instead of two), and no
+		// goroutine or thread is started for stdin. A request this small fits in the
+		// empty socket buffer, so the write cannot wait on the host.
+		sendErr <- fw.Frames(wire.AppendFrame(wire.AppendFrame(nil, wire.TypeRequest, enc), wire.TypeStdinEOF, nil))
+	} else {
+		// The request is sent while answers are read: the host may refuse at once
+		// (e.g. too many host processes) without reading a large request, and that
+		// answer must still be shown.
+		go func() {
+			err := fw.Frame(wire.TypeRequest, enc)
+			sendErr <- err
+			if err == nil {
+				pumpStdin(fw)
+			}
+		}()
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	go func() {
@@ -145,6 +154,20 @@ func forward(argv []string) int {
 			return fail(127, "unexpected frame %q from host", typ)
 		}
 	}
+}
+
+// quickRequest is the largest request sent in one write with its stdin EOF.
+const quickRequest = 16 << 10
+
+// stdinIsDevNull reports whether stdin is /dev/null (as under `podman exec`
+// without -i, cron, or `cmd </dev/null`): then the call has no input to stream.
+func stdinIsDevNull() bool {
+	in, err := os.Stdin.Stat()
+	if err != nil || in.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(in, null)
 }
 
 func pumpStdin(fw *wire.Writer) {

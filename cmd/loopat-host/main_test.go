@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,6 +138,45 @@ func TestForwarderThroughRelay(t *testing.T) {
 	if _, err := os.Stat(socket); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket left behind: %v", err)
 	}
+}
+
+// With stdin on /dev/null (podman exec without -i, `cmd </dev/null`) the forwarder
+// sends its request and stdin EOF in one write: the host process sees an empty
+// stdin at once, and a stdin that is a pipe still streams (TestForwarderThroughRelay).
+func TestForwarderWithStdinOnDevNull(t *testing.T) {
+	socket, _, _ := startRelay(t)
+	cmd := self("sh", "-c", "cat; echo \"done $#\"")
+	cmd.Env = append(cmd.Env, "LOOPAT_HOST_SOCKET="+socket)
+	cmd.Stdin = nil // /dev/null
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil || string(out) != "done 0\n" {
+		t.Fatalf("sh with stdin /dev/null: %v %q (stderr %q)", err, out, errb.String())
+	}
+	if !stdinIsDevNullIn(t, nil) || stdinIsDevNullIn(t, strings.NewReader("x")) {
+		t.Fatal("stdinIsDevNull does not tell /dev/null from a pipe")
+	}
+}
+
+// stdinIsDevNullIn runs stdinIsDevNull in a child whose stdin is in (nil: /dev/null).
+func stdinIsDevNullIn(t *testing.T, in io.Reader) bool {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStdinProbe$")
+	cmd.Env = append(os.Environ(), "LOOPAT_HOST_STDIN_PROBE=1")
+	cmd.Stdin = in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe: %v %s", err, out)
+	}
+	return strings.Contains(string(out), "devnull=true")
+}
+
+func TestStdinProbe(t *testing.T) {
+	if os.Getenv("LOOPAT_HOST_STDIN_PROBE") != "1" {
+		t.Skip("run by TestForwarderWithStdinOnDevNull")
+	}
+	fmt.Printf("devnull=%v\n", stdinIsDevNull())
 }
 
 func TestUsage(t *testing.T) {

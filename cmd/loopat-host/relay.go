@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -87,6 +88,10 @@ func relayMain(args []string) int {
 	return 0
 }
 
+// firstChunk bounds the first read of a host-exec connection (a small request
+// with its stdin EOF; larger ones follow through the splice).
+const firstChunk = 32 << 10
+
 func acceptLoop(l net.Listener, rel *link.Relay, tag byte, log *slog.Logger) {
 	for {
 		c, err := l.Accept()
@@ -97,7 +102,23 @@ func acceptLoop(l net.Listener, rel *link.Relay, tag byte, log *slog.Logger) {
 			return
 		}
 		go func() {
-			st, err := rel.Open(tag)
+			var first []byte
+			if tag == link.TagHostExec {
+				// The forwarder speaks first (its request): the tag and the request
+				// cross the link in one frame. A client that never writes holds
+				// only its own connection; the host sees nothing of it.
+				buf := make([]byte, firstChunk)
+				n, err := c.Read(buf)
+				if n == 0 {
+					if err != nil && !errors.Is(err, io.EOF) {
+						log.Warn("read host-exec request", "err", err)
+					}
+					c.Close()
+					return
+				}
+				first = buf[:n]
+			}
+			st, err := rel.OpenWith(tag, first)
 			if err != nil {
 				log.Warn("open stream", "err", err)
 				c.Close()

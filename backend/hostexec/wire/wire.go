@@ -79,14 +79,17 @@ type Exit struct {
 
 // WriteFrame writes one frame.
 func WriteFrame(w io.Writer, typ byte, payload []byte) error {
-	var hdr [5]byte
-	hdr[0] = typ
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
 	// One write per frame keeps frames intact for writers shared under a mutex.
-	buf := make([]byte, 0, 5+len(payload))
-	buf = append(append(buf, hdr[:]...), payload...)
-	_, err := w.Write(buf)
+	_, err := w.Write(AppendFrame(make([]byte, 0, 5+len(payload)), typ, payload))
 	return err
+}
+
+// AppendFrame appends one encoded frame to b, so several frames can leave in one
+// write (every write is a hop through the relay, conmon and the podman service).
+func AppendFrame(b []byte, typ byte, payload []byte) []byte {
+	b = append(b, typ)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+	return append(b, payload...)
 }
 
 // eagerAlloc is the largest payload allocated up front; bigger ones grow as their
@@ -251,6 +254,14 @@ func (fw *Writer) Frame(typ byte, payload []byte) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	return WriteFrame(fw.w, typ, payload)
+}
+
+// Frames writes frames already encoded with AppendFrame in one write.
+func (fw *Writer) Frames(encoded []byte) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	_, err := fw.w.Write(encoded)
+	return err
 }
 
 // Stream returns an io.Writer that sends each Write as frames of typ.

@@ -8,12 +8,12 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Virtuoso, type VirtuosoHandle } from 'react-virtuoso';
 import { RECONNECTED } from '../api/client';
-import { LoopService, topics, type Msg } from '../api/services';
+import { LoopService, topics, type Msg, type TranscriptPage } from '../api/services';
 import { formatTime, InlineError, Spinner, useEvent } from '../ui';
 import { MarkdownText } from './Markdown';
 import './transcript.css';
 
-import { FIRST_PAGE_LINES, takePrefetched } from './transcriptPrefetch';
+import { FIRST_PAGE_LINES, peekPrefetched, takePrefetched } from './transcriptPrefetch';
 import {
   appendLines,
   applyDelta,
@@ -48,13 +48,23 @@ interface Loaded {
 
 const rowKey = (_: number, row: Row) => row.key;
 
+/** The chat's state from its newest page and the lines that arrived while it was fetched. */
+function loadedFrom(page: TranscriptPage, arrived: Msg[]): Loaded {
+  const tr = buildTranscript(mergeTail(page.lines, arrived), FIRST_INDEX);
+  return { tr, before: page.start, more: page.more, firstIndex: FIRST_INDEX };
+}
+
 /**
  * The chat of one loop: fetches the newest page, follows loop:<id>:message and
  * :delta events, and loads older pages on scroll-up. empty is shown for a loop with no
  * lines that is not working.
  */
 export function Transcript({ loopId, working, empty }: { loopId: string; working: boolean; empty?: React.ReactNode }) {
-  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  // A prefetched page that has already arrived is rendered in the first render (no
+  // spinner frame, no effect and promise hop before the list): the common case when the
+  // route prefetched it beside the page's code.
+  const [peeked] = useState(() => peekPrefetched(loopId));
+  const [loaded, setLoaded] = useState<Loaded | null>(() => (peeked ? loadedFrom(peeked.value, []) : null));
   const [error, setError] = useState('');
   const [streaming, setStreaming] = useState<Streaming>(NO_STREAM);
   const [loadingOlder, setLoadingOlder] = useState(false);
@@ -138,19 +148,20 @@ export function Transcript({ loopId, working, empty }: { loopId: string; working
 
   const load = useCallback(() => {
     const pre = takePrefetched(loopId);
+    if (pre && peeked && pre.value === peeked.value) {
+      // Rendered from it already; only lines that arrived since the peek are missing.
+      if (pre.arrived.length > 0) setLoaded(loadedFrom(pre.value, pre.arrived));
+      return;
+    }
     arrived.current = pre?.arrived ?? [];
     setError('');
     (pre?.page ?? LoopService.MessagesPage(loopId, 0, FIRST_PAGE_LINES))
-      .then((page) => {
-        const lines = mergeTail(page.lines, arrived.current ?? []);
-        const tr = buildTranscript(lines, FIRST_INDEX);
-        setLoaded({ tr, before: page.start, more: page.more, firstIndex: FIRST_INDEX });
-      })
+      .then((page) => setLoaded(loadedFrom(page, arrived.current ?? [])))
       .catch((e) => setError(e instanceof Error ? e.message : String(e)))
       .finally(() => {
         arrived.current = null;
       });
-  }, [loopId]);
+  }, [loopId, peeked]);
   useEffect(load, [load]);
   useEvent(RECONNECTED, load);
   useEffect(() => {

@@ -13,6 +13,8 @@ const FRESH_MS = 10_000;
 
 export interface Prefetched {
   page: Promise<TranscriptPage>;
+  /** The page once it has arrived: the chat renders it in its first render, no hop. */
+  value?: TranscriptPage;
   /** Lines that arrived as events since the fetch started (the page may hold them too). */
   arrived: Msg[];
 }
@@ -31,7 +33,10 @@ export function prefetchTranscript(loopId: string) {
   // Events from now on are kept so none falls between this fetch and the chat's own subscription.
   const unsubscribe = on(topics.loopMessage(loopId), (m) => arrived.push(stampArrival(m as Msg)));
   const page = LoopService.MessagesPage(loopId, 0, FIRST_PAGE_LINES);
-  page.catch(() => {}); // the chat reports a failure when it takes the page
+  page.then(
+    (v) => (entry.value = v),
+    () => {}, // the chat reports a failure when it takes the page
+  );
   // Not taken in time (the loop failed to open, the user left): stop listening.
   const expiry = setTimeout(() => {
     if (pending === entry) takePrefetched(loopId);
@@ -40,7 +45,7 @@ export function prefetchTranscript(loopId: string) {
     clearTimeout(expiry);
     unsubscribe();
   };
-  const entry = { loopId, page, arrived, at: performance.now(), stop };
+  const entry: Prefetched & { loopId: string; at: number; stop: () => void } = { loopId, page, arrived, at: performance.now(), stop };
   pending = entry;
 }
 
@@ -53,7 +58,17 @@ export function takePrefetched(loopId: string): Prefetched | null {
   if (!p || p.loopId !== loopId) return null;
   pending = null;
   p.stop();
-  return performance.now() - p.at < FRESH_MS ? { page: p.page, arrived: p.arrived } : null;
+  return performance.now() - p.at < FRESH_MS ? { page: p.page, value: p.value, arrived: p.arrived } : null;
+}
+
+/**
+ * The prefetched page of loopId if it has already arrived, without taking it (the chat
+ * takes it once its own event subscription is live), with the lines that arrived so far.
+ */
+export function peekPrefetched(loopId: string): { value: TranscriptPage; arrived: number } | null {
+  const p = pending;
+  if (!p || p.loopId !== loopId || !p.value || performance.now() - p.at >= FRESH_MS) return null;
+  return { value: p.value, arrived: p.arrived.length };
 }
 
 /** Hands the prefetched meta of loopId to the loop page (once), or null: fetch it then. */

@@ -122,7 +122,7 @@ describe('loopat loop commands reach the running app', { skip }, () => {
 
       // send from a fresh process, its stdin left open: the turn runs in the app (its
       // prompt is in the app's Pending), the app answers it, and the process prints the reply.
-      const child = spawn(loopatBin(), ['loop', 'send', id, '[[tool:bash echo routed-$((6*7))]]'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(loopatBin(), ['loop', 'send', id, '[[tool:bash echo routed-$((6*7)) > routed.txt && cat routed.txt]]'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));

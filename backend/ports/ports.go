@@ -344,7 +344,9 @@ func (m *Manager) pipe(loopID string, cp int, c net.Conn) error {
 		return fail(fmt.Errorf("relay refused port %d (status %d)", cp, status[0]))
 	}
 	_ = st.SetReadDeadline(time.Time{})
-	link.Splice(c, st)
+	link.Splice(newHostGuard(c, func(host string) {
+		m.o.Log.Warn("forwarded request refused: its Host is not this machine's (DNS rebinding?)", "loop", loopID, "container_port", cp, "host", host)
+	}), st)
 	return nil
 }
 

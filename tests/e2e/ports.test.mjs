@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { screenshot, startAgentServe, stop, storeKeyAndCreateLoop } from './lib.mjs';
 
 const enabled = process.env.LOOPAT_E2E_AGENT === '1';
@@ -109,6 +110,21 @@ describe('ports', { skip }, () => {
       assert.ok(log.split('\n').filter(Boolean).length >= 3, `requests reached the loop: ${log}`);
       assert.doesNotMatch(log, /loopat_token/);
       assert.doesNotMatch(log, new RegExp(serve.token));
+
+      // DNS rebinding: a page whose own name now resolves to 127.0.0.1 sends that name as
+      // Host. The forward answers 421 and the request never reaches the loop's server.
+      const rebound = await new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: hostPort, path: '/', headers: { Host: `rebind.example:${hostPort}` } }, (r) => {
+          let body = '';
+          r.on('data', (d) => (body += d));
+          r.on('end', () => resolve({ status: r.statusCode, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(rebound.status, 421, `rebound request: ${rebound.status} ${rebound.body}`);
+      assert.match(rebound.body, /DNS rebinding/);
+      assert.equal(inLoop(container, 'cat /tmp/cookies.log'), log, 'the rebound request reached the loop');
 
       await row.getByTestId('port-stop').click();
       await row.getByTestId('port-forward').waitFor({ timeout: 10_000 }); // still listening in the loop, no longer forwarded

@@ -150,6 +150,7 @@ func run(burst int, scale bool) error {
 		return err
 	}
 	res.BurstAll = time.Since(t0)
+	res.BurstAt, res.BurstLoad = time.Now(), benchkit.Load()[0]
 	res.CPUBurst = readCPU(s.cmd.Process.Pid, s.prefix).since(before)
 	res.CPUBurst.Loops = burst
 	for _, b := range res.Burst {

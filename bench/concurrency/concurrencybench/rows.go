@@ -66,6 +66,11 @@ type Result struct {
 	CPUCold, CPUBurst CPU
 	// BurstAll is the click on the first to the last first token.
 	BurstAll time.Duration
+	// BurstLoad is the 1-minute load average right after the burst and BurstAt when: the
+	// burst's rows carry them (the rows are made at the end of the run, when the load
+	// of the later phases is another).
+	BurstLoad float64
+	BurstAt   time.Time
 	// Curves (may be empty when not run).
 	Memory []Curve // serve RSS (with its children) with N loops running
 	Turns  []Curve // first-token latency of a later turn with N loops working at once
@@ -127,7 +132,7 @@ func Rows(r Result) []benchkit.Row {
 	burst.Note = fmt.Sprintf("cold baseline: median of %d starts; %sthe %d run on the default serve (warm loop on): %d of them handed a warm loop, the rest cold; p50 %s; slowest: created %s, starting %s, working %s, first token %s after the clicks",
 		len(r.Cold), vsWarm, n, warmInBurst, benchkit.Fmt(benchkit.Ms(benchkit.Median(ds)), "ms"), benchkit.Fmt(benchkit.Ms(last.Create), "ms"),
 		benchkit.Fmt(benchkit.Ms(last.Starting), "ms"), benchkit.Fmt(benchkit.Ms(last.Working), "ms"), benchkit.Fmt(benchkit.Ms(last.FirstToken), "ms"))
-	rows := []benchkit.Row{burst}
+	rows := []benchkit.Row{r.atBurst(burst)}
 	for _, c := range []struct {
 		name string
 		cpu  CPU
@@ -141,7 +146,7 @@ func Rows(r Result) []benchkit.Row {
 		p := c.cpu
 		p.Machine, p.Serve, p.Service, p.Conmon, p.Containers = per(p.Machine), per(p.Serve), per(p.Service), per(p.Conmon), per(p.Containers)
 		row.Note = "machine-wide busy time per loop (other load included): " + p.Split()
-		rows = append(rows, row)
+		rows = append(rows, r.atBurst(row))
 	}
 	rows = append(rows, curveRows(r.Memory, func(c Curve, base Curve) benchkit.Row {
 		row := benchkit.NewRow(fmt.Sprintf("scale: serve host-side RSS with %d loops running", c.N), "MB", float64(c.KiB)/1024, nil, "", 1)
@@ -163,6 +168,14 @@ func Rows(r Result) []benchkit.Row {
 		return ratioToFirst(row, c, base, "with %d loops (p50)")
 	})...)
 	return rows
+}
+
+// atBurst stamps row with the time and load of the burst, when they were taken.
+func (r Result) atBurst(row benchkit.Row) benchkit.Row {
+	if !r.BurstAt.IsZero() {
+		row.Measured, row.Load1 = r.BurstAt.UTC().Format("2006-01-02 15:04 UTC"), r.BurstLoad
+	}
+	return row
 }
 
 // ratioToFirst puts the curve's first point beside a later one, with the growth a linear

@@ -18,12 +18,13 @@ func start(ms int) Start {
 func TestRowsOfOwnResult(t *testing.T) {
 	warmStart := Start{Create: 20 * time.Millisecond, FirstToken: 400 * time.Millisecond} // no "starting": handed the warm loop
 	r := Result{Cold: []Start{start(1800)}, Single: []Start{warmStart}, BurstAll: 13100 * time.Millisecond,
-		Burst:    []Start{start(11000), start(12400), start(13100), warmStart, start(12000), start(12500), start(12600), start(13000)},
-		CPUCold:  CPU{Loops: 1, Machine: 2.5, Serve: 0.1, Service: 0.5, Conmon: 0.2, Containers: 1.2},
-		CPUBurst: CPU{Loops: 8, Machine: 16, Serve: 0.8, Service: 4, Conmon: 1.6, Containers: 8},
-		Memory:   []Curve{{N: 1, KiB: 90 << 10}, {N: 10, KiB: 126 << 10}},
-		Turns:    []Curve{{N: 1, Samples: []time.Duration{100 * time.Millisecond}}, {N: 10, Samples: []time.Duration{300 * time.Millisecond, 400 * time.Millisecond}}},
-		List:     []Curve{{N: 10, Samples: []time.Duration{2 * time.Millisecond}}, {N: 500, Samples: []time.Duration{40 * time.Millisecond}}}}
+		Burst:     []Start{start(11000), start(12400), start(13100), warmStart, start(12000), start(12500), start(12600), start(13000)},
+		CPUCold:   CPU{Loops: 1, Machine: 2.5, Serve: 0.1, Service: 0.5, Conmon: 0.2, Containers: 1.2},
+		CPUBurst:  CPU{Loops: 8, Machine: 16, Serve: 0.8, Service: 4, Conmon: 1.6, Containers: 8},
+		BurstLoad: 12.5, BurstAt: time.Date(2026, 12, 2, 6, 18, 0, 0, time.UTC),
+		Memory: []Curve{{N: 1, KiB: 90 << 10}, {N: 10, KiB: 126 << 10}},
+		Turns:  []Curve{{N: 1, Samples: []time.Duration{100 * time.Millisecond}}, {N: 10, Samples: []time.Duration{300 * time.Millisecond, 400 * time.Millisecond}}},
+		List:   []Curve{{N: 10, Samples: []time.Duration{2 * time.Millisecond}}, {N: 500, Samples: []time.Duration{40 * time.Millisecond}}}}
 	if err := r.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +45,9 @@ func TestRowsOfOwnResult(t *testing.T) {
 		!strings.Contains(burst.Note, "median of 1 starts") || !strings.Contains(burst.Note, "32.8× one warm start") || !strings.Contains(burst.Note, "1 of them handed a warm loop") ||
 		!strings.Contains(burst.Note, "p50 12.50 s") {
 		t.Fatalf("8 at once in 13.1 s vs 1.8 s cold, 0.4 s warm: %+v", burst)
+	}
+	if burst.Load1 != 12.5 || burst.Measured != "2026-12-02 06:18 UTC" {
+		t.Errorf("the burst row carries the load at the end of the run, not at the burst: %+v", burst)
 	}
 	if c := byName["concurrency: CPU of one cold loop start (new loop -> first token)"]; c.Loopat != 2.5 ||
 		!strings.Contains(c.Note, "podman service 0.50") || !strings.Contains(c.Note, "rest of the machine 0.50") {

@@ -27,13 +27,15 @@ async function openTimed(page, origin, loop, marker, run) {
   // A fresh document each run (the query differs), so JS load and the first fetch count.
   await page.goto(`${origin}/?run=${run}#/loops/${loop}`);
   const ms = await page.waitForFunction(() => window.__markerVisibleAt, null, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue());
+  const formatted = await page.waitForFunction(() => window.__markerFormattedAt, null, { timeout: 60_000, polling: 50 }).then((h) => h.jsonValue());
   const shell = await page.evaluate(() => window.__headerVisibleAt);
   const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
-  return { ms, shell, nodes };
+  return { ms, shell, formatted, nodes };
 }
 
 // Records performance.now() at the first frame where the marker text is inside the
-// viewport, and how many frames it watched (__watchFrames). Installed before any page
+// viewport (__markerVisibleAt), and where it is so formatted, not plain
+// (__markerFormattedAt), and how many frames it watched (__watchFrames). Installed before any page
 // script runs. With maxFrames it gives up after that many frames (__watchDone): the
 // measuring-alone runs watch as long as a real event's run did, for a marker never shown.
 function markerWatcher(arg) {
@@ -42,15 +44,19 @@ function markerWatcher(arg) {
   window.__watchDone = false;
   const check = () => {
     if (!window.__headerVisibleAt && document.querySelector('[data-testid=loop-title]')) window.__headerVisibleAt = performance.now();
-    if (window.__markerVisibleAt) return;
+    if (window.__markerFormattedAt) return;
     window.__watchFrames++;
     const it = document.evaluate(`//*[contains(text(), ${JSON.stringify(marker)})]`, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null);
     const el = it.singleNodeValue;
     if (el) {
       const r = el.getBoundingClientRect();
       if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight) {
-        window.__markerVisibleAt = performance.now();
-        return;
+        window.__markerVisibleAt ||= performance.now();
+        // The chat shows a text plain ([data-plain]) until the markdown renderer has loaded.
+        if (!el.closest('[data-plain]')) {
+          window.__markerFormattedAt = performance.now();
+          return;
+        }
       }
     }
     if (maxFrames && window.__watchFrames >= maxFrames) {
@@ -100,7 +106,7 @@ async function eventCost(page, socket, loop) {
       type: 'assistant',
       message: { id: `msg_bench_${i}`, role: 'assistant', content: [{ type: 'text', text: `Streamed reply ${i}: the **build** passes.\n\n${marker}` }] },
     };
-    await page.evaluate(() => (window.__markerVisibleAt = 0));
+    await page.evaluate(() => (window.__markerVisibleAt = window.__markerFormattedAt = 0));
     await page.evaluate(markerWatcher, marker);
     const before = await taskMs();
     socket.send(JSON.stringify({ topic: `loop:${loop}:message`, data: line }));
@@ -117,7 +123,7 @@ async function eventCost(page, socket, loop) {
   const watch = Math.max(1, median(frames));
   const idle = [];
   for (let i = 0; i < EVENTS; i++) {
-    await page.evaluate(() => (window.__markerVisibleAt = 0));
+    await page.evaluate(() => (window.__markerVisibleAt = window.__markerFormattedAt = 0));
     await page.evaluate(markerWatcher, [`NEVER-SHOWN-${i}`, watch]);
     const before = await taskMs();
     socket.send(JSON.stringify({ topic: 'loop:00000000-0000-0000-0000-000000000000:message', data: { type: 'assistant', message: { content: [] } } }));
@@ -147,12 +153,14 @@ async function measure(browser, size, bin) {
     await page.addInitScript(markerWatcher, size.marker);
     await page.goto(serve.url); // the page keeps the token in its storage
     const opens = [],
-      shells = [];
+      shells = [],
+      formats = [];
     let nodes = 0;
     for (let run = 0; run < RUNS; run++) {
       const r = await openTimed(page, serve.origin, size.loop, size.marker, run);
       opens.push(r.ms);
       shells.push(r.shell);
+      formats.push(r.formatted);
       nodes = r.nodes;
     }
     const server = await serverTimes(page, size.loop);
@@ -161,6 +169,7 @@ async function measure(browser, size, bin) {
       bytes: statSync(join(size.home, 'loops', size.loop, 'messages.jsonl')).size,
       openMs: Math.round(median(opens) * 10) / 10,
       shellMs: Math.round(median(shells) * 10) / 10,
+      formattedMs: Math.round(median(formats) * 10) / 10,
       runs: opens.length,
       domNodes: nodes,
       serverWholeMs: Math.round(server.whole * 10) / 10,

@@ -58,8 +58,8 @@ func TestSynthesisedTranscriptReadsLikeTheApp(t *testing.T) {
 // back; a script that stopped measuring (zeros, no event figure) fails instead.
 func TestParseOwnOutputIntoRows(t *testing.T) {
 	sizes := []Size{
-		{Lines: 100, Bytes: 54_000, OpenMs: 310, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5},
-		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, ShellMs: 500, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5,
+		{Lines: 100, Bytes: 54_000, OpenMs: 310, FormattedMs: 330, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5},
+		{Lines: 10000, Bytes: 5_400_000, OpenMs: 640, FormattedMs: 700, ShellMs: 500, Runs: 3, DOMNodes: 1100, ServerWholeMs: 210, ServerPageMs: 9, EventMs: 7.5, Events: 5,
 			Baseline: &Figures{OpenMs: 3200, DOMNodes: 35000, EventMs: 900}},
 	}
 	out, _ := json.Marshal(Result{Sizes: sizes})
@@ -84,7 +84,7 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 		byName[row.Name] = row
 	}
 	open := byName["transcript: open 10000 lines, last reply visible (Chromium)"]
-	if open.Met == nil || !*open.Met || open.Ratio != 0.2 || open.Baselines["server: newest page"] != 9 {
+	if open.Met == nil || !*open.Met || open.Ratio != 0.2 || open.Baselines["server: newest page"] != 9 || !strings.Contains(open.Note, "formatted (markdown) at 700 ms") {
 		t.Fatalf("open row %+v", open)
 	}
 	ev := byName["transcript: one streamed line at 10000 lines, main-thread time"]
@@ -96,7 +96,8 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 		"no result line",
 		ResultPrefix + `{"sizes":[]}`,
 		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":0,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1,"eventMs":3}]}`,
-		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":5,"shellMs":4,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1}]}`,
+		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":5,"formattedMs":5,"shellMs":4,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1}]}`,
+		ResultPrefix + `{"sizes":[{"lines":100,"bytes":1,"openMs":5,"shellMs":4,"runs":1,"domNodes":5,"serverWholeMs":1,"serverPageMs":1,"eventMs":3}]}`,
 		ResultPrefix + `{"sizes":`,
 	} {
 		if _, err := Parse([]byte(bad)); err == nil {
@@ -108,7 +109,7 @@ func TestParseOwnOutputIntoRows(t *testing.T) {
 // The loop list's figures become rows (500 loops against 10 in the same run), and a list
 // that lost loops (count below the workspace's) or rendered none fails the parse.
 func TestParseLoopListRows(t *testing.T) {
-	sizes := []Size{{Lines: 100, Bytes: 54_000, OpenMs: 310, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5, EventMs: 7, Events: 5}}
+	sizes := []Size{{Lines: 100, Bytes: 54_000, OpenMs: 310, FormattedMs: 320, ShellMs: 250, Runs: 3, DOMNodes: 900, ServerWholeMs: 8, ServerPageMs: 5, EventMs: 7, Events: 5}}
 	lists := []List{
 		{Loops: 10, OpenMs: 400, Runs: 3, Rows: 10, Rendered: 10, DOMNodes: 90, ServerListMs: 2},
 		{Loops: 500, OpenMs: 500, Runs: 3, Rows: 500, Rendered: 40, DOMNodes: 300, ServerListMs: 50},

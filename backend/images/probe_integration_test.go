@@ -41,8 +41,8 @@ func TestStaleProbeContainersAreRemovedByTheNextProbe(t *testing.T) {
 		if err := containers.Start(call, c.ID, nil); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			_, _ = containers.Remove(call, c.ID, new(containers.RemoveOptions).WithForce(true))
+		t.Cleanup(func() { // after the test's call context is gone: the service's own
+			_, _ = containers.Remove(svc.Conn, c.ID, new(containers.RemoveOptions).WithForce(true))
 		})
 		return c.ID
 	}

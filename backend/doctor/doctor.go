@@ -231,7 +231,7 @@ func checkEngine(ctx context.Context, d Deps) Result {
 	}
 	st := engineState(ctx, d)
 	if st.Phase == engine.PhaseReady {
-		return Result{OK: true, Label: fmt.Sprintf("podman engine: ready (podman %s via %s)", st.Version, st.Source)}
+		return Result{OK: true, Label: fmt.Sprintf("ready (podman %s via %s)", st.Version, st.Source)}
 	}
 	hint := st.Hint
 	switch {
@@ -263,7 +263,7 @@ func checkMachine(ctx context.Context, d Deps) Result {
 	case !ok:
 		return Result{Label: "none created", Hint: engine.NoMachineHint}
 	case m.Running:
-		return Result{OK: true, Label: fmt.Sprintf("podman machine: %s running (%d CPUs, %d MiB)", m.Name, m.CPUs, m.MemoryMiB)}
+		return Result{OK: true, Label: fmt.Sprintf("%s running (%d CPUs, %d MiB)", m.Name, m.CPUs, m.MemoryMiB)}
 	case m.Starting:
 		return Result{Label: m.Name + " starting", Hint: "wait for it to finish starting"}
 	default:

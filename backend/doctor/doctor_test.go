@@ -129,6 +129,20 @@ func TestAllGreenOnLinux(t *testing.T) {
 	if !strings.Contains(m[IDPodman].Label, "4.3.1") || !strings.Contains(m[IDClaude].Label, "2.1.328") || !strings.Contains(m[IDEngine].Label, "ready") {
 		t.Fatalf("labels: %+v", rs)
 	}
+	labelledOnce(t, rs)
+}
+
+// labelledOnce: every label is "<subject>: <what the check found>", the subject written
+// once (runOne adds it; a check writing it too showed "podman engine: podman engine: …").
+func labelledOnce(t *testing.T, rs []Result) {
+	t.Helper()
+	for _, r := range rs {
+		subject := subjectOf(r.ID)
+		rest, ok := strings.CutPrefix(r.Label, subject+": ")
+		if !ok || rest == "" || strings.HasPrefix(rest, subject+":") {
+			t.Errorf("%s: label %q is not %q once followed by what was found", r.ID, r.Label, subject+": ")
+		}
+	}
 }
 
 func TestFailuresCarryPlatformHints(t *testing.T) {
@@ -201,7 +215,9 @@ func TestMachineItemOnDarwin(t *testing.T) {
 	cfg.Engine.Podman = fake
 	eng := startEngine(t, ws, cfg, engine.Options{GOOS: "darwin", Getenv: func(string) string { return "" }})
 	d := Deps{Workspace: ws, Config: cfg, Engine: eng, GOOS: "darwin", Keychain: func() error { return nil }}
-	m := byID(Run(context.Background(), d))
+	stopped := Run(context.Background(), d)
+	labelledOnce(t, stopped)
+	m := byID(stopped)
 	if r := m[IDMachine]; r.OK || r.Hint != engine.MachineStoppedHint {
 		t.Fatalf("stopped machine: %+v", r)
 	}
@@ -214,7 +230,9 @@ func TestMachineItemOnDarwin(t *testing.T) {
 	if out, err := exec.Command(fake, "machine", "start").CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	if r := byID(Run(context.Background(), d))[IDMachine]; !r.OK || !strings.Contains(r.Label, "running") {
+	running := Run(context.Background(), d)
+	labelledOnce(t, running)
+	if r := byID(running)[IDMachine]; !r.OK || !strings.Contains(r.Label, "running") {
 		t.Fatalf("running machine: %+v", r)
 	}
 }

@@ -40,6 +40,8 @@ runroot = \"$run/storage\""
   # Subnets: podman 4 (CNI) takes 10.88.0.0/16 and 10.89.0.0/16 here; podman 5 picks from
   # its own range so a network of one never gets the subnet of a network of the other.
   # Bridge names do not clash: CNI's are cni-podmanN, netavark's podmanN.
+  # events_logfile_max_size = 0: never rotated (podman 5 rotates at 1 MB by default, and a
+  # rotation during a package made the suite's event count negative); the suite empties it.
   # conmon_env_vars: the `container cleanup` conmon runs when a container exits must read this
   # file too (netavark is only in the cache dir), and conmon passes on only these variables.
   put "$state/containers.conf" "[containers]
@@ -51,6 +53,7 @@ runtime = \"runc\"
 cgroup_manager = \"cgroupfs\"
 events_logger = \"file\"
 events_logfile_path = \"$run/events.log\"
+events_logfile_max_size = 0
 tmp_dir = \"$run/tmp\"
 helper_binaries_dir = [\"$cache/libexec\", \"/usr/libexec/podman\", \"/usr/lib/podman\", \"/usr/bin\"]
 conmon_env_vars = [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\", \"CONTAINERS_CONF=$state/containers.conf\", \"CONTAINERS_STORAGE_CONF=$state/storage.conf\", \"PODMAN_IGNORE_CGROUPSV1_WARNING=1\"]

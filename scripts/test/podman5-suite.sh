@@ -55,6 +55,7 @@ t0=$(date +%s)
 scripts/test/podman5-service.sh load-images
 echo "== podman5: images ready ($(( $(date +%s) - t0 )) s)"
 events="$(scripts/test/podman5-service.sh events-log)"
+: >"$events" 2>/dev/null || true # writers append (O_APPEND): emptying it between runs is safe
 
 claude="$(scripts/test/claude-cli.sh)"
 mkdir -p "$bindir_tests"
@@ -84,6 +85,9 @@ for p in "${pkgs[@]}"; do
   fi
   grep -E '^(=== RUN|--- |ok|FAIL|PASS)|^\s+\S+_test\.go:[0-9]+:' "$bindir_tests/$p.log" | grep -v '^=== RUN' || true
   n=$(( $(wc -l <"$events" 2>/dev/null || echo 0) - before ))
+  # A service started with an older config may still rotate the file: what is in it after a
+  # rotation during this package was written by this package.
+  [ "$n" -ge 0 ] || n=$(wc -l <"$events" 2>/dev/null || echo 0)
   # Proof the package talked to podman 5: its events (every container create/start/exec)
   # land in podman 5's own events file. engine only pings and asks versions.
   if [ "$status" = ok ] && [ "$p" != engine ] && [ "$n" -le 0 ]; then
